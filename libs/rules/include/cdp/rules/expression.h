@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,12 @@ struct SourceLocation {
   std::string file;
   int line = 1;    // 1-based
   int column = 1;  // 1-based
+};
+
+// A character's place in a file, 1-based; columns count characters, not bytes.
+struct TextPosition {
+  int line = 1;
+  int column = 1;
 };
 
 // A boolean rule compiled once at load: parsed, type-checked against the field catalogue.
@@ -42,6 +49,8 @@ class Expression {
 
  private:
   friend absl::StatusOr<Expression> CompileExpression(std::string_view, const SourceLocation&);
+  friend absl::StatusOr<Expression> CompileExpression(std::string_view, std::string_view,
+                                                      std::span<const TextPosition>);
   Expression(std::string source, std::unique_ptr<const internal::Node> root,
              std::vector<FieldId> fields, bool time_dependent);
 
@@ -55,5 +64,12 @@ class Expression {
 // "segments.yaml:12:9: unknown field 'monetry_90d'; did you mean 'monetary_90d'?".
 [[nodiscard]] absl::StatusOr<Expression> CompileExpression(std::string_view source,
                                                            const SourceLocation& origin);
+
+// The same, for text that is not a verbatim copy of its file (a YAML scalar with escapes or folded
+// over several lines): `positions[i]` is where byte i of `source` sits in `file`, and one extra
+// last entry is where the text ends, so there are source.size() + 1 positions.
+[[nodiscard]] absl::StatusOr<Expression> CompileExpression(std::string_view source,
+                                                           std::string_view file,
+                                                           std::span<const TextPosition> positions);
 
 }  // namespace cdp::rules

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "cdp/rules/catalogue.h"
+#include "cdp/rules/eval_context.h"
+#include "cdp/v1/customer_profile.pb.h"
+
+namespace cdp::core::internal {
+
+// The rules' view of one profile at one instant. Fields are computed on first use and cached for
+// the life of the context (one evaluation); the windowed sums come from a single pass over the
+// daily buckets. String values are views into the profile, which must outlive the context and not
+// change while it is in use.
+class ProfileContext final : public rules::EvalContext {
+ public:
+  ProfileContext(const v1::CustomerProfile& profile, absl::Time now,
+                 const rules::SegmentCatalogue& catalogue);
+
+  [[nodiscard]] rules::Value field(rules::FieldId id) const override;
+  [[nodiscard]] bool has_tag(std::string_view tag) const override;
+  [[nodiscard]] rules::Value attr(std::string_view key) const override;
+  [[nodiscard]] bool consent(std::string_view channel) const override;
+  [[nodiscard]] std::int64_t today() const override { return today_; }
+
+ private:
+  struct Windows {
+    std::int64_t orders_30d = 0;
+    std::int64_t orders_90d = 0;
+    std::int64_t orders_365d = 0;
+    std::int64_t monetary_30d = 0;
+    std::int64_t monetary_90d = 0;
+    std::int64_t monetary_365d = 0;
+    std::int64_t interactions_30d = 0;
+  };
+
+  [[nodiscard]] rules::Value Compute(rules::FieldId id) const;
+  [[nodiscard]] const Windows& windows() const;
+  [[nodiscard]] rules::Value DaysSince(const google::protobuf::Timestamp& at, bool present) const;
+  [[nodiscard]] rules::Value TopCategory() const;
+  [[nodiscard]] rules::Value Age() const;
+  [[nodiscard]] rules::Value RfmRecency() const;
+  [[nodiscard]] rules::Value RfmScore(std::int64_t value,
+                                      const std::array<double, 4>& breakpoints) const;
+
+  const v1::CustomerProfile& profile_;
+  const absl::TimeZone zone_;
+  const rules::RfmBreakpoints& rfm_;
+  const absl::CivilDay today_civil_;
+  const std::int64_t today_;
+  mutable std::optional<Windows> windows_;
+  mutable std::array<rules::Value, rules::kFieldCount> values_{};
+  mutable std::bitset<rules::kFieldCount> computed_;
+};
+
+}  // namespace cdp::core::internal

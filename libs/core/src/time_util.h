@@ -1,0 +1,41 @@
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+
+namespace cdp::core::internal {
+
+// Daily buckets, recent orders and the longest window all cover this many civil days.
+inline constexpr std::int64_t kRetentionDays = 365;
+
+[[nodiscard]] inline absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+[[nodiscard]] google::protobuf::Timestamp ToTimestamp(absl::Time time);
+
+// Orders timestamps by (seconds, nanos) without converting them.
+[[nodiscard]] inline bool Earlier(const google::protobuf::Timestamp& a,
+                                  const google::protobuf::Timestamp& b) {
+  return a.seconds() != b.seconds() ? a.seconds() < b.seconds() : a.nanos() < b.nanos();
+}
+
+// Days since 1970-01-01, the unit the profile stores days in.
+[[nodiscard]] inline std::int64_t DayNumber(absl::CivilDay day) {
+  return day - absl::CivilDay(1970, 1, 1);
+}
+
+[[nodiscard]] inline std::int64_t DayOf(absl::Time time, absl::TimeZone zone) {
+  return DayNumber(absl::ToCivilDay(time, zone));
+}
+
+// A strict YYYY-MM-DD calendar date (2023-02-29 is not one); nullopt otherwise.
+[[nodiscard]] std::optional<absl::CivilDay> ParseIsoDate(std::string_view text);
+
+}  // namespace cdp::core::internal

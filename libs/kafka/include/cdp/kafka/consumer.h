@@ -1,0 +1,127 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cdp/common/strong_type.h"
+#include "cdp/kafka/message.h"
+#include "cdp/kafka/types.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace cdp::kafka {
+
+// The pipeline's side of partition ownership. Called on the thread running Consumer::Poll or
+// Consumer::Close, never concurrently.
+class RebalanceHandler {
+ public:
+  virtual ~RebalanceHandler() = default;
+
+  // `partitions` now belong to this member. Returns where to start each one (the offset after the
+  // last record the local state reflects); a partition left out starts at the group's committed
+  // offset, or per auto.offset.reset when there is none. An error is fatal to the consumer: the
+  // partitions are not consumed and every later Poll returns the error.
+  [[nodiscard]] virtual absl::StatusOr<std::map<TopicPartition, Offset>> OnAssigned(
+      const std::vector<TopicPartition>& partitions) = 0;
+
+  // `partitions` are about to be taken away in an orderly rebalance or on Close: finish and
+  // persist their work and release their state. Their records are no longer delivered once this
+  // returns, not even ones fetched in the Poll that is running.
+  virtual void OnRevoked(const std::vector<TopicPartition>& partitions) = 0;
+
+  // `partitions` were already given to another member (this one missed its session timeout or
+  // max.poll.interval.ms): drop their state without committing anything.
+  virtual void OnLost(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+struct ConsumerOptions {
+  std::string bootstrap_servers = {};
+  std::string group_id = {};
+  std::vector<std::string> topics = {};
+  // Applied over the defaults: partition.assignment.strategy=cooperative-sticky,
+  // enable.auto.commit=false, enable.auto.offset.store=false, auto.offset.reset=earliest. Every
+  // member of a group must use the same assignment strategy.
+  Properties properties = {};
+};
+
+// A consumer group member over RdKafka::KafkaConsumer whose partition ownership is driven by a
+// RebalanceHandler. Poll, CommitOffsets and Close belong to one thread; Assignment, Committed and
+// Lag only read librdkafka state and may be called from any thread.
+class Consumer {
+ public:
+  // `handler` must outlive the consumer.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Consumer>> Create(
+      const ConsumerOptions& options, RebalanceHandler& handler);
+
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+  // Closes the consumer if Close was not called (calling the handler's OnRevoked).
+  ~Consumer();
+
+  // Waits up to `timeout` for a first record, then takes what is already fetched, up to
+  // `max_messages` in all. Rebalance callbacks run inside. Broker and network errors that
+  // librdkafka recovers from by itself are counted (transient_errors) rather than returned; the
+  // error is returned only when the consumer cannot go on (a fatal librdkafka error or a failed
+  // OnAssigned), in which case it should be closed and recreated.
+  [[nodiscard]] absl::StatusOr<std::vector<Message>> Poll(std::size_t max_messages,
+                                                          absl::Duration timeout);
+
+  // Commits the offsets to resume from, asynchronously. The pipeline's own state is the source of
+  // truth for where to start, so this only keeps group lag visible to ordinary Kafka tooling;
+  // failures are counted as transient errors. An empty map commits nothing.
+  [[nodiscard]] absl::Status CommitOffsets(const std::map<TopicPartition, Offset>& next_offsets);
+
+  // The group's committed offsets for `partitions`; a partition with none is absent.
+  [[nodiscard]] absl::StatusOr<std::map<TopicPartition, Offset>> Committed(
+      const std::vector<TopicPartition>& partitions, absl::Duration timeout) const;
+
+  [[nodiscard]] absl::StatusOr<std::vector<TopicPartition>> Assignment() const;
+
+  // Records not yet consumed per assigned partition: the cached high watermark from the last fetch
+  // minus the consumer's position. No broker round trip. Partitions with no position or
+  // watermark yet are absent.
+  [[nodiscard]] std::map<TopicPartition, std::int64_t> Lag() const;
+
+  // Errors librdkafka reported and recovers from by itself (broker down, commit failed...). The
+  // count may be read from any thread, the last error only from the polling one.
+  [[nodiscard]] std::uint64_t transient_errors() const { return transient_errors_.load(); }
+  [[nodiscard]] const absl::Status& last_transient_error() const { return last_transient_error_; }
+
+  // Revokes every partition through the handler and leaves the group, so the others take over
+  // without waiting for the session timeout. Later calls do nothing.
+  [[nodiscard]] absl::Status Close();
+
+ private:
+  class Callbacks;
+
+  Consumer(RebalanceHandler& handler, std::unique_ptr<Callbacks> callbacks);
+
+  void RecordTransient(absl::Status error);
+  void RecordFatal(absl::Status error);
+
+  RebalanceHandler& handler_;
+  std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // The batch being collected by the running Poll; a revoke drops its records for the partitions
+  // taken away.
+  std::vector<Message> batch_;
+  // Partitions whose OnAssigned failed: assigned in librdkafka (to keep the group protocol going
+  // until Close) but never consumed, and never reported to the handler again.
+  std::vector<TopicPartition> refused_;
+  absl::Status fatal_;
+  std::atomic<std::uint64_t> transient_errors_ = 0;
+  absl::Status last_transient_error_;
+  bool closed_ = false;
+};
+
+}  // namespace cdp::kafka

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cdp/kafka/types.h"
+
+namespace RdKafka {
+class Producer;
+}
+
+namespace cdp::kafka {
+
+struct ProducerOptions {
+  std::string bootstrap_servers = {};
+  // Applied over the defaults: enable.idempotence=true, acks=all, compression.type=lz4,
+  // linger.ms=5, partitioner=murmur2_random (keys land on the partitions Java clients pick).
+  Properties properties = {};
+  // How long Produce keeps retrying while librdkafka's local queue is full.
+  absl::Duration queue_full_timeout = absl::Seconds(10);
+};
+
+// An idempotent producer over RdKafka::Producer that tracks delivery so a caller can tell whether
+// everything it produced reached the brokers before it commits its own state. Thread-safe.
+class Producer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      const ProducerOptions& options);
+
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+  // Does not wait: call Flush first, or queued records are dropped.
+  ~Producer();
+
+  // Queues a record; key, value and headers are copied. nullopt sends a null key/value, distinct
+  // from an empty one. When the queue is full, serves delivery reports and retries until
+  // queue_full_timeout, then fails with ResourceExhausted.
+  [[nodiscard]] absl::Status Produce(std::string_view topic, std::optional<std::string_view> key,
+                                     std::optional<std::string_view> value,
+                                     std::span<const Header> headers = {});
+
+  // Waits until every record produced before the call is delivered or has failed. Not OK if any
+  // delivery failed since the previous Flush (with the first failure's librdkafka error), or if
+  // records are still undelivered at `timeout` (they are reported by a later Flush).
+  [[nodiscard]] absl::Status Flush(absl::Duration timeout);
+
+ private:
+  class DeliveryTracker;
+
+  Producer(std::unique_ptr<DeliveryTracker> tracker, absl::Duration queue_full_timeout);
+
+  std::unique_ptr<DeliveryTracker> tracker_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  absl::Duration queue_full_timeout_;
+};
+
+}  // namespace cdp::kafka

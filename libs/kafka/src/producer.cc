@@ -1,0 +1,159 @@
+#include "cdp/kafka/producer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "conf.h"
+
+namespace cdp::kafka {
+namespace {
+
+using internal::DescribeError;
+
+// librdkafka sends a null key/value for a null pointer, so an empty one needs a non-null pointer.
+const char kEmpty[] = "";
+
+const char* DataOrEmpty(std::string_view bytes) {
+  return bytes.data() != nullptr ? bytes.data() : kEmpty;
+}
+
+}  // namespace
+
+// Counts delivery failures between two Flush calls. Delivery reports are served by poll() and
+// flush(), which may run on several threads at once.
+class Producer::DeliveryTracker : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) return;
+    std::lock_guard lock(mutex_);
+    if (failures_++ == 0) {
+      first_failure_ = DescribeError(
+          absl::StrCat(message.topic_name(), "[", message.partition(), "]"), message.err());
+    }
+  }
+
+  // Failures reported since the previous call, and the first one's description.
+  std::pair<std::uint64_t, std::string> TakeFailures() {
+    std::lock_guard lock(mutex_);
+    return {std::exchange(failures_, 0), std::exchange(first_failure_, std::string())};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t failures_ = 0;
+  std::string first_failure_;
+};
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& options) {
+  const Properties defaults = {
+      {"enable.idempotence", "true"},    {"acks", "all"},
+      {"compression.type", "lz4"},       {"linger.ms", "5"},
+      {"partitioner", "murmur2_random"},
+  };
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
+      internal::MakeConf("producer", defaults, options.bootstrap_servers, options.properties);
+  if (!conf.ok()) return conf.status();
+
+  auto tracker = std::make_unique<DeliveryTracker>();
+  std::string error;
+  if ((*conf)->set("dr_cb", tracker.get(), error) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("cannot install the delivery callback: ", error));
+  }
+  std::unique_ptr<Producer> producer(new Producer(std::move(tracker), options.queue_full_timeout));
+  producer->producer_.reset(RdKafka::Producer::create(conf->get(), error));
+  if (producer->producer_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
+  }
+  return producer;
+}
+
+Producer::Producer(std::unique_ptr<DeliveryTracker> tracker, absl::Duration queue_full_timeout)
+    : tracker_(std::move(tracker)), queue_full_timeout_(queue_full_timeout) {}
+
+Producer::~Producer() = default;
+
+absl::Status Producer::Produce(std::string_view topic, std::optional<std::string_view> key,
+                               std::optional<std::string_view> value,
+                               std::span<const Header> headers) {
+  std::unique_ptr<RdKafka::Headers> record_headers;
+  if (!headers.empty()) {
+    record_headers.reset(RdKafka::Headers::create());
+    for (const Header& header : headers) {
+      if (const RdKafka::ErrorCode err = record_headers->add(
+              std::string(header.name), DataOrEmpty(header.value), header.value.size());
+          err != RdKafka::ERR_NO_ERROR) {
+        return absl::InvalidArgumentError(DescribeError(
+            absl::StrCat("cannot add header '", internal::ToAbsl(header.name), "'"), err));
+      }
+    }
+  }
+  const std::string topic_name(topic);
+  // librdkafka copies (RK_MSG_COPY) and never writes through these pointers.
+  void* payload = value ? const_cast<char*>(DataOrEmpty(*value)) : nullptr;
+  const std::size_t payload_size = value ? value->size() : 0;
+  const void* key_data = key ? DataOrEmpty(*key) : nullptr;
+  const std::size_t key_size = key ? key->size() : 0;
+
+  const absl::Time deadline = absl::Now() + queue_full_timeout_;
+  for (;;) {
+    const RdKafka::ErrorCode err = producer_->produce(
+        topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload,
+        payload_size, key_data, key_size, /*timestamp=*/0, record_headers.get(),
+        /*msg_opaque=*/nullptr);
+    if (err == RdKafka::ERR_NO_ERROR) {
+      // librdkafka owns the headers once the record is accepted.
+      static_cast<void>(record_headers.release());
+      producer_->poll(0);
+      return absl::OkStatus();
+    }
+    if (err == RdKafka::ERR__FATAL) {
+      std::string reason;
+      producer_->fatal_error(reason);
+      return absl::InternalError(absl::StrCat("Kafka producer failed fatally: ", reason,
+                                              "; flush, then recreate the producer"));
+    }
+    if (err != RdKafka::ERR__QUEUE_FULL) {
+      const std::string context =
+          absl::StrCat("cannot produce to topic '", internal::ToAbsl(topic), "'");
+      return err == RdKafka::ERR_MSG_SIZE_TOO_LARGE
+                 ? absl::InvalidArgumentError(DescribeError(context, err))
+                 : absl::UnavailableError(DescribeError(context, err));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "Kafka producer queue still full after ", absl::FormatDuration(queue_full_timeout_),
+          ": the brokers are slow or unreachable, or queue.buffering.max.messages/kbytes is too "
+          "small for the load"));
+    }
+    // Delivering queued records is what frees room in the queue.
+    producer_->poll(100);
+  }
+}
+
+absl::Status Producer::Flush(absl::Duration timeout) {
+  const RdKafka::ErrorCode flushed = producer_->flush(internal::ToTimeoutMs(timeout));
+  const auto [failures, first_failure] = tracker_->TakeFailures();
+  std::string pending;
+  if (flushed == RdKafka::ERR__TIMED_OUT) {
+    pending = absl::StrCat(producer_->outq_len(), " records still undelivered after ",
+                           absl::FormatDuration(timeout),
+                           " (check that the brokers in bootstrap.servers are reachable)");
+  } else if (flushed != RdKafka::ERR_NO_ERROR) {
+    pending = DescribeError("flushing the Kafka producer failed", flushed);
+  }
+  if (failures > 0) {
+    return absl::UnavailableError(absl::StrCat(
+        failures, " Kafka record(s) failed delivery since the last flush; first: ", first_failure,
+        pending.empty() ? "" : "; ", pending));
+  }
+  if (flushed == RdKafka::ERR__TIMED_OUT) return absl::DeadlineExceededError(pending);
+  if (!pending.empty()) return absl::UnavailableError(pending);
+  return absl::OkStatus();
+}
+
+}  // namespace cdp::kafka

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "cdp/core/reject_reason.h"
+#include "cdp/rules/catalogue.h"
+#include "cdp/v1/customer_event.pb.h"
+#include "cdp/v1/segment_change.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace cdp::pipeline {
+
+// Every metric the processor updates, created once up front so the hot path only increments.
+// No customer id is ever a label.
+class PipelineMetrics {
+ public:
+  PipelineMetrics(prometheus::Registry& registry, const rules::SegmentCatalogue& catalogue,
+                  std::string_view input_topic);
+
+  void CountConsumed(std::size_t n) { consumed_->Increment(static_cast<double>(n)); }
+  void CountApplied(v1::CustomerEvent::PayloadCase type);
+  void CountRejected(core::RejectReason reason) {
+    rejected_[static_cast<std::size_t>(reason)]->Increment();
+  }
+  void CountDuplicate() { duplicates_->Increment(); }
+  void CountChange(const v1::SegmentChange& change);
+  void CountBatch(double seconds) {
+    batches_->Increment();
+    batch_seconds_->Observe(seconds);
+  }
+  void CountBatchFailure() { batch_failures_->Increment(); }
+  void ObserveChangeLatency(double from_occurred_seconds, double from_broker_seconds);
+  void SetCachedProfiles(std::size_t n) { cached_profiles_->Set(static_cast<double>(n)); }
+
+ private:
+  struct Direction {
+    prometheus::Counter* entered;
+    prometheus::Counter* exited;
+  };
+
+  prometheus::Counter* consumed_;
+  std::array<prometheus::Counter*, 16> applied_{};
+  std::array<prometheus::Counter*, static_cast<std::size_t>(core::RejectReason::kCount)>
+      rejected_{};
+  prometheus::Counter* duplicates_;
+  // Keyed by "dimension/segment" ("/segment" for an independent segment).
+  std::unordered_map<std::string, Direction> changes_;
+  prometheus::Counter* batches_;
+  prometheus::Counter* batch_failures_;
+  prometheus::Histogram* batch_seconds_;
+  prometheus::Histogram* latency_from_occurred_;
+  prometheus::Histogram* latency_from_broker_;
+  prometheus::Gauge* cached_profiles_;
+};
+
+}  // namespace cdp::pipeline

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "cdp/common/strong_type.h"
+
+namespace cdp::pipeline {
+
+// One consumed input record, as the Kafka adapter hands it over. Views stay valid for the
+// duration of one Processor::Process call.
+struct InputRecord {
+  Partition partition;
+  Offset offset;
+  std::optional<std::string_view> key;    // nullopt: null key
+  std::optional<std::string_view> value;  // nullopt: null value (a tombstone)
+  std::string_view content_type;          // the `content-type` header, if any
+  absl::Time broker_time = absl::InfinitePast();
+};
+
+struct Header {
+  std::string key;
+  std::string value;
+};
+
+struct OutputRecord {
+  enum class Kind { kSegmentChange, kDeadLetter };
+  Kind kind;
+  std::string key;
+  std::string value;
+  std::vector<Header> headers;
+};
+
+// Where the processor's outputs go: the Kafka producer in the service, a fake in tests.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // Queues a record for delivery; the topic follows from its kind.
+  [[nodiscard]] virtual absl::Status Send(OutputRecord record) = 0;
+  // Returns once every record sent so far is delivered; non-OK if any of them was not, in which
+  // case the caller must not commit the state those records describe.
+  [[nodiscard]] virtual absl::Status Flush() = 0;
+};
+
+// DLQ header names: a stable contract for whoever drains the dead-letter topic.
+inline constexpr std::string_view kDlqReasonHeader = "cdp-reject-reason";
+inline constexpr std::string_view kDlqDetailHeader = "cdp-reject-detail";
+inline constexpr std::string_view kDlqTopicHeader = "cdp-source-topic";
+inline constexpr std::string_view kDlqPartitionHeader = "cdp-source-partition";
+inline constexpr std::string_view kDlqOffsetHeader = "cdp-source-offset";
+
+}  // namespace cdp::pipeline

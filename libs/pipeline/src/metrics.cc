@@ -1,0 +1,127 @@
+#include "cdp/pipeline/metrics.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace cdp::pipeline {
+namespace {
+
+std::string ChangeKey(std::string_view dimension, std::string_view segment) {
+  return absl::StrCat(dimension, "/", segment);
+}
+
+std::string_view PayloadName(v1::CustomerEvent::PayloadCase type) {
+  switch (type) {
+    case v1::CustomerEvent::kPurchase:
+      return "purchase";
+    case v1::CustomerEvent::kRefund:
+      return "refund";
+    case v1::CustomerEvent::kInteraction:
+      return "interaction";
+    case v1::CustomerEvent::kProfileUpdate:
+      return "profile_update";
+    case v1::CustomerEvent::kConsent:
+      return "consent";
+    case v1::CustomerEvent::kErasure:
+      return "erasure";
+    case v1::CustomerEvent::PAYLOAD_NOT_SET:
+      break;
+  }
+  return "none";
+}
+
+// Latencies from sub-millisecond (in-process) to minutes (a lagging consumer).
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+}  // namespace
+
+PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
+                                 const rules::SegmentCatalogue& catalogue,
+                                 std::string_view input_topic) {
+  consumed_ = &prometheus::BuildCounter()
+                   .Name("cdp_events_consumed_total")
+                   .Help("Input records consumed, valid or not.")
+                   .Register(registry)
+                   .Add({{"topic", std::string(input_topic)}});
+  auto& applied = prometheus::BuildCounter()
+                      .Name("cdp_events_applied_total")
+                      .Help("Events applied to a profile, by payload type.")
+                      .Register(registry);
+  for (auto type : {v1::CustomerEvent::kPurchase, v1::CustomerEvent::kRefund,
+                    v1::CustomerEvent::kInteraction, v1::CustomerEvent::kProfileUpdate,
+                    v1::CustomerEvent::kConsent, v1::CustomerEvent::kErasure}) {
+    applied_[static_cast<std::size_t>(type)] = &applied.Add(
+        {{"type", std::string(PayloadName(type))}, {"topic", std::string(input_topic)}});
+  }
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("cdp_events_rejected_total")
+                       .Help("Input records sent to the dead-letter topic, by reason.")
+                       .Register(registry);
+  for (std::size_t r = 0; r < rejected_.size(); ++r) {
+    rejected_[r] = &rejected.Add(
+        {{"reason", std::string(core::ReasonName(static_cast<core::RejectReason>(r)))}});
+  }
+  duplicates_ = &prometheus::BuildCounter()
+                     .Name("cdp_events_duplicate_total")
+                     .Help("Events skipped because their event_id was already applied.")
+                     .Register(registry)
+                     .Add({});
+  auto& changes = prometheus::BuildCounter()
+                      .Name("cdp_segment_changes_total")
+                      .Help("Segment membership changes emitted, by segment and direction.")
+                      .Register(registry);
+  auto add_segment = [&](const std::string& dimension, const std::string& segment) {
+    changes_[ChangeKey(dimension, segment)] = Direction{
+        &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "entered"}}),
+        &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "exited"}})};
+  };
+  for (const auto& segment : catalogue.segments) add_segment("", segment.id);
+  for (const auto& dimension : catalogue.dimensions) {
+    for (const auto& tier : dimension.tiers) add_segment(dimension.id, tier.id);
+  }
+  auto& batches = prometheus::BuildCounter()
+                      .Name("cdp_batches_total")
+                      .Help("Input batches processed, by outcome.")
+                      .Register(registry);
+  batches_ = &batches.Add({{"outcome", "committed"}});
+  batch_failures_ = &batches.Add({{"outcome", "failed"}});
+  batch_seconds_ = &prometheus::BuildHistogram()
+                        .Name("cdp_batch_duration_seconds")
+                        .Help("Time to process one input batch, from decode to state commit.")
+                        .Register(registry)
+                        .Add({}, LatencyBuckets());
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("cdp_event_to_change_latency_seconds")
+                      .Help(
+                          "From an event to its segment change being delivered, measured from "
+                          "the event's occurred_at or from its broker timestamp.")
+                      .Register(registry);
+  latency_from_occurred_ = &latency.Add({{"from", "occurred_at"}}, LatencyBuckets());
+  latency_from_broker_ = &latency.Add({{"from", "broker"}}, LatencyBuckets());
+  cached_profiles_ = &prometheus::BuildGauge()
+                          .Name("cdp_profile_cache_entries")
+                          .Help("Profiles held in the in-memory cache in front of RocksDB.")
+                          .Register(registry)
+                          .Add({});
+}
+
+void PipelineMetrics::CountApplied(v1::CustomerEvent::PayloadCase type) {
+  const auto index = static_cast<std::size_t>(type);
+  if (index < applied_.size() && applied_[index] != nullptr) applied_[index]->Increment();
+}
+
+void PipelineMetrics::CountChange(const v1::SegmentChange& change) {
+  auto it = changes_.find(ChangeKey(change.dimension(), change.segment()));
+  if (it == changes_.end()) return;
+  (change.direction() == v1::SegmentChange::entered ? it->second.entered : it->second.exited)
+      ->Increment();
+}
+
+void PipelineMetrics::ObserveChangeLatency(double from_occurred_seconds,
+                                           double from_broker_seconds) {
+  latency_from_occurred_->Observe(from_occurred_seconds);
+  latency_from_broker_->Observe(from_broker_seconds);
+}
+
+}  // namespace cdp::pipeline

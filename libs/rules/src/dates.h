@@ -1,0 +1,18 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace cdp::rules::internal {
+
+// Days since 1970-01-01 of a "YYYY-MM-DD" date, or nullopt when `text` is not exactly that form or
+// names no real day (2023-02-29).
+[[nodiscard]] std::optional<std::int64_t> ParseIsoDate(std::string_view text);
+
+// Whole calendar months from day `from` to day `to` (both days since 1970-01-01), rounded down, so
+// negative when `to` is earlier. A month is complete on the same day of a later month, or on the
+// last day of a month too short to have that day: 2024-01-31 to 2024-02-29 is one month.
+[[nodiscard]] std::int64_t MonthsBetween(std::int64_t from, std::int64_t to);
+
+}  // namespace cdp::rules::internal

@@ -1,0 +1,52 @@
+#include "cdp/rules/expression.h"
+
+#include <utility>
+#include <variant>
+
+#include "compiler.h"
+#include "program.h"
+#include "source_text.h"
+#include "text.h"
+
+namespace cdp::rules {
+
+Expression::Expression(std::string source, std::unique_ptr<const internal::Node> root,
+                       std::vector<FieldId> fields, bool time_dependent)
+    : source_(std::move(source)),
+      root_(std::move(root)),
+      fields_(std::move(fields)),
+      time_dependent_(time_dependent) {}
+
+Expression::Expression(Expression&&) noexcept = default;
+Expression& Expression::operator=(Expression&&) noexcept = default;
+Expression::~Expression() = default;
+
+bool Expression::Matches(const EvalContext& context) const { return root_->Test(0, context); }
+
+absl::StatusOr<Expression> CompileExpression(std::string_view source, std::string_view file,
+                                             std::span<const TextPosition> positions) {
+  if (positions.size() != source.size() + 1) {
+    return absl::InvalidArgumentError(internal::Cat("CompileExpression needs ", source.size() + 1,
+                                                    " positions for a ", source.size(),
+                                                    "-byte rule, got ", positions.size()));
+  }
+  std::variant<internal::CompiledExpression, internal::CompileError> result =
+      internal::Compile(source);
+  if (auto* error = std::get_if<internal::CompileError>(&result)) {
+    const TextPosition at = positions[error->offset];
+    return absl::InvalidArgumentError(internal::Cat(file, file.empty() ? "" : ":", at.line, ":",
+                                                    at.column, ": ", error->message));
+  }
+  auto& compiled = std::get<internal::CompiledExpression>(result);
+  return Expression(std::string(source), std::move(compiled.program), std::move(compiled.fields),
+                    compiled.time_dependent);
+}
+
+absl::StatusOr<Expression> CompileExpression(std::string_view source,
+                                             const SourceLocation& origin) {
+  return CompileExpression(
+      source, origin.file,
+      internal::VerbatimPositions(source, TextPosition{origin.line, origin.column}));
+}
+
+}  // namespace cdp::rules

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "cdp/rules/eval_context.h"
+#include "cdp/rules/fields.h"
+#include "cdp/rules/value.h"
+
+namespace cdp::rules::internal {
+
+enum class Op : std::uint8_t {
+  // Conditions (true or false).
+  kConstant,          // value (a bool)
+  kAll,               // every instruction in operands[begin, end)
+  kAny,               // some instruction in operands[begin, end)
+  kNot,               // lhs
+  kHasTag,            // value (the tag)
+  kConsent,           // value (the channel)
+  kCompare,           // lhs <comparison> rhs
+  kCompareFieldWith,  // field <comparison> value: the common shape, in one step
+  kIn,                // lhs in lists[begin, end); `negate` for `not in`
+  // Values (possibly null).
+  kLiteral,      // value
+  kField,        // field
+  kAttr,         // value (the key)
+  kDaysSince,    // lhs (a date string)
+  kMonthsSince,  // lhs (a date string)
+};
+
+enum class Comparison : std::uint8_t {
+  kEqual,
+  kNotEqual,
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual
+};
+
+struct Instruction {
+  Op op = Op::kConstant;
+  Comparison comparison = Comparison::kEqual;
+  bool negate = false;
+  FieldId field = FieldId::kCount;
+  std::uint32_t lhs = 0;
+  std::uint32_t rhs = 0;
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  Value value;
+};
+
+// An expression compiled to a flat tree: instructions refer to their operands by index, the root
+// is instruction 0. Built once, then only read, so evaluation allocates nothing and is thread-safe.
+// Never moved after it is built: string Values view `strings`.
+struct Node {
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  [[nodiscard]] bool Test(std::uint32_t index, const EvalContext& context) const;
+  [[nodiscard]] Value Load(std::uint32_t index, const EvalContext& context) const;
+
+  std::vector<Instruction> code;
+  std::vector<std::uint32_t> operands;
+  std::vector<Value> lists;
+  // deque: growing it never moves the strings already viewed.
+  std::deque<std::string> strings;
+};
+
+}  // namespace cdp::rules::internal

@@ -1,0 +1,145 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cdp/common/strong_type.h"
+#include "cdp/v1/customer_profile.pb.h"
+
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
+namespace cdp::state {
+
+struct StoreOptions {
+  // Directory of the database; created if missing.
+  std::string path;
+  // One cache for data, index and filter blocks, shared by all of the store's data.
+  std::size_t block_cache_bytes = std::size_t{256} << 20;
+  // false: a commit has reached the operating system when Commit returns, so it survives a
+  // process kill but not a power loss. true: fsync per commit, which survives both.
+  bool sync_writes = false;
+  // Storage environment (default: the local file system). Must outlive the store.
+  rocksdb::Env* env = nullptr;
+};
+
+// Customer state in RocksDB, grouped by the input partition it came from so that a partition's
+// state is one contiguous key range that can be dropped or moved as a whole: profiles, the event
+// ids already applied (dedup entries) and the partition's next input offset. Thread-safe.
+class Store {
+ public:
+  // Changes that become visible together, or not at all, on Commit. Not thread-safe.
+  class Batch {
+   public:
+    // Keyed by profile.customer_id().
+    void PutProfile(Partition partition, const v1::CustomerProfile& profile);
+    void DeleteProfile(Partition partition, std::string_view customer_id);
+    // SeenEvents reports the event as seen until `expires_at`.
+    void MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at);
+    // The offset of the next input record to consume in `partition`.
+    void SetOffset(Partition partition, Offset next);
+
+    [[nodiscard]] std::size_t operations() const { return operations_.size(); }
+    void Clear();
+
+   private:
+    friend class Store;
+    enum class Kind { kPutProfile, kDeleteProfile, kMarkSeen, kSetOffset };
+    struct Operation {
+      Kind kind;
+      std::string key;
+      std::string value;
+    };
+
+    void Add(Kind kind, Partition partition, std::string_view id, std::string value);
+
+    std::vector<Operation> operations_;
+    std::size_t bytes_ = 0;
+    // Commit refuses a batch that named a partition no Kafka topic can have.
+    std::optional<Partition> invalid_partition_;
+  };
+
+  struct Stats {
+    std::uint64_t estimated_profiles = 0;
+    std::uint64_t estimated_dedup_entries = 0;
+    std::uint64_t live_data_bytes = 0;
+    std::uint64_t sst_files_bytes = 0;
+    std::uint64_t pending_compaction_bytes = 0;
+    std::uint64_t memtable_bytes = 0;
+    std::uint64_t block_cache_usage_bytes = 0;
+    // RocksDB stalls writers entirely when compaction falls too far behind.
+    bool write_stopped = false;
+    // Counted since the store was opened.
+    std::uint64_t block_cache_hits = 0;
+    std::uint64_t block_cache_misses = 0;
+  };
+
+  // Opens the store at options.path, creating it if missing. Fails on a directory another process
+  // holds, and on a database written in another format version.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  // The partition's next input offset, nullopt if it never committed one.
+  [[nodiscard]] absl::StatusOr<std::optional<Offset>> ReadOffset(Partition partition) const;
+
+  [[nodiscard]] absl::StatusOr<std::optional<v1::CustomerProfile>> ReadProfile(
+      Partition partition, std::string_view customer_id) const;
+
+  // One lookup for many customers; the result is in the order of `customer_ids`, nullopt for
+  // customers without a profile.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<v1::CustomerProfile>>> ReadProfiles(
+      Partition partition, std::span<const std::string_view> customer_ids) const;
+
+  // For each event id, in order: true when it was marked seen with an expiry after `now`.
+  [[nodiscard]] absl::StatusOr<std::vector<bool>> SeenEvents(
+      Partition partition, std::span<const std::string_view> event_ids, absl::Time now) const;
+
+  // Applies the batch atomically and empties it. On failure nothing of it is applied and the
+  // batch is left as it was.
+  [[nodiscard]] absl::Status Commit(Batch& batch);
+
+  // Dedup entries that expired at or before `horizon` may be dropped from now on (by compaction).
+  // The horizon only moves forward; the caller advances it with its own clock, which may be event
+  // time rather than the wall clock.
+  void AdvanceDedupHorizon(absl::Time horizon);
+
+  // Calls `visit` for each profile of `partition` (every partition when nullopt), in key order,
+  // until it returns false. Sees a consistent snapshot; does not fill the block cache.
+  [[nodiscard]] absl::Status ForEachProfile(
+      std::optional<Partition> partition,
+      const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const;
+
+  // Partitions that hold any state (profile, dedup entry or offset), ascending.
+  [[nodiscard]] absl::StatusOr<std::vector<Partition>> StoredPartitions() const;
+
+  // Removes everything the partition owns, atomically.
+  [[nodiscard]] absl::Status DropPartition(Partition partition);
+
+  // Compacts all data now: reclaims the space of dropped partitions and deleted profiles and
+  // drops dedup entries expired before the horizon. Blocks until done; for maintenance.
+  [[nodiscard]] absl::Status Compact();
+
+  [[nodiscard]] absl::StatusOr<Stats> GetStats() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cdp::state

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cdp/common/strong_type.h"
+
+// Key and value encodings; README.md documents the layout they implement.
+namespace cdp::state::internal {
+
+inline constexpr std::size_t kPartitionPrefixBytes = 4;
+inline constexpr char kFormatVersionKey[] = "format_version";
+inline constexpr char kFormatVersion[] = "1";
+
+inline void AppendBigEndian(std::string& out, std::uint64_t value, std::size_t bytes) {
+  for (std::size_t i = bytes; i > 0; --i) {
+    out.push_back(static_cast<char>((value >> (8 * (i - 1))) & 0xff));
+  }
+}
+
+inline std::uint64_t ReadBigEndian(std::string_view in) {
+  std::uint64_t value = 0;
+  for (char c : in) value = (value << 8) | static_cast<unsigned char>(c);
+  return value;
+}
+
+// Big-endian, so that bytewise key order is partition order and a partition's keys are one
+// contiguous range. Partitions are never negative (checked at the API), so the successor of any
+// prefix fits in the same four bytes.
+inline std::string PartitionPrefix(std::uint32_t partition) {
+  std::string prefix;
+  AppendBigEndian(prefix, partition, kPartitionPrefixBytes);
+  return prefix;
+}
+
+inline std::string PartitionBegin(Partition partition) {
+  return PartitionPrefix(static_cast<std::uint32_t>(partition.value()));
+}
+
+// Exclusive end of the partition's range.
+inline std::string PartitionEnd(Partition partition) {
+  return PartitionPrefix(static_cast<std::uint32_t>(partition.value()) + 1);
+}
+
+inline std::string PartitionKey(Partition partition, std::string_view id) {
+  std::string key = PartitionBegin(partition);
+  key.append(id);
+  return key;
+}
+
+inline std::optional<Partition> KeyPartition(std::string_view key) {
+  if (key.size() < kPartitionPrefixBytes) return std::nullopt;
+  const std::uint64_t partition = ReadBigEndian(key.substr(0, kPartitionPrefixBytes));
+  if (partition > static_cast<std::uint64_t>(INT32_MAX)) return std::nullopt;
+  return Partition(static_cast<std::int32_t>(partition));
+}
+
+inline std::string_view KeyId(std::string_view key) { return key.substr(kPartitionPrefixBytes); }
+
+// Offsets and dedup expiries (Unix microseconds): 8 bytes, big-endian two's complement.
+inline std::string EncodeInt64(std::int64_t value) {
+  std::string out;
+  AppendBigEndian(out, static_cast<std::uint64_t>(value), 8);
+  return out;
+}
+
+inline std::optional<std::int64_t> DecodeInt64(std::string_view in) {
+  if (in.size() != 8) return std::nullopt;
+  return static_cast<std::int64_t>(ReadBigEndian(in));
+}
+
+}  // namespace cdp::state::internal

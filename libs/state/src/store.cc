@@ -1,0 +1,556 @@
+#include "cdp/state/store.h"
+
+#include <algorithm>
+#include <array>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "cdp/common/stable_hash.h"
+#include "dedup_filter.h"
+#include "keys.h"
+#include "rocksdb/db.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/statistics.h"
+#include "rocksdb/write_batch.h"
+#include "tuning.h"
+
+namespace cdp::state {
+namespace {
+
+constexpr std::string_view kProfilesFamily = "profiles";
+constexpr std::string_view kDedupFamily = "dedup";
+constexpr std::string_view kOffsetsFamily = "offsets";
+
+absl::StatusCode CodeOf(const rocksdb::Status& status) {
+  if (status.IsNotFound()) return absl::StatusCode::kNotFound;
+  if (status.IsCorruption()) return absl::StatusCode::kDataLoss;
+  if (status.IsInvalidArgument()) return absl::StatusCode::kInvalidArgument;
+  if (status.IsNoSpace()) return absl::StatusCode::kResourceExhausted;
+  if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
+    return absl::StatusCode::kUnavailable;
+  }
+  return absl::StatusCode::kInternal;
+}
+
+absl::Status FromRocksDb(const rocksdb::Status& status, absl::string_view context) {
+  return absl::Status(CodeOf(status), absl::StrCat(context, ": ", status.ToString()));
+}
+
+absl::Status InvalidPartition(Partition partition) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("partition ", partition.value(), " is negative; Kafka partitions start at 0"));
+}
+
+std::string_view View(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
+
+rocksdb::Slice AsSlice(std::string_view view) { return {view.data(), view.size()}; }
+
+// Customer ids are personal data: errors name a stable hash of the id, never the id.
+std::string CustomerHash(std::string_view customer_id) {
+  return absl::StrCat(absl::Hex(StableHash64(customer_id), absl::kZeroPad16));
+}
+
+absl::Status ParseProfile(Partition partition, std::string_view key, std::string_view value,
+                          v1::CustomerProfile& profile) {
+  if (profile.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      absl::StrCat("stored profile in partition ", partition.value(), " (customer id hash ",
+                   CustomerHash(internal::KeyId(key)), ", ", value.size(),
+                   " bytes) is not a valid cdp.v1.CustomerProfile; drop the partition and "
+                   "restore it from the changelog"));
+}
+
+}  // namespace
+
+struct Store::Impl {
+  std::string path;
+  rocksdb::WriteOptions write_options;
+  std::shared_ptr<rocksdb::Cache> block_cache;
+  std::shared_ptr<rocksdb::Statistics> statistics;
+  // Referenced by the dedup family's options: must outlive the database.
+  internal::ExpiredDedupFilter dedup_filter;
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* profiles = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup = nullptr;
+  rocksdb::ColumnFamilyHandle* offsets = nullptr;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  ~Impl() {
+    if (db == nullptr) return;
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      // Destroying a handle of an open database only releases memory; nothing to report.
+      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    // Close fails only on a pending background error, which the WAL replay on the next open
+    // recovers from; a destructor has no one to report it to.
+    db->Close().PermitUncheckedError();
+    delete db;
+  }
+
+  [[nodiscard]] std::array<rocksdb::ColumnFamilyHandle*, 3> PartitionedFamilies() const {
+    return {profiles, dedup, offsets};
+  }
+
+  [[nodiscard]] absl::StatusOr<bool> FamilyEmpty(rocksdb::ColumnFamilyHandle* family) const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), family));
+    it->SeekToFirst();
+    if (!it->status().ok()) {
+      return FromRocksDb(it->status(), absl::StrCat("cannot read state at '", path, "'"));
+    }
+    return !it->Valid();
+  }
+
+  void Adopt(rocksdb::ColumnFamilyHandle* handle) {
+    handles.push_back(handle);
+    const std::string& name = handle->GetName();
+    if (name == rocksdb::kDefaultColumnFamilyName) meta = handle;
+    if (name == kProfilesFamily) profiles = handle;
+    if (name == kDedupFamily) dedup = handle;
+    if (name == kOffsetsFamily) offsets = handle;
+  }
+
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> ReadFormatVersion() const {
+    std::string version;
+    const rocksdb::Status read =
+        db->Get(rocksdb::ReadOptions(), meta, AsSlice(internal::kFormatVersionKey), &version);
+    if (read.IsNotFound()) return std::nullopt;
+    if (!read.ok()) {
+      return FromRocksDb(read,
+                         absl::StrCat("cannot read the format version of state at '", path, "'"));
+    }
+    return version;
+  }
+
+  // Turns an empty database into a store of the current format. The version goes last, so that
+  // an interrupted creation is finished on the next open instead of being taken for a store.
+  [[nodiscard]] absl::Status Create(
+      const std::vector<rocksdb::ColumnFamilyDescriptor>& missing_families) {
+    for (rocksdb::ColumnFamilyHandle* family : handles) {
+      absl::StatusOr<bool> empty = FamilyEmpty(family);
+      if (!empty.ok()) return empty.status();
+      if (!*empty) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("'", path,
+                         "' holds a RocksDB database that is not profile state (it has no format "
+                         "version); point the state directory at an empty or new directory"));
+      }
+    }
+    for (const rocksdb::ColumnFamilyDescriptor& family : missing_families) {
+      rocksdb::ColumnFamilyHandle* handle = nullptr;
+      const rocksdb::Status created = db->CreateColumnFamily(family.options, family.name, &handle);
+      if (!created.ok()) {
+        return FromRocksDb(created, absl::StrCat("cannot create column family '", family.name,
+                                                 "' in state at '", path, "'"));
+      }
+      Adopt(handle);
+    }
+    rocksdb::WriteOptions durable;
+    durable.sync = true;
+    const rocksdb::Status written = db->Put(durable, meta, AsSlice(internal::kFormatVersionKey),
+                                            AsSlice(internal::kFormatVersion));
+    if (!written.ok()) {
+      return FromRocksDb(written,
+                         absl::StrCat("cannot write the format version of state at '", path, "'"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Values found for many ids of one partition, in the order of the ids.
+  struct Lookup {
+    std::vector<std::string> keys;
+    std::vector<rocksdb::PinnableSlice> values;
+    std::vector<rocksdb::Status> statuses;
+  };
+
+  [[nodiscard]] Lookup MultiGet(rocksdb::ColumnFamilyHandle* family, Partition partition,
+                                std::span<const std::string_view> ids) const {
+    Lookup lookup;
+    lookup.keys.reserve(ids.size());
+    for (std::string_view id : ids) lookup.keys.push_back(internal::PartitionKey(partition, id));
+    const std::vector<rocksdb::Slice> slices(lookup.keys.begin(), lookup.keys.end());
+    lookup.values.resize(ids.size());
+    lookup.statuses.resize(ids.size());
+    db->MultiGet(rocksdb::ReadOptions(), family, slices.size(), slices.data(), lookup.values.data(),
+                 lookup.statuses.data());
+    return lookup;
+  }
+
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<v1::CustomerProfile>>> GetProfiles(
+      Partition partition, std::span<const std::string_view> customer_ids) const {
+    const Lookup lookup = MultiGet(profiles, partition, customer_ids);
+    std::vector<std::optional<v1::CustomerProfile>> result(customer_ids.size());
+    for (std::size_t i = 0; i < result.size(); ++i) {
+      if (lookup.statuses[i].IsNotFound()) continue;
+      if (!lookup.statuses[i].ok()) {
+        return FromRocksDb(lookup.statuses[i],
+                           absl::StrCat("cannot read profiles of partition ", partition.value(),
+                                        " from '", path, "'"));
+      }
+      absl::Status parsed =
+          ParseProfile(partition, lookup.keys[i], View(lookup.values[i]), result[i].emplace());
+      if (!parsed.ok()) return parsed;
+    }
+    return result;
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("the state directory is not set; give it a path");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->path = options.path;
+  impl->write_options.sync = options.sync_writes;
+  impl->block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  impl->statistics = rocksdb::CreateDBStatistics();
+  // Tickers (cache hits) are cheap; histograms and timers would tax every operation.
+  impl->statistics->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+
+  const std::vector<rocksdb::ColumnFamilyDescriptor> known_families = {
+      {rocksdb::kDefaultColumnFamilyName, internal::MakeMetaOptions()},
+      {std::string(kProfilesFamily), internal::MakeProfileOptions(impl->block_cache)},
+      {std::string(kDedupFamily),
+       internal::MakeDedupOptions(impl->block_cache, &impl->dedup_filter)},
+      {std::string(kOffsetsFamily), internal::MakeOffsetOptions()},
+  };
+  std::vector<std::string> existing_names;
+  if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &existing_names).ok()) {
+    existing_names = {rocksdb::kDefaultColumnFamilyName};
+  }
+  auto exists = [&](const std::string& name) {
+    return std::find(existing_names.begin(), existing_names.end(), name) != existing_names.end();
+  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> present;
+  std::vector<rocksdb::ColumnFamilyDescriptor> missing;
+  for (const rocksdb::ColumnFamilyDescriptor& family : known_families) {
+    (exists(family.name) ? present : missing).push_back(family);
+  }
+  // RocksDB opens a database only with all its families, including ones this build does not
+  // know; opening them lets the checks below explain what the directory holds.
+  for (const std::string& name : existing_names) {
+    const bool known = std::any_of(
+        known_families.begin(), known_families.end(),
+        [&](const rocksdb::ColumnFamilyDescriptor& family) { return family.name == name; });
+    if (!known) present.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  const rocksdb::Status opened =
+      rocksdb::DB::Open(internal::MakeDbOptions(options, impl->statistics), options.path, present,
+                        &handles, &impl->db);
+  if (!opened.ok()) {
+    impl->db = nullptr;
+    // RocksDB names the LOCK file when another process (or this one) holds the directory.
+    const bool locked = opened.ToString().find("LOCK") != std::string::npos;
+    return absl::Status(
+        locked ? absl::StatusCode::kFailedPrecondition : CodeOf(opened),
+        absl::StrCat("cannot open state at '", options.path, "': ", opened.ToString(),
+                     locked ? " (is another profile-service using it?)" : ""));
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) impl->Adopt(handle);
+
+  absl::StatusOr<std::optional<std::string>> version = impl->ReadFormatVersion();
+  if (!version.ok()) return version.status();
+  if (!version->has_value()) {
+    if (absl::Status created = impl->Create(missing); !created.ok()) return created;
+  } else if (**version != internal::kFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("state at '", options.path, "' has format version ", **version,
+                     " but this build reads version ", internal::kFormatVersion,
+                     "; run a build that reads version ", **version,
+                     ", or move the directory aside and rebuild the state from the changelog"));
+  } else if (!missing.empty()) {
+    return absl::DataLossError(absl::StrCat(
+        "state at '", options.path, "' has the current format version but lacks column family '",
+        missing.front().name,
+        "'; move the directory aside and rebuild the state from the changelog"));
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+absl::StatusOr<std::optional<Offset>> Store::ReadOffset(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status read = impl_->db->Get(rocksdb::ReadOptions(), impl_->offsets,
+                                              internal::PartitionBegin(partition), &value);
+  if (read.IsNotFound()) return std::nullopt;
+  if (!read.ok()) {
+    return FromRocksDb(read, absl::StrCat("cannot read the offset of partition ", partition.value(),
+                                          " from '", impl_->path, "'"));
+  }
+  const std::optional<std::int64_t> offset = internal::DecodeInt64(View(value));
+  if (!offset.has_value()) {
+    return absl::DataLossError(absl::StrCat("stored offset of partition ", partition.value(),
+                                            " in '", impl_->path, "' is ", value.size(),
+                                            " bytes instead of 8; the state is corrupt"));
+  }
+  return Offset(*offset);
+}
+
+absl::StatusOr<std::optional<v1::CustomerProfile>> Store::ReadProfile(
+    Partition partition, std::string_view customer_id) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  auto profiles = impl_->GetProfiles(partition, std::span<const std::string_view>(&customer_id, 1));
+  if (!profiles.ok()) return profiles.status();
+  return std::move(profiles->front());
+}
+
+absl::StatusOr<std::vector<std::optional<v1::CustomerProfile>>> Store::ReadProfiles(
+    Partition partition, std::span<const std::string_view> customer_ids) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  return impl_->GetProfiles(partition, customer_ids);
+}
+
+absl::StatusOr<std::vector<bool>> Store::SeenEvents(Partition partition,
+                                                    std::span<const std::string_view> event_ids,
+                                                    absl::Time now) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  const Impl::Lookup lookup = impl_->MultiGet(impl_->dedup, partition, event_ids);
+  const std::int64_t now_micros = absl::ToUnixMicros(now);
+  std::vector<bool> seen(event_ids.size(), false);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    if (lookup.statuses[i].IsNotFound()) continue;
+    if (!lookup.statuses[i].ok()) {
+      return FromRocksDb(lookup.statuses[i],
+                         absl::StrCat("cannot read dedup entries of partition ", partition.value(),
+                                      " from '", impl_->path, "'"));
+    }
+    const std::optional<std::int64_t> expires_at = internal::DecodeInt64(View(lookup.values[i]));
+    if (!expires_at.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          "stored dedup entry in partition ", partition.value(), " of '", impl_->path, "' is ",
+          lookup.values[i].size(), " bytes instead of 8; drop the partition and restore it"));
+    }
+    seen[i] = *expires_at > now_micros;
+  }
+  return seen;
+}
+
+void Store::Batch::Add(Kind kind, Partition partition, std::string_view id, std::string value) {
+  if (partition.value() < 0) {
+    if (!invalid_partition_.has_value()) invalid_partition_ = partition;
+    return;
+  }
+  const Operation& operation = operations_.emplace_back(
+      Operation{kind, internal::PartitionKey(partition, id), std::move(value)});
+  bytes_ += operation.key.size() + operation.value.size();
+}
+
+void Store::Batch::PutProfile(Partition partition, const v1::CustomerProfile& profile) {
+  Add(Kind::kPutProfile, partition, profile.customer_id(), profile.SerializeAsString());
+}
+
+void Store::Batch::DeleteProfile(Partition partition, std::string_view customer_id) {
+  Add(Kind::kDeleteProfile, partition, customer_id, {});
+}
+
+void Store::Batch::MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at) {
+  Add(Kind::kMarkSeen, partition, event_id, internal::EncodeInt64(absl::ToUnixMicros(expires_at)));
+}
+
+void Store::Batch::SetOffset(Partition partition, Offset next) {
+  Add(Kind::kSetOffset, partition, {}, internal::EncodeInt64(next.value()));
+}
+
+void Store::Batch::Clear() {
+  operations_.clear();
+  bytes_ = 0;
+  invalid_partition_.reset();
+}
+
+absl::Status Store::Commit(Batch& batch) {
+  if (batch.invalid_partition_.has_value()) {
+    return InvalidPartition(*batch.invalid_partition_);
+  }
+  if (batch.operations_.empty()) return absl::OkStatus();
+
+  // Per record: a tag byte, the family id and two length prefixes, a few bytes each.
+  constexpr std::size_t kRecordOverhead = 16;
+  rocksdb::WriteBatch write(batch.bytes_ + kRecordOverhead * batch.operations_.size());
+  rocksdb::Status added;
+  for (const Batch::Operation& operation : batch.operations_) {
+    switch (operation.kind) {
+      case Batch::Kind::kPutProfile:
+        added = write.Put(impl_->profiles, operation.key, operation.value);
+        break;
+      case Batch::Kind::kDeleteProfile:
+        added = write.Delete(impl_->profiles, operation.key);
+        break;
+      case Batch::Kind::kMarkSeen:
+        added = write.Put(impl_->dedup, operation.key, operation.value);
+        break;
+      case Batch::Kind::kSetOffset:
+        added = write.Put(impl_->offsets, operation.key, operation.value);
+        break;
+    }
+    if (!added.ok()) {
+      return FromRocksDb(added, absl::StrCat("cannot prepare a state batch of ",
+                                             batch.operations_.size(), " operations"));
+    }
+  }
+  const rocksdb::Status written = impl_->db->Write(impl_->write_options, &write);
+  if (!written.ok()) {
+    return absl::Status(
+        CodeOf(written),
+        absl::StrCat("cannot commit ", batch.operations_.size(), " state operations to '",
+                     impl_->path, "': ", written.ToString(),
+                     ". None of them is visible, and after a storage error the store refuses "
+                     "writes until reopened: restart the service, which resumes from the "
+                     "committed offsets (the failed batch is then either entirely there or "
+                     "entirely absent)"));
+  }
+  batch.Clear();
+  return absl::OkStatus();
+}
+
+void Store::AdvanceDedupHorizon(absl::Time horizon) { impl_->dedup_filter.Advance(horizon); }
+
+absl::Status Store::ForEachProfile(
+    std::optional<Partition> partition,
+    const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const {
+  rocksdb::ReadOptions read;
+  // A full scan would evict the blocks that point lookups need.
+  read.fill_cache = false;
+  std::string lower;
+  std::string upper;
+  rocksdb::Slice lower_slice;
+  rocksdb::Slice upper_slice;
+  if (partition.has_value()) {
+    if (partition->value() < 0) return InvalidPartition(*partition);
+    lower = internal::PartitionBegin(*partition);
+    upper = internal::PartitionEnd(*partition);
+    lower_slice = lower;
+    upper_slice = upper;
+    read.iterate_lower_bound = &lower_slice;
+    read.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->profiles));
+  v1::CustomerProfile profile;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = View(it->key());
+    const std::optional<Partition> owner = internal::KeyPartition(key);
+    if (!owner.has_value()) {
+      return absl::DataLossError(absl::StrCat("state at '", impl_->path,
+                                              "' holds a profile key of ", key.size(),
+                                              " bytes without a valid partition prefix"));
+    }
+    absl::Status parsed = ParseProfile(*owner, key, View(it->value()), profile);
+    if (!parsed.ok()) return parsed;
+    if (!visit(*owner, profile)) return absl::OkStatus();
+  }
+  if (!it->status().ok()) {
+    return FromRocksDb(it->status(), absl::StrCat("cannot scan profiles in '", impl_->path, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Partition>> Store::StoredPartitions() const {
+  std::set<Partition> partitions;
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;
+  for (rocksdb::ColumnFamilyHandle* family : impl_->PartitionedFamilies()) {
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, family));
+    it->SeekToFirst();
+    while (it->Valid()) {
+      const std::optional<Partition> owner = internal::KeyPartition(View(it->key()));
+      if (!owner.has_value()) {
+        return absl::DataLossError(absl::StrCat("state at '", impl_->path, "' holds a ",
+                                                family->GetName(),
+                                                " key without a valid partition prefix"));
+      }
+      partitions.insert(*owner);
+      // One seek per partition, not one step per key.
+      it->Seek(internal::PartitionEnd(*owner));
+    }
+    if (!it->status().ok()) {
+      return FromRocksDb(it->status(),
+                         absl::StrCat("cannot list partitions in '", impl_->path, "'"));
+    }
+  }
+  return std::vector<Partition>(partitions.begin(), partitions.end());
+}
+
+absl::Status Store::DropPartition(Partition partition) {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  const std::string begin = internal::PartitionBegin(partition);
+  const std::string end = internal::PartitionEnd(partition);
+  rocksdb::WriteBatch write;
+  for (rocksdb::ColumnFamilyHandle* family : impl_->PartitionedFamilies()) {
+    const rocksdb::Status added = write.DeleteRange(family, begin, end);
+    if (!added.ok()) {
+      return FromRocksDb(added,
+                         absl::StrCat("cannot prepare dropping partition ", partition.value()));
+    }
+  }
+  const rocksdb::Status written = impl_->db->Write(impl_->write_options, &write);
+  if (!written.ok()) {
+    return FromRocksDb(written, absl::StrCat("cannot drop partition ", partition.value(), " from '",
+                                             impl_->path, "'; nothing was removed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Compact() {
+  for (rocksdb::ColumnFamilyHandle* family : impl_->PartitionedFamilies()) {
+    const rocksdb::Status compacted =
+        impl_->db->CompactRange(rocksdb::CompactRangeOptions(), family, nullptr, nullptr);
+    if (!compacted.ok()) {
+      return FromRocksDb(
+          compacted, absl::StrCat("cannot compact ", family->GetName(), " in '", impl_->path, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Store::Stats> Store::GetStats() const {
+  rocksdb::DB& db = *impl_->db;
+  absl::Status missing;
+  auto family_property = [&](rocksdb::ColumnFamilyHandle* family, const std::string& name) {
+    std::uint64_t value = 0;
+    if (!db.GetIntProperty(family, name, &value) && missing.ok()) {
+      missing = absl::InternalError(absl::StrCat("RocksDB did not report ", name, " of ",
+                                                 family->GetName(), " in '", impl_->path, "'"));
+    }
+    return value;
+  };
+  auto total_property = [&](const std::string& name) {
+    std::uint64_t value = 0;
+    if (!db.GetAggregatedIntProperty(name, &value) && missing.ok()) {
+      missing = absl::InternalError(
+          absl::StrCat("RocksDB did not report ", name, " of '", impl_->path, "'"));
+    }
+    return value;
+  };
+
+  Stats stats;
+  stats.estimated_profiles =
+      family_property(impl_->profiles, rocksdb::DB::Properties::kEstimateNumKeys);
+  stats.estimated_dedup_entries =
+      family_property(impl_->dedup, rocksdb::DB::Properties::kEstimateNumKeys);
+  stats.live_data_bytes = total_property(rocksdb::DB::Properties::kEstimateLiveDataSize);
+  stats.sst_files_bytes = total_property(rocksdb::DB::Properties::kTotalSstFilesSize);
+  stats.pending_compaction_bytes =
+      total_property(rocksdb::DB::Properties::kEstimatePendingCompactionBytes);
+  stats.memtable_bytes = total_property(rocksdb::DB::Properties::kCurSizeAllMemTables);
+  stats.write_stopped = family_property(impl_->meta, rocksdb::DB::Properties::kIsWriteStopped) != 0;
+  if (!missing.ok()) return missing;
+  stats.block_cache_usage_bytes = impl_->block_cache->GetUsage();
+  stats.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
+  stats.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+  return stats;
+}
+
+}  // namespace cdp::state

@@ -1,0 +1,177 @@
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cdp/state/store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
+#include "test_support.h"
+
+namespace cdp::state {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeProfile;
+using testing::TempDir;
+
+enum class Fault { kWrite, kSync };
+
+// Storage that fails file writes or syncs while a flag is up, as a full or failing disk would.
+class FaultyFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  FaultyFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+
+  static const char* kClassName() { return "FaultyFileSystem"; }
+  const char* Name() const override { return kClassName(); }
+
+  void Inject(std::optional<Fault> fault) { fault_.store(fault ? static_cast<int>(*fault) : -1); }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    std::unique_ptr<rocksdb::FSWritableFile> real;
+    rocksdb::IOStatus created = target()->NewWritableFile(name, options, &real, debug);
+    if (created.ok()) *file = std::make_unique<File>(std::move(real), *this);
+    return created;
+  }
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> real, const FaultyFileSystem& fs)
+        : FSWritableFileOwnerWrapper(std::move(real)), fs_(fs) {}
+
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (fs_.Failing(Fault::kWrite)) return Injected();
+      return FSWritableFileOwnerWrapper::Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* debug) override {
+      if (fs_.Failing(Fault::kWrite)) return Injected();
+      return FSWritableFileOwnerWrapper::Append(data, options, info, debug);
+    }
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* debug) override {
+      if (fs_.Failing(Fault::kSync)) return Injected();
+      return FSWritableFileOwnerWrapper::Sync(options, debug);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                            rocksdb::IODebugContext* debug) override {
+      if (fs_.Failing(Fault::kSync)) return Injected();
+      return FSWritableFileOwnerWrapper::Fsync(options, debug);
+    }
+
+   private:
+    static rocksdb::IOStatus Injected() {
+      return rocksdb::IOStatus::IOError("injected disk fault");
+    }
+
+    const FaultyFileSystem& fs_;
+  };
+
+  [[nodiscard]] bool Failing(Fault fault) const { return fault_.load() == static_cast<int>(fault); }
+
+  std::atomic<int> fault_{-1};
+};
+
+class StorageFaultTest : public ::testing::TestWithParam<Fault> {
+ protected:
+  StorageFaultTest()
+      : fs_(std::make_shared<FaultyFileSystem>()), env_(rocksdb::NewCompositeEnv(fs_)) {}
+
+  std::unique_ptr<Store> Open() {
+    // With fsync per commit a failing sync fails the commit; without it only writes can.
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{
+        .path = dir_.db(), .sync_writes = GetParam() == Fault::kSync, .env = env_.get()});
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<FaultyFileSystem> fs_;
+  std::unique_ptr<rocksdb::Env> env_;
+};
+
+// What a batch that names (alice, bob, offset) leaves readable.
+struct Snapshot {
+  std::optional<std::int64_t> alice_orders;
+  bool has_bob = false;
+  std::optional<Offset> offset;
+};
+
+Snapshot Read(const Store& store) {
+  Snapshot snapshot;
+  auto alice = store.ReadProfile(Partition(0), "alice");
+  auto bob = store.ReadProfile(Partition(0), "bob");
+  auto offset = store.ReadOffset(Partition(0));
+  EXPECT_TRUE(alice.ok() && bob.ok() && offset.ok());
+  if (alice.ok() && alice->has_value()) snapshot.alice_orders = (*alice)->orders_total();
+  snapshot.has_bob = bob.ok() && bob->has_value();
+  if (offset.ok()) snapshot.offset = *offset;
+  return snapshot;
+}
+
+TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Store::Batch first;
+  first.PutProfile(Partition(0), MakeProfile("alice", 1));
+  first.SetOffset(Partition(0), Offset(10));
+  ASSERT_TRUE(store->Commit(first).ok());
+
+  fs_->Inject(GetParam());
+  Store::Batch second;
+  second.PutProfile(Partition(0), MakeProfile("alice", 2));
+  second.PutProfile(Partition(0), MakeProfile("bob", 1));
+  second.MarkSeen(Partition(0), "e2", absl::InfiniteFuture());
+  second.SetOffset(Partition(0), Offset(20));
+  const absl::Status committed = store->Commit(second);
+  ASSERT_FALSE(committed.ok());
+  EXPECT_THAT(std::string(committed.message()), HasSubstr("injected disk fault"));
+  EXPECT_THAT(std::string(committed.message()), HasSubstr(dir_.db()));
+  EXPECT_THAT(std::string(committed.message()), HasSubstr("None of them is visible"));
+  EXPECT_EQ(second.operations(), 4u);
+
+  Snapshot after = Read(*store);
+  EXPECT_EQ(after.alice_orders, 1);
+  EXPECT_FALSE(after.has_bob);
+  EXPECT_EQ(after.offset, Offset(10));
+
+  // The store keeps refusing writes after the fault, as its message says.
+  fs_->Inject(std::nullopt);
+  Store::Batch third;
+  third.SetOffset(Partition(0), Offset(30));
+  EXPECT_FALSE(store->Commit(third).ok());
+  EXPECT_EQ(Read(*store).offset, Offset(10));
+
+  // A restart recovers from the log; the failed batch is there entirely or not at all.
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  Snapshot recovered = Read(*store);
+  if (recovered.offset == Offset(20)) {
+    EXPECT_EQ(recovered.alice_orders, 2);
+    EXPECT_TRUE(recovered.has_bob);
+  } else {
+    EXPECT_EQ(recovered.offset, Offset(10));
+    EXPECT_EQ(recovered.alice_orders, 1);
+    EXPECT_FALSE(recovered.has_bob);
+  }
+  Store::Batch fourth;
+  fourth.SetOffset(Partition(0), Offset(40));
+  EXPECT_TRUE(store->Commit(fourth).ok());
+  EXPECT_EQ(Read(*store).offset, Offset(40));
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, StorageFaultTest, ::testing::Values(Fault::kWrite, Fault::kSync),
+                         [](const ::testing::TestParamInfo<Fault>& info) {
+                           return info.param == Fault::kWrite ? "Write" : "Sync";
+                         });
+
+}  // namespace
+}  // namespace cdp::state

@@ -1,0 +1,490 @@
+#include "cdp/state/store.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "test_support.h"
+
+namespace cdp::state {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::MakeProfile;
+using ::testing::Not;
+using testing::RawDb;
+using testing::TempDir;
+
+MATCHER_P(EqualsProto, expected, "") {
+  return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
+}
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+
+std::unique_ptr<Store> OpenStore(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = path});
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+std::optional<std::int64_t> OrdersOf(const Store& store, Partition partition,
+                                     std::string_view customer_id) {
+  absl::StatusOr<std::optional<v1::CustomerProfile>> profile =
+      store.ReadProfile(partition, customer_id);
+  EXPECT_TRUE(profile.ok()) << profile.status();
+  if (!profile.ok() || !profile->has_value()) return std::nullopt;
+  return (*profile)->orders_total();
+}
+
+std::optional<Offset> OffsetOf(const Store& store, Partition partition) {
+  absl::StatusOr<std::optional<Offset>> offset = store.ReadOffset(partition);
+  EXPECT_TRUE(offset.ok()) << offset.status();
+  return offset.ok() ? *offset : std::nullopt;
+}
+
+bool Seen(const Store& store, Partition partition, std::string_view event_id, absl::Time now) {
+  absl::StatusOr<std::vector<bool>> seen =
+      store.SeenEvents(partition, std::vector<std::string_view>{event_id}, now);
+  EXPECT_TRUE(seen.ok()) << seen.status();
+  return seen.ok() && seen->front();
+}
+
+// Present at all, expired or not: no expiry is later than the infinite past.
+bool Stored(const Store& store, Partition partition, std::string_view event_id) {
+  return Seen(store, partition, event_id, absl::InfinitePast());
+}
+
+std::vector<Partition> PartitionsOf(const Store& store) {
+  absl::StatusOr<std::vector<Partition>> partitions = store.StoredPartitions();
+  EXPECT_TRUE(partitions.ok()) << partitions.status();
+  return partitions.ok() ? *partitions : std::vector<Partition>{};
+}
+
+// Fills a partition with one of each kind of state.
+void Populate(Store& store, Partition partition, std::string_view customer_id) {
+  Store::Batch batch;
+  batch.PutProfile(partition, MakeProfile(customer_id, 1));
+  batch.MarkSeen(partition, std::string(customer_id) + "-event", kT0 + absl::Hours(1));
+  batch.SetOffset(partition, Offset(100 + partition.value()));
+  ASSERT_TRUE(store.Commit(batch).ok());
+}
+
+TEST(StoreTest, NewStoreIsEmpty) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(OffsetOf(*store, Partition(0)), std::nullopt);
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "c1"), std::nullopt);
+  EXPECT_FALSE(Stored(*store, Partition(0), "e1"));
+  EXPECT_THAT(PartitionsOf(*store), ::testing::IsEmpty());
+}
+
+TEST(StoreTest, CommitMakesProfilesOffsetsAndDedupEntriesReadable) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const v1::CustomerProfile alice = MakeProfile("alice", 3);
+  const v1::CustomerProfile bob = MakeProfile("bob", 5);
+
+  Store::Batch batch;
+  batch.PutProfile(Partition(4), alice);
+  batch.PutProfile(Partition(4), bob);
+  batch.MarkSeen(Partition(4), "e1", kT0 + absl::Hours(1));
+  batch.SetOffset(Partition(4), Offset(42));
+  EXPECT_EQ(batch.operations(), 4u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(batch.operations(), 0u);
+
+  absl::StatusOr<std::optional<v1::CustomerProfile>> read = store->ReadProfile(Partition(4), "bob");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE(read->has_value());
+  EXPECT_THAT(**read, EqualsProto(bob));
+  EXPECT_EQ(OffsetOf(*store, Partition(4)), Offset(42));
+  EXPECT_TRUE(Seen(*store, Partition(4), "e1", kT0));
+
+  const std::vector<std::string_view> ids = {"bob", "nobody", "alice"};
+  absl::StatusOr<std::vector<std::optional<v1::CustomerProfile>>> many =
+      store->ReadProfiles(Partition(4), ids);
+  ASSERT_TRUE(many.ok()) << many.status();
+  ASSERT_EQ(many->size(), 3u);
+  EXPECT_THAT((*many)[0], ::testing::Optional(EqualsProto(bob)));
+  EXPECT_EQ((*many)[1], std::nullopt);
+  EXPECT_THAT((*many)[2], ::testing::Optional(EqualsProto(alice)));
+
+  // Keys are per partition: the same customer elsewhere is someone the store has not seen.
+  EXPECT_EQ(OrdersOf(*store, Partition(5), "alice"), std::nullopt);
+  EXPECT_FALSE(Seen(*store, Partition(5), "e1", kT0));
+}
+
+TEST(StoreTest, LaterOperationsInABatchWin) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(0), MakeProfile("alice", 1));
+  batch.PutProfile(Partition(0), MakeProfile("alice", 2));
+  batch.PutProfile(Partition(0), MakeProfile("bob", 1));
+  batch.DeleteProfile(Partition(0), "bob");
+  batch.SetOffset(Partition(0), Offset(7));
+  batch.SetOffset(Partition(0), Offset(9));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 2);
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "bob"), std::nullopt);
+  EXPECT_EQ(OffsetOf(*store, Partition(0)), Offset(9));
+}
+
+TEST(StoreTest, DeleteProfileRemovesOnlyThatCustomer) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Populate(*store, Partition(1), "alice");
+  Populate(*store, Partition(1), "bob");
+
+  Store::Batch batch;
+  batch.DeleteProfile(Partition(1), "alice");
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_EQ(OrdersOf(*store, Partition(1), "alice"), std::nullopt);
+  EXPECT_EQ(OrdersOf(*store, Partition(1), "bob"), 1);
+}
+
+TEST(StoreTest, EmptyBatchCommitsNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  EXPECT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(PartitionsOf(*store), ::testing::IsEmpty());
+}
+
+TEST(StoreTest, ClearedBatchCommitsNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetOffset(Partition(0), Offset(1));
+  batch.Clear();
+  EXPECT_EQ(batch.operations(), 0u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(OffsetOf(*store, Partition(0)), std::nullopt);
+}
+
+TEST(StoreTest, BatchNamingANegativePartitionCommitsNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetOffset(Partition(0), Offset(5));
+  batch.PutProfile(Partition(-1), MakeProfile("alice", 1));
+
+  const absl::Status committed = store->Commit(batch);
+  EXPECT_EQ(committed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(committed.message()), HasSubstr("partition -1"));
+  EXPECT_EQ(OffsetOf(*store, Partition(0)), std::nullopt);
+  EXPECT_EQ(store->ReadOffset(Partition(-1)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, ReopenKeepsEverything) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Populate(*store, Partition(2), "alice");
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(OrdersOf(*store, Partition(2), "alice"), 1);
+  EXPECT_EQ(OffsetOf(*store, Partition(2)), Offset(102));
+  EXPECT_TRUE(Seen(*store, Partition(2), "alice-event", kT0));
+}
+
+TEST(StoreTest, CommitSurvivesAProcessKill) {
+  TempDir dir;
+  const std::string db = dir.db();
+  char* const argv[] = {const_cast<char*>(CDP_COMMIT_THEN_DIE), const_cast<char*>(db.c_str()),
+                        nullptr};
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, CDP_COMMIT_THEN_DIE, nullptr, nullptr, argv, environ), 0);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child exited with " << WEXITSTATUS(wait_status);
+  ASSERT_EQ(WTERMSIG(wait_status), SIGKILL);
+
+  auto store = OpenStore(db);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 7);
+  EXPECT_EQ(OffsetOf(*store, Partition(0)), Offset(8));
+}
+
+TEST(StoreTest, ExpiredDedupEntriesCountAsUnseen) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.MarkSeen(Partition(0), "e1", kT0 + absl::Hours(1));
+  batch.MarkSeen(Partition(0), "e2", kT0 + absl::Hours(24));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  const std::vector<std::string_view> ids = {"e1", "unknown", "e2"};
+  absl::StatusOr<std::vector<bool>> before = store->SeenEvents(Partition(0), ids, kT0);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_THAT(*before, ElementsAre(true, false, true));
+  // Expiry is exclusive: at the expiry instant the entry no longer counts.
+  absl::StatusOr<std::vector<bool>> later =
+      store->SeenEvents(Partition(0), ids, kT0 + absl::Hours(1));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_THAT(*later, ElementsAre(false, false, true));
+}
+
+TEST(StoreTest, CompactionDropsDedupEntriesExpiredBeforeTheHorizon) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.MarkSeen(Partition(0), "soon", kT0 + absl::Hours(1));
+  batch.MarkSeen(Partition(0), "late", kT0 + absl::Hours(48));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  // Without a horizon nothing may go, however old.
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_TRUE(Stored(*store, Partition(0), "soon"));
+
+  store->AdvanceDedupHorizon(kT0 + absl::Hours(2));
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_FALSE(Stored(*store, Partition(0), "soon"));
+  EXPECT_TRUE(Stored(*store, Partition(0), "late"));
+}
+
+TEST(StoreTest, DedupHorizonNeverMovesBack) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.MarkSeen(Partition(0), "e1", kT0 + absl::Hours(1));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  store->AdvanceDedupHorizon(kT0 + absl::Hours(2));
+  store->AdvanceDedupHorizon(kT0);
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_FALSE(Stored(*store, Partition(0), "e1"));
+}
+
+TEST(StoreTest, DropPartitionRemovesOnlyThatPartition) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  // 255 and 256 differ in the prefix's last two bytes: the range of 255 must end exactly there.
+  for (int p : {0, 254, 255, 256}) Populate(*store, Partition(p), "alice");
+
+  ASSERT_TRUE(store->DropPartition(Partition(255)).ok());
+
+  EXPECT_EQ(OrdersOf(*store, Partition(255), "alice"), std::nullopt);
+  EXPECT_EQ(OffsetOf(*store, Partition(255)), std::nullopt);
+  EXPECT_FALSE(Stored(*store, Partition(255), "alice-event"));
+  for (int p : {0, 254, 256}) {
+    EXPECT_EQ(OrdersOf(*store, Partition(p), "alice"), 1) << p;
+    EXPECT_EQ(OffsetOf(*store, Partition(p)), Offset(100 + p)) << p;
+    EXPECT_TRUE(Stored(*store, Partition(p), "alice-event")) << p;
+  }
+  EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(0), Partition(254), Partition(256)));
+}
+
+TEST(StoreTest, DroppedPartitionStaysGoneAfterCompactionAndReopen) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Populate(*store, Partition(1), "alice");
+    Populate(*store, Partition(2), "bob");
+    ASSERT_TRUE(store->DropPartition(Partition(1)).ok());
+    ASSERT_TRUE(store->Compact().ok());
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(2)));
+  EXPECT_EQ(OrdersOf(*store, Partition(2), "bob"), 1);
+}
+
+TEST(StoreTest, StoredPartitionsListsPartitionsWithAnyKindOfState) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(9), MakeProfile("alice", 1));
+  batch.PutProfile(Partition(9), MakeProfile("bob", 1));
+  batch.MarkSeen(Partition(5), "e1", kT0);
+  batch.SetOffset(Partition(0), Offset(1));
+  batch.SetOffset(Partition(7), Offset(1));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_THAT(PartitionsOf(*store),
+              ElementsAre(Partition(0), Partition(5), Partition(7), Partition(9)));
+}
+
+TEST(StoreTest, ForEachProfileVisitsOnePartitionOrAll) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(1), MakeProfile("a", 1));
+  batch.PutProfile(Partition(1), MakeProfile("b", 2));
+  batch.PutProfile(Partition(2), MakeProfile("c", 3));
+  batch.PutProfile(Partition(3), MakeProfile("d", 4));
+  batch.SetOffset(Partition(2), Offset(1));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  std::vector<std::pair<int, std::string>> visited;
+  auto record = [&](Partition partition, const v1::CustomerProfile& profile) {
+    visited.emplace_back(partition.value(), profile.customer_id());
+    return true;
+  };
+  ASSERT_TRUE(store->ForEachProfile(Partition(1), record).ok());
+  EXPECT_THAT(visited, ElementsAre(std::pair(1, "a"), std::pair(1, "b")));
+
+  visited.clear();
+  ASSERT_TRUE(store->ForEachProfile(std::nullopt, record).ok());
+  EXPECT_THAT(visited, ElementsAre(std::pair(1, "a"), std::pair(1, "b"), std::pair(2, "c"),
+                                   std::pair(3, "d")));
+
+  visited.clear();
+  ASSERT_TRUE(store
+                  ->ForEachProfile(std::nullopt,
+                                   [&](Partition partition, const v1::CustomerProfile& profile) {
+                                     record(partition, profile);
+                                     return visited.size() < 2;
+                                   })
+                  .ok());
+  EXPECT_EQ(visited.size(), 2u);
+
+  visited.clear();
+  ASSERT_TRUE(store->ForEachProfile(Partition(4), record).ok());
+  EXPECT_THAT(visited, ::testing::IsEmpty());
+}
+
+TEST(StoreTest, CorruptProfileIsReportedByPartitionWithoutTheCustomerId) {
+  TempDir dir;
+  OpenStore(dir.db());
+  {
+    RawDb raw(dir.db());
+    raw.Put("profiles", std::string("\0\0\0\x07", 4) + "alice@example.com", "\xff\xff\xff");
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+
+  absl::StatusOr<std::optional<v1::CustomerProfile>> read =
+      store->ReadProfile(Partition(7), "alice@example.com");
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("partition 7"));
+  EXPECT_THAT(std::string(read.status().message()), Not(HasSubstr("alice")));
+
+  const absl::Status scanned = store->ForEachProfile(
+      std::nullopt, [](Partition, const v1::CustomerProfile&) { return true; });
+  EXPECT_EQ(scanned.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(scanned.message()), Not(HasSubstr("alice")));
+}
+
+TEST(StoreTest, RefusesAnotherFormatVersion) {
+  TempDir dir;
+  OpenStore(dir.db());
+  {
+    RawDb raw(dir.db());
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "2");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("format version 2"));
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir.db()));
+}
+
+TEST(StoreTest, RefusesADatabaseThatIsNotProfileState) {
+  TempDir dir;
+  {
+    RawDb raw(dir.db());
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "something", "else");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("not profile state"));
+}
+
+TEST(StoreTest, FinishesACreationThatWasInterrupted) {
+  TempDir dir;
+  // What a crash right after RocksDB created the directory leaves: no families, no version.
+  { RawDb raw(dir.db()); }
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Populate(*store, Partition(0), "alice");
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 1);
+}
+
+TEST(StoreTest, RefusesAVersionedStoreThatLacksItsData) {
+  TempDir dir;
+  {
+    RawDb raw(dir.db());
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "1");
+  }
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("lacks column family"));
+}
+
+TEST(StoreTest, RefusesADirectoryAlreadyInUse) {
+  TempDir dir;
+  auto first = OpenStore(dir.db());
+  ASSERT_NE(first, nullptr);
+  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(StoreOptions{.path = dir.db()});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("is another profile-service using it?"));
+}
+
+TEST(StoreTest, RefusesAnEmptyPath) {
+  EXPECT_EQ(Store::Open(StoreOptions{}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, StatsReflectStoredDataAndCacheUse) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    ids.push_back("customer-" + std::to_string(i));
+    batch.PutProfile(Partition(0), MakeProfile(ids.back(), i));
+    batch.MarkSeen(Partition(0), "event-" + std::to_string(i), kT0);
+  }
+  ASSERT_TRUE(store->Commit(batch).ok());
+  ASSERT_TRUE(store->Compact().ok());
+  const std::vector<std::string_view> views(ids.begin(), ids.end());
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(store->ReadProfiles(Partition(0), views).ok());
+  }
+
+  absl::StatusOr<Store::Stats> stats = store->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->estimated_profiles, 100u);
+  EXPECT_EQ(stats->estimated_dedup_entries, 100u);
+  EXPECT_GT(stats->sst_files_bytes, 0u);
+  EXPECT_GT(stats->live_data_bytes, 0u);
+  EXPECT_GT(stats->block_cache_usage_bytes, 0u);
+  EXPECT_GT(stats->block_cache_hits, 0u);
+  EXPECT_GT(stats->block_cache_misses, 0u);
+  EXPECT_FALSE(stats->write_stopped);
+}
+
+}  // namespace
+}  // namespace cdp::state

@@ -1,0 +1,270 @@
+#include "application.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cdp/core/codec.h"
+#include "cdp/core/engine.h"
+#include "cdp/http/metrics_text.h"
+#include "cdp/http/server.h"
+#include "cdp/kafka/admin.h"
+#include "cdp/kafka/consumer.h"
+#include "cdp/kafka/mock_cluster.h"
+#include "cdp/kafka/producer.h"
+#include "cdp/pipeline/processor.h"
+#include "cdp/rules/catalogue.h"
+#include "cdp/state/store.h"
+#include "kafka_adapters.h"
+#include "log.h"
+#include "profile_json.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace cdp::service {
+namespace {
+
+std::string FormatChange(const v1::SegmentChange& change) {
+  std::string line = absl::StrCat(
+      absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()), "  ", change.customer_id(),
+      change.direction() == v1::SegmentChange::entered ? "  entered " : "  exited  ",
+      change.dimension().empty() ? "" : absl::StrCat(change.dimension(), "/"), change.segment());
+  if (!change.previous_tier().empty())
+    absl::StrAppend(&line, " (from ", change.previous_tier(), ")");
+  if (!change.next_tier().empty()) absl::StrAppend(&line, " (to ", change.next_tier(), ")");
+  absl::StrAppend(&line, "  cause=", v1::SegmentChange::Cause_Name(change.cause()));
+  return line;
+}
+
+absl::Status WriteStatusFile(const std::string& path, int http_port, const std::string& bootstrap) {
+  const nlohmann::json status = {{"http_port", http_port},
+                                 {"bootstrap_servers", bootstrap},
+                                 {"pid", static_cast<long>(::getpid())}};
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp);
+    out << status.dump() << "\n";
+    if (!out)
+      return absl::UnavailableError(absl::StrCat("cannot write --status-file '", path, "'"));
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write --status-file '", path, "': ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunApplication(const Config& config, const std::atomic<bool>& stop) {
+  auto catalogue = rules::LoadSegmentCatalogue(config.segments);
+  if (!catalogue.ok()) {
+    std::cerr << "profile-service: invalid segment catalogue:\n"
+              << catalogue.status().message() << "\n";
+    return kExitBadConfig;
+  }
+  auto shared_catalogue = std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue));
+  core::EngineOptions engine_options;
+  engine_options.reporting_currency = config.currency;
+  auto engine = std::make_shared<const core::Engine>(shared_catalogue, engine_options);
+
+  auto store = state::Store::Open(state::StoreOptions{.path = config.data_dir});
+  if (!store.ok()) {
+    std::cerr << "profile-service: " << store.status().message() << "\n";
+    return kExitRuntimeError;
+  }
+
+  std::unique_ptr<kafka::MockCluster> embedded;
+  std::string bootstrap = config.brokers;
+  if (bootstrap.empty()) {
+    auto cluster = kafka::MockCluster::Start(1);
+    if (!cluster.ok()) {
+      std::cerr << "profile-service: cannot start the embedded broker: "
+                << cluster.status().message() << "\n";
+      return kExitRuntimeError;
+    }
+    embedded = std::move(*cluster);
+    for (const auto& [topic, partitions] :
+         {std::pair{config.input_topic, config.partitions},
+          std::pair{config.output_topic, config.partitions}, std::pair{config.dlq_topic, 1}}) {
+      if (auto created = embedded->CreateTopic(topic, partitions, 1); !created.ok()) {
+        std::cerr << "profile-service: " << created.message() << "\n";
+        return kExitRuntimeError;
+      }
+    }
+    bootstrap = embedded->bootstrap_servers();
+    std::cout << "Embedded Kafka broker (librdkafka mock cluster): bootstrap.servers=" << bootstrap
+              << "\n  topics: " << config.input_topic << " (" << config.partitions
+              << " partitions), " << config.output_topic << " (" << config.partitions
+              << " partitions), " << config.dlq_topic << " (1 partition)\n"
+              << "  publish your own events: kcat -P -b " << bootstrap << " -t "
+              << config.input_topic << " -k CUSTOMER_ID\n";
+  } else if (auto ensured = kafka::EnsureTopics(bootstrap, config.kafka_properties,
+                                                {{config.input_topic, config.partitions, 1, {}},
+                                                 {config.output_topic, config.partitions, 1, {}},
+                                                 {config.dlq_topic, 1, 1, {}}});
+             !ensured.ok()) {
+    Log("WARN", "could not make sure the topics exist (", ensured.message(),
+        "); continuing with the topics as they are");
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  pipeline::PipelineMetrics metrics(*registry, *shared_catalogue, config.input_topic);
+  prometheus::BuildGauge()
+      .Name("cdp_build_info")
+      .Help("Always 1; labels carry the build's version.")
+      .Register(*registry)
+      .Add({{"version", CDP_VERSION}})
+      .Set(1);
+  auto& ready_gauge = prometheus::BuildGauge()
+                          .Name("cdp_ready")
+                          .Help("1 when the service is consuming normally, 0 otherwise.")
+                          .Register(*registry)
+                          .Add({});
+  auto& lag_family = prometheus::BuildGauge()
+                         .Name("cdp_consumer_lag_records")
+                         .Help("Input records not yet consumed, per owned partition.")
+                         .Register(*registry);
+
+  kafka::ProducerOptions producer_options{.bootstrap_servers = bootstrap,
+                                          .properties = config.kafka_properties};
+  auto producer = kafka::Producer::Create(producer_options);
+  if (!producer.ok()) {
+    std::cerr << "profile-service: " << producer.status().message() << "\n";
+    return kExitBadConfig;
+  }
+  KafkaSink sink(**producer, config.output_topic, config.dlq_topic);
+  pipeline::ProcessorOptions processor_options{
+      .input_topic = config.input_topic,
+      .clock = config.clock == Clock::kWall ? pipeline::ClockMode::kWall
+                                            : pipeline::ClockMode::kEventTime,
+      .dedup_retention = config.dedup_retention,
+      .decode = {.max_record_bytes = static_cast<std::size_t>(config.max_record_bytes)},
+      .output_format = config.output_format == "json" ? core::OutputFormat::kJson
+                                                      : core::OutputFormat::kProtobuf,
+      .cache_capacity = static_cast<std::size_t>(config.cache_profiles)};
+  pipeline::Processor processor(
+      engine, **store, sink, [] { return absl::Now(); }, processor_options, &metrics);
+  if (config.print_changes) {
+    processor.SetChangeObserver(
+        [](const v1::SegmentChange& change) { std::cout << FormatChange(change) << std::endl; });
+  }
+
+  Ownership ownership(processor, &lag_family);
+  kafka::ConsumerOptions consumer_options{.bootstrap_servers = bootstrap,
+                                          .group_id = config.group_id,
+                                          .topics = {config.input_topic},
+                                          .properties = config.kafka_properties};
+  auto consumer = kafka::Consumer::Create(consumer_options, ownership);
+  if (!consumer.ok()) {
+    std::cerr << "profile-service: " << consumer.status().message() << "\n";
+    return kExitBadConfig;
+  }
+
+  std::atomic<bool> healthy = true;
+  std::atomic<bool> ready = false;
+  http::Server server(
+      http::ServerOptions{.address = config.http_address, .port = config.http_port});
+  server.Get("/metrics", [registry](const http::Request&) {
+    return http::Response{200, http::kMetricsContentType, http::RenderMetrics(*registry)};
+  });
+  server.Get("/healthz", [&healthy](const http::Request&) {
+    return healthy ? http::Response{200, "text/plain", "ok\n"}
+                   : http::Response{503, "text/plain", "the processing loop has stopped\n"};
+  });
+  server.Get("/readyz", [&ready](const http::Request&) {
+    return ready ? http::Response{200, "text/plain", "ready\n"}
+                 : http::Response{503, "text/plain", "not ready: starting or retrying a batch\n"};
+  });
+  const state::Store& state = **store;
+  server.Get(R"(/v1/profiles/([^/]+))", [&state, engine](const http::Request& request) {
+    return ProfileResponse(state, *engine, request.captures.at(0), absl::Now());
+  });
+  auto port = server.Start();
+  if (!port.ok()) {
+    std::cerr << "profile-service: " << port.status().message() << "\n";
+    return kExitRuntimeError;
+  }
+  const std::string base_url = absl::StrCat(
+      "http://", config.http_address == "0.0.0.0" ? "127.0.0.1" : config.http_address, ":", *port);
+  std::cout << "profile-service " << CDP_VERSION << " consuming '" << config.input_topic
+            << "' as group '" << config.group_id << "'\n"
+            << "  metrics:  " << base_url << "/metrics\n"
+            << "  profiles: " << base_url << "/v1/profiles/{customer_id}\n"
+            << "  health:   " << base_url << "/healthz, " << base_url << "/readyz\n"
+            << "  changes:  topic '" << config.output_topic << "', dead letters: topic '"
+            << config.dlq_topic << "'" << std::endl;
+  if (!config.status_file.empty()) {
+    if (auto written = WriteStatusFile(config.status_file, *port, bootstrap); !written.ok()) {
+      std::cerr << "profile-service: " << written.message() << "\n";
+      return kExitRuntimeError;
+    }
+  }
+
+  int exit_code = kExitOk;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop.load()) {
+    auto batch =
+        (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), absl::Milliseconds(100));
+    if (!batch.ok()) {
+      Log("ERROR", "the Kafka consumer cannot go on: ", batch.status().message());
+      exit_code = kExitRuntimeError;
+      break;
+    }
+    ready = true;
+    ready_gauge.Set(1);
+    if (batch->empty()) {
+      ownership.UpdateLag((*consumer)->Lag());
+      continue;
+    }
+    const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch);
+    // A failed batch committed nothing; retry the same records until they go through, so no
+    // input is skipped. Readiness reports the trouble meanwhile.
+    while (true) {
+      absl::Status processed = processor.Process(records);
+      if (processed.ok()) break;
+      ready = false;
+      ready_gauge.Set(0);
+      Log("ERROR", "batch of ", records.size(), " records failed, retrying in ",
+          absl::FormatDuration(backoff), ": ", processed.message());
+      for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (stop.load()) break;
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+    if (stop.load() && !ready) break;
+    backoff = absl::Milliseconds(100);
+    ready = true;
+    ready_gauge.Set(1);
+    if (auto committed = (*consumer)->CommitOffsets(NextOffsets(*batch)); !committed.ok()) {
+      Log("WARN", "offset commit for lag monitoring failed: ", committed.message());
+    }
+    ownership.UpdateLag((*consumer)->Lag());
+  }
+
+  Log("INFO", "shutting down");
+  ready = false;
+  if (auto closed = (*consumer)->Close(); !closed.ok()) {
+    Log("WARN", "leaving the consumer group: ", closed.message());
+  }
+  healthy = false;
+  server.Stop();
+  if (auto flushed = (*producer)->Flush(absl::Seconds(10)); !flushed.ok()) {
+    Log("WARN", "flushing the producer: ", flushed.message());
+  }
+  return exit_code;
+}
+
+}  // namespace cdp::service

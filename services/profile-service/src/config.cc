@@ -1,0 +1,361 @@
+#include "config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <functional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cdp/common/suggest.h"
+
+namespace cdp::service {
+namespace {
+
+using Setter = std::function<absl::Status(Config&, std::string_view)>;
+using Shower = std::function<std::string(const Config&)>;
+
+struct Option {
+  std::string_view flag;        // without the leading "--"; the YAML key has '_' for '-'
+  std::string_view value_name;  // empty for a switch
+  std::string_view help;
+  Setter set;
+  Shower show;
+};
+
+absl::Status ParseInt(std::string_view text, int min, int max, int& out, std::string_view what) {
+  int value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": '", text, "' is not a whole number from ", min, " to ", max));
+  }
+  out = value;
+  return absl::OkStatus();
+}
+
+Setter String(std::string Config::*field) {
+  return [field](Config& config, std::string_view value) {
+    config.*field = std::string(value);
+    return absl::OkStatus();
+  };
+}
+
+Setter NonEmpty(std::string Config::*field, std::string_view what) {
+  return [field, what](Config& config, std::string_view value) {
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " must not be empty"));
+    config.*field = std::string(value);
+    return absl::OkStatus();
+  };
+}
+
+Setter Int(int Config::*field, int min, int max, std::string_view what) {
+  return [=](Config& config, std::string_view value) {
+    return ParseInt(value, min, max, config.*field, what);
+  };
+}
+
+Shower Show(std::string Config::*field) {
+  return [field](const Config& config) { return config.*field; };
+}
+
+Shower Show(int Config::*field) {
+  return [field](const Config& config) { return absl::StrCat(config.*field); };
+}
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> options = {
+      {"brokers", "LIST",
+       "Kafka bootstrap.servers. Empty starts an embedded broker (librdkafka's mock cluster) "
+       "in-process and creates the topics.",
+       String(&Config::brokers), Show(&Config::brokers)},
+      {"segments", "FILE", "Segment catalogue (YAML, see libs/rules/README.md).",
+       NonEmpty(&Config::segments, "--segments"), Show(&Config::segments)},
+      {"data-dir", "DIR", "RocksDB state directory; created if missing.",
+       NonEmpty(&Config::data_dir, "--data-dir"), Show(&Config::data_dir)},
+      {"http-address", "ADDR",
+       "Address the HTTP server binds (/metrics, /healthz, /readyz, /v1/profiles/ID). Use "
+       "0.0.0.0 in containers.",
+       NonEmpty(&Config::http_address, "--http-address"), Show(&Config::http_address)},
+      {"http-port", "PORT", "HTTP port; 0 picks a free port and prints it.",
+       Int(&Config::http_port, 0, 65535, "--http-port"), Show(&Config::http_port)},
+      {"group-id", "ID", "Kafka consumer group of the service's instances.",
+       NonEmpty(&Config::group_id, "--group-id"), Show(&Config::group_id)},
+      {"clock", "wall|event-time",
+       "What \"now\" is: the wall clock (live traffic) or, per partition, the latest occurred_at "
+       "seen (replays and backfills).",
+       [](Config& config, std::string_view value) {
+         if (value == "wall") {
+           config.clock = Clock::kWall;
+         } else if (value == "event-time") {
+           config.clock = Clock::kEventTime;
+         } else {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--clock: '", value, "' is not one of: wall, event-time"));
+         }
+         return absl::OkStatus();
+       },
+       [](const Config& config) {
+         return std::string(config.clock == Clock::kWall ? "wall" : "event-time");
+       }},
+      {"input-topic", "TOPIC", "Topic of customer events.",
+       NonEmpty(&Config::input_topic, "--input-topic"), Show(&Config::input_topic)},
+      {"output-topic", "TOPIC", "Topic segment changes are published to.",
+       NonEmpty(&Config::output_topic, "--output-topic"), Show(&Config::output_topic)},
+      {"dlq-topic", "TOPIC", "Dead-letter topic for records that cannot be applied.",
+       NonEmpty(&Config::dlq_topic, "--dlq-topic"), Show(&Config::dlq_topic)},
+      {"partitions", "N",
+       "Partitions of the input and output topics when the embedded broker creates them.",
+       Int(&Config::partitions, 1, 1024, "--partitions"), Show(&Config::partitions)},
+      {"output-format", "json|protobuf", "Encoding of published segment changes.",
+       [](Config& config, std::string_view value) {
+         if (value != "json" && value != "protobuf") {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--output-format: '", value, "' is not one of: json, protobuf"));
+         }
+         config.output_format = std::string(value);
+         return absl::OkStatus();
+       },
+       Show(&Config::output_format)},
+      {"currency", "CODE",
+       "Reporting currency (ISO 4217); purchases and refunds in another are rejected.",
+       [](Config& config, std::string_view value) {
+         if (value.size() != 3 || !std::all_of(value.begin(), value.end(),
+                                               [](char c) { return c >= 'A' && c <= 'Z'; })) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--currency: '", value, "' is not an ISO 4217 code such as CNY"));
+         }
+         config.currency = std::string(value);
+         return absl::OkStatus();
+       },
+       Show(&Config::currency)},
+      {"dedup-retention", "DURATION",
+       "How long an event_id is remembered to drop retried publishes (e.g. 168h, 30m).",
+       [](Config& config, std::string_view value) {
+         absl::Duration duration;
+         if (!absl::ParseDuration(value, &duration) || duration <= absl::ZeroDuration()) {
+           return absl::InvalidArgumentError(absl::StrCat(
+               "--dedup-retention: '", value, "' is not a positive duration such as 168h"));
+         }
+         config.dedup_retention = duration;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return absl::FormatDuration(config.dedup_retention); }},
+      {"batch-size", "N", "Most records processed (and committed) as one batch.",
+       Int(&Config::batch_size, 1, 1'000'000, "--batch-size"), Show(&Config::batch_size)},
+      {"cache-profiles", "N", "Profiles kept in memory in front of RocksDB (0 disables).",
+       Int(&Config::cache_profiles, 0, 100'000'000, "--cache-profiles"),
+       Show(&Config::cache_profiles)},
+      {"max-record-bytes", "N", "Larger input records are dead-lettered as oversize.",
+       Int(&Config::max_record_bytes, 1024, 64 << 20, "--max-record-bytes"),
+       Show(&Config::max_record_bytes)},
+      {"kafka-property", "KEY=VALUE",
+       "Any librdkafka property, for the consumer and the producers (repeatable; e.g. "
+       "security.protocol=SASL_SSL). In the YAML file: a map under kafka_property.",
+       [](Config& config, std::string_view value) {
+         const std::size_t eq = value.find('=');
+         if (eq == std::string_view::npos || eq == 0) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--kafka-property: '", value, "' is not KEY=VALUE"));
+         }
+         config.kafka_properties.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+         return absl::OkStatus();
+       },
+       [](const Config&) { return std::string(); }},
+      {"print-changes", "", "Print every segment change on stdout as it is published.",
+       [](Config& config, std::string_view value) {
+         if (value != "true" && value != "false") {
+           return absl::InvalidArgumentError(
+               absl::StrCat("print_changes: '", value, "' is not true or false"));
+         }
+         config.print_changes = value == "true";
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return std::string(config.print_changes ? "true" : "false"); }},
+      {"status-file", "PATH",
+       "Once ready, write {\"http_port\":..,\"bootstrap_servers\":..} here (for scripts).",
+       String(&Config::status_file), Show(&Config::status_file)},
+  };
+  return options;
+}
+
+std::vector<std::string_view> FlagNames() {
+  std::vector<std::string_view> names = {"config", "help", "version"};
+  for (const Option& option : Options()) names.push_back(option.flag);
+  return names;
+}
+
+std::string YamlKey(std::string_view flag) {
+  std::string key(flag);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+const Option* FindOption(std::string_view flag) {
+  for (const Option& option : Options()) {
+    if (option.flag == flag) return &option;
+  }
+  return nullptr;
+}
+
+std::string UnknownName(std::string_view what, std::string_view name,
+                        std::span<const std::string_view> known) {
+  std::string message = absl::StrCat("unknown ", what, " '", name, "'");
+  if (auto suggestion = Suggest(name, known))
+    absl::StrAppend(&message, "; did you mean '", *suggestion, "'?");
+  return message;
+}
+
+absl::Status ApplyConfigFile(const std::string& path, Config& config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat("--config: cannot read '", path, "'"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected a map of option: value (e.g. data_dir: /var/lib/cdp)"));
+  }
+  std::vector<std::string> keys;
+  for (const Option& option : Options()) keys.push_back(YamlKey(option.flag));
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string> errors;
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    const YAML::Mark mark = entry.first.Mark();
+    const std::string where = absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1, ": ");
+    const auto found = std::find(keys.begin(), keys.end(), key);
+    if (found == keys.end()) {
+      errors.push_back(where + UnknownName("key", key, key_views));
+      continue;
+    }
+    const Option& option = Options()[static_cast<std::size_t>(found - keys.begin())];
+    absl::Status status;
+    if (option.flag == "kafka-property") {
+      if (!entry.second.IsMap()) {
+        errors.push_back(where + "kafka_property: expected a map of librdkafka property: value");
+        continue;
+      }
+      for (const auto& property : entry.second) {
+        config.kafka_properties.emplace_back(property.first.as<std::string>(),
+                                             property.second.as<std::string>());
+      }
+    } else if (!entry.second.IsScalar()) {
+      status = absl::InvalidArgumentError(absl::StrCat(key, ": expected a single value"));
+    } else {
+      status = option.set(config, entry.second.as<std::string>());
+    }
+    if (!status.ok()) errors.push_back(where + std::string(status.message()));
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string HelpText() {
+  std::string text =
+      "Usage: profile-service [--config FILE] [OPTION]...\n"
+      "\n"
+      "Consumes customer events from Kafka, keeps one profile per customer in RocksDB, evaluates\n"
+      "segments and publishes a change event whenever a customer enters or leaves one.\n"
+      "\n"
+      "Options (each can also be set in the --config YAML file under the same name with '_'\n"
+      "instead of '-'; flags win over the file):\n"
+      "  --config FILE\n      YAML configuration file.\n";
+  const Config defaults;
+  for (const Option& option : Options()) {
+    absl::StrAppend(&text, "  --", option.flag);
+    if (!option.value_name.empty()) absl::StrAppend(&text, " ", option.value_name);
+    absl::StrAppend(&text, "\n      ", option.help);
+    const std::string shown = option.show(defaults);
+    if (!shown.empty() && !option.value_name.empty()) {
+      absl::StrAppend(&text, " Default: ", shown, ".");
+    }
+    absl::StrAppend(&text, "\n");
+  }
+  absl::StrAppend(
+      &text,
+      "  --help\n      Print this help and exit.\n"
+      "  --version\n      Print the version and exit.\n"
+      "\n"
+      "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a runtime failure,\n"
+      "2 on a bad option or configuration.\n");
+  return text;
+}
+
+absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* argv) {
+  ParsedCommandLine parsed;
+  struct FlagValue {
+    const Option* option;
+    std::string value;
+  };
+  std::vector<FlagValue> flags;
+  std::string config_file;
+  const std::vector<std::string_view> names = FlagNames();
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg.substr(0, 2) != "--") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument '", arg, "' (options start with --; see --help)"));
+    }
+    arg.remove_prefix(2);
+    std::string_view name = arg;
+    std::optional<std::string> value;
+    if (const std::size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = std::string(arg.substr(eq + 1));
+    }
+    if (name == "help") {
+      parsed.help = true;
+      continue;
+    }
+    if (name == "version") {
+      parsed.version = true;
+      continue;
+    }
+    const Option* option = FindOption(name);
+    if (name != "config" && option == nullptr) {
+      std::vector<std::string> dashed;
+      for (std::string_view known : names) dashed.push_back(absl::StrCat("--", known));
+      const std::vector<std::string_view> dashed_views(dashed.begin(), dashed.end());
+      return absl::InvalidArgumentError(
+          UnknownName("option", absl::StrCat("--", name), dashed_views));
+    }
+    const bool is_switch = option != nullptr && option->value_name.empty();
+    if (!value) {
+      if (is_switch) {
+        value = "true";
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+    }
+    if (name == "config") {
+      config_file = *value;
+    } else {
+      flags.push_back({option, *value});
+    }
+  }
+  if (!config_file.empty()) {
+    if (absl::Status status = ApplyConfigFile(config_file, parsed.config); !status.ok()) {
+      return status;
+    }
+  }
+  for (const FlagValue& flag : flags) {
+    if (absl::Status status = flag.option->set(parsed.config, flag.value); !status.ok()) {
+      return status;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace cdp::service

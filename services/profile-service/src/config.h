@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace cdp::service {
+
+enum class Clock { kWall, kEventTime };
+
+// Every knob of profile-service. Each has a flag (--data-dir) and the same key in the YAML config
+// file (data_dir); flags win over the file. The option table in config.cc is the one source of
+// names, defaults and help text.
+struct Config {
+  std::string brokers;  // empty: start the embedded broker
+  std::string segments = "deploy/config/segments.yaml";
+  std::string data_dir = "data/profile-service";
+  std::string http_address = "127.0.0.1";
+  int http_port = 8080;
+  std::string group_id = "cdp-profile-service";
+  Clock clock = Clock::kWall;
+  std::string input_topic = "customer-events";
+  std::string output_topic = "segment-changes";
+  std::string dlq_topic = "customer-events-dlq";
+  int partitions = 8;
+  std::string output_format = "json";
+  std::string currency = "CNY";
+  absl::Duration dedup_retention = absl::Hours(7 * 24);
+  int batch_size = 5000;
+  int cache_profiles = 200000;
+  int max_record_bytes = 1 << 20;
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+  bool print_changes = false;
+  std::string status_file;
+};
+
+struct ParsedCommandLine {
+  Config config;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses flags (and the --config file they name). Errors say what to fix and are meant to be
+// printed as they are, followed by exit code 2.
+[[nodiscard]] absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+// The --help text: every option with its default and meaning.
+[[nodiscard]] std::string HelpText();
+
+}  // namespace cdp::service

@@ -1,0 +1,106 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace cdp::service {
+namespace {
+
+absl::StatusOr<ParsedCommandLine> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "profile-service");
+  std::vector<const char*> argv;
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::path(::testing::TempDir()) / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(Config, DefaultsNeedNoFlags) {
+  auto parsed = Parse({});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.brokers, "");
+  EXPECT_EQ(parsed->config.http_port, 8080);
+  EXPECT_EQ(parsed->config.clock, Clock::kWall);
+  EXPECT_EQ(parsed->config.dedup_retention, absl::Hours(168));
+}
+
+TEST(Config, FlagsInBothForms) {
+  auto parsed = Parse({"--brokers", "k1:9092,k2:9092", "--http-port=0", "--clock", "event-time",
+                       "--kafka-property", "security.protocol=SASL_SSL", "--print-changes",
+                       "--dedup-retention", "30m"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(parsed->config.http_port, 0);
+  EXPECT_EQ(parsed->config.clock, Clock::kEventTime);
+  ASSERT_EQ(parsed->config.kafka_properties.size(), 1u);
+  EXPECT_EQ(parsed->config.kafka_properties[0].first, "security.protocol");
+  EXPECT_EQ(parsed->config.kafka_properties[0].second, "SASL_SSL");
+  EXPECT_TRUE(parsed->config.print_changes);
+  EXPECT_EQ(parsed->config.dedup_retention, absl::Minutes(30));
+}
+
+TEST(Config, BadOptionsSayWhatToFix) {
+  auto unknown = Parse({"--data-dri", "x"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().message(), "unknown option '--data-dri'; did you mean '--data-dir'?");
+  auto port = Parse({"--http-port", "70000"});
+  ASSERT_FALSE(port.ok());
+  EXPECT_EQ(port.status().message(), "--http-port: '70000' is not a whole number from 0 to 65535");
+  auto clock = Parse({"--clock", "event"});
+  ASSERT_FALSE(clock.ok());
+  EXPECT_NE(clock.status().message().find("wall, event-time"), std::string::npos);
+  auto missing = Parse({"--segments"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "--segments needs a value");
+  auto positional = Parse({"run"});
+  EXPECT_FALSE(positional.ok());
+}
+
+TEST(Config, FileThenFlagsOverride) {
+  const std::string file = WriteFile("ok.yaml",
+                                     "data_dir: /var/lib/cdp\n"
+                                     "http_port: 9000\n"
+                                     "kafka_property:\n"
+                                     "  linger.ms: \"10\"\n");
+  auto parsed = Parse({"--config", file, "--http-port", "9100"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.data_dir, "/var/lib/cdp");
+  EXPECT_EQ(parsed->config.http_port, 9100);
+  ASSERT_EQ(parsed->config.kafka_properties.size(), 1u);
+  EXPECT_EQ(parsed->config.kafka_properties[0].first, "linger.ms");
+}
+
+TEST(Config, FileErrorsNameLineAndColumn) {
+  const std::string file = WriteFile("bad.yaml",
+                                     "data_dir: /x\n"
+                                     "http_prot: 1\n"
+                                     "clock: sometimes\n");
+  auto parsed = Parse({"--config", file});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(),
+            file + ":2:1: unknown key 'http_prot'; did you mean 'http_port'?\n" + file +
+                ":3:1: --clock: 'sometimes' is not one of: wall, event-time");
+  auto missing = Parse({"--config", "/nonexistent/cdp.yaml"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "--config: cannot read '/nonexistent/cdp.yaml'");
+}
+
+TEST(Config, HelpDocumentsEveryOption) {
+  const std::string help = HelpText();
+  for (const char* flag : {"--brokers", "--segments", "--data-dir", "--http-port", "--group-id",
+                           "--clock", "--config", "--kafka-property", "--status-file"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace cdp::service

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite from scratch: installs what is missing, builds with warnings as errors,
+# runs every test, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
+# the unit tests under them. Usage: tools/dev/test.sh [--no-sanitizers]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+sanitizers=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitizers) sanitizers=0 ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+
+tools/dev/install-deps.sh
+jobs=$(nproc)
+
+rm -rf build/test
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDP_WERROR=ON
+cmake --build build/test -j"$jobs"
+(cd build/test && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+if [ "$sanitizers" -eq 1 ]; then
+  rm -rf build/sanitize
+  cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DCDP_WERROR=ON -DCDP_SANITIZE=ON
+  cmake --build build/sanitize -j"$jobs"
+  (cd build/sanitize && ctest --output-on-failure -j"$jobs" --timeout 600 -L unit)
+fi

@@ -1,0 +1,98 @@
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cdp/kafka/consumer.h"
+#include "cdp/kafka/mock_cluster.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "run.h"
+#include "sink.h"
+
+namespace cdp::tools {
+namespace {
+
+class StartFromCommitted final : public kafka::RebalanceHandler {
+ public:
+  absl::StatusOr<std::map<kafka::TopicPartition, Offset>> OnAssigned(
+      const std::vector<kafka::TopicPartition>&) override {
+    return std::map<kafka::TopicPartition, Offset>();
+  }
+  void OnRevoked(const std::vector<kafka::TopicPartition>&) override {}
+  void OnLost(const std::vector<kafka::TopicPartition>&) override {}
+};
+
+TEST(KafkaSinkTest, PublishesKeyedJsonWithItsContentType) {
+  absl::StatusOr<std::unique_ptr<kafka::MockCluster>> cluster = kafka::MockCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic("events", 3, 1).ok());
+  const std::string brokers = (*cluster)->bootstrap_servers();
+
+  absl::StatusOr<Generator> generator =
+      Generator::Create({.seed = 4, .customers = 50, .events = 200, .invalid_fraction = 0.1});
+  ASSERT_TRUE(generator.ok()) << generator.status();
+  absl::StatusOr<std::unique_ptr<Sink>> sink =
+      OpenKafkaSink({.brokers = brokers, .topic = "events", .flush_timeout = absl::Seconds(20)});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::atomic<bool> stop{false};
+  std::ostringstream progress;
+  const RunSummary summary = RunTraffic(*generator, **sink, {}, stop, progress);
+  ASSERT_TRUE(summary.status.ok()) << summary.status;
+  const absl::Status flushed = (*sink)->Finish();
+  ASSERT_TRUE(flushed.ok()) << flushed;
+
+  StartFromCommitted handler;
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::Consumer::Create(
+      {.bootstrap_servers = brokers, .group_id = "check", .topics = {"events"}}, handler);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  std::vector<kafka::Message> messages;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (messages.size() < 200 && absl::Now() < deadline) {
+    absl::StatusOr<std::vector<kafka::Message>> batch =
+        (*consumer)->Poll(500, absl::Milliseconds(200));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (kafka::Message& message : *batch) messages.push_back(std::move(message));
+  }
+  ASSERT_EQ(messages.size(), 200U);
+  int with_customer_key = 0;
+  for (const kafka::Message& message : messages) {
+    EXPECT_THAT(message.header("content-type"),
+                testing::Optional(std::string_view("application/json")));
+    ASSERT_TRUE(message.key().has_value());
+    ASSERT_TRUE(message.value().has_value());
+    const std::string key(*message.key());
+    // Valid events are keyed by their own customer_id.
+    if (message.value()->find("\"customer_id\":\"" + key + "\"") != std::string_view::npos) {
+      ++with_customer_key;
+    }
+  }
+  EXPECT_GT(with_customer_key, 150);
+  ASSERT_TRUE((*consumer)->Close().ok());
+}
+
+TEST(KafkaSinkTest, ReadsTheBootstrapFileKafkaLocalWrites) {
+  const std::string path = testing::TempDir() + "/event_gen_bootstrap";
+  {
+    std::ofstream file(path);
+    file << "127.0.0.1:39092,127.0.0.1:39093\n";
+  }
+  const absl::StatusOr<std::string> brokers = ReadBootstrapFile(path);
+  ASSERT_TRUE(brokers.ok()) << brokers.status();
+  EXPECT_EQ(*brokers, "127.0.0.1:39092,127.0.0.1:39093");
+  {
+    std::ofstream file(path);
+    file << "\n";
+  }
+  EXPECT_THAT(std::string(ReadBootstrapFile(path).status().message()),
+              testing::HasSubstr("no bootstrap servers"));
+  EXPECT_THAT(std::string(ReadBootstrapFile(path + ".missing").status().message()),
+              testing::HasSubstr("kafka-local"));
+}
+
+}  // namespace
+}  // namespace cdp::tools
