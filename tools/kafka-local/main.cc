@@ -159,13 +159,14 @@ int Run(const Options& options) {
     }
   }
   const std::string& bootstrap = (*cluster)->bootstrap_servers();
-  std::cout << "bootstrap.servers=" << bootstrap << std::endl;
+  // The file first: whoever reads the stdout line can rely on the file being there too.
   if (!options.bootstrap_file.empty()) {
     if (absl::Status status = WriteAtomically(options.bootstrap_file, bootstrap); !status.ok()) {
       std::cerr << "kafka-local: " << status.message() << '\n';
       return kExitFailure;
     }
   }
+  std::cout << "bootstrap.servers=" << bootstrap << std::endl;
   std::cerr << "kafka-local: " << options.brokers << " broker(s), topics "
             << absl::StrJoin(options.topics, ", ",
                              [](std::string* out, const TopicArg& topic) {

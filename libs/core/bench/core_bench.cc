@@ -18,7 +18,8 @@ namespace {
 
 std::shared_ptr<const rules::SegmentCatalogue> g_catalogue;
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2024, 6, 1, 12, 0, 0), absl::UTCTimeZone());
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2024, 6, 1, 12, 0, 0), absl::UTCTimeZone());
 
 google::protobuf::Timestamp At(absl::Time time) {
   google::protobuf::Timestamp ts;
@@ -71,10 +72,10 @@ v1::CustomerProfile History(const Engine& engine) {
   for (int day = 180; day > 0; day -= 12) {
     events.push_back(Purchase("p" + std::to_string(day), kNow - absl::Hours(24 * day),
                               "o" + std::to_string(day)));
-    for (auto type : {v1::Interaction::page_view, v1::Interaction::coupon_claim,
-                      v1::Interaction::review}) {
-      v1::CustomerEvent interaction = Envelope("i" + std::to_string(day) + "-" + std::to_string(type),
-                                               kNow - absl::Hours(24 * day - 1));
+    for (auto type :
+         {v1::Interaction::page_view, v1::Interaction::coupon_claim, v1::Interaction::review}) {
+      v1::CustomerEvent interaction = Envelope(
+          "i" + std::to_string(day) + "-" + std::to_string(type), kNow - absl::Hours(24 * day - 1));
       interaction.mutable_interaction()->set_type(type);
       if (type == v1::Interaction::review) interaction.mutable_interaction()->set_rating(4);
       events.push_back(interaction);

@@ -27,8 +27,7 @@ Rejection Undecodable(std::string detail) {
   return Rejection{RejectReason::kUndecodable, std::move(detail)};
 }
 
-std::optional<std::string> FindUnknownEnumName(const pb::Struct& object,
-                                               const pb::Descriptor& type,
+std::optional<std::string> FindUnknownEnumName(const pb::Struct& object, const pb::Descriptor& type,
                                                const std::string& prefix);
 
 // A field by the name JSON may use for it: the proto name or the lowerCamelCase JSON name.
@@ -49,9 +48,9 @@ std::optional<std::string> CheckValue(const pb::FieldDescriptor& field, const pb
     }
     std::vector<std::string> known;
     for (int i = 0; i < enum_type->value_count(); ++i) known.push_back(enum_type->value(i)->name());
-    return absl::StrCat(path, " is ", Quote(value.string_value()),
-                        ", which this version does not know; known values: ",
-                        absl::StrJoin(known, ", "));
+    return absl::StrCat(
+        path, " is ", Quote(value.string_value()),
+        ", which this version does not know; known values: ", absl::StrJoin(known, ", "));
   }
   if (field.message_type() != nullptr && value.has_struct_value()) {
     return FindUnknownEnumName(value.struct_value(), *field.message_type(), path + ".");
@@ -59,8 +58,7 @@ std::optional<std::string> CheckValue(const pb::FieldDescriptor& field, const pb
   return std::nullopt;
 }
 
-std::optional<std::string> FindUnknownEnumName(const pb::Struct& object,
-                                               const pb::Descriptor& type,
+std::optional<std::string> FindUnknownEnumName(const pb::Struct& object, const pb::Descriptor& type,
                                                const std::string& prefix) {
   // Sorted keys, so the same input always names the same offender.
   std::vector<std::string> keys;
@@ -134,8 +132,7 @@ std::optional<std::uint64_t> ReadVarint(std::string_view bytes, std::size_t& pos
 // both spellings of a count of one are accepted. A bare CustomerEvent never starts with 0 (field
 // number 0 is invalid), so the framing is recognised without configuration. Returns the offset of
 // the protobuf payload.
-std::optional<std::size_t> SkipSchemaRegistryHeader(std::string_view bytes,
-                                                    std::string& problem) {
+std::optional<std::size_t> SkipSchemaRegistryHeader(std::string_view bytes, std::string& problem) {
   constexpr std::size_t kHeaderBytes = 5;
   if (bytes.size() < kHeaderBytes) {
     problem = "starts with the schema-registry magic byte 0 but is shorter than its 5-byte header";
@@ -172,7 +169,8 @@ std::optional<Rejection> DecodeBinary(std::string_view bytes, v1::CustomerEvent&
     out.Clear();
     return Undecodable(absl::StrCat(
         "not valid binary protobuf for cdp.v1.CustomerEvent (", payload.size(),
-        " bytes; strings must be UTF-8); JSON must start with '{' or be labelled application/json"));
+        " bytes; its strings must be UTF-8); a JSON record must start with '{' or carry "
+        "content-type application/json"));
   }
   return std::nullopt;
 }

@@ -63,8 +63,12 @@ class ChangeSink {
 
   // A tier change within a dimension: the exit (naming where the customer went) comes first.
   void Move(std::string_view dimension, std::string_view from, std::string_view to) {
-    if (!from.empty()) Emit(from, dimension, SegmentChange::exited)->set_next_tier(std::string(to));
-    if (!to.empty()) Emit(to, dimension, SegmentChange::entered)->set_previous_tier(std::string(from));
+    if (!from.empty()) {
+      Emit(from, dimension, SegmentChange::exited)->set_next_tier(std::string(to));
+    }
+    if (!to.empty()) {
+      Emit(to, dimension, SegmentChange::entered)->set_previous_tier(std::string(from));
+    }
   }
 
   [[nodiscard]] std::size_t count() const { return count_; }
@@ -82,9 +86,8 @@ class ChangeSink {
     change.set_cause_event_id(std::string(cause_.event_id));
     *change.mutable_consent() = profile_.consent();
     // Replaying the same input after a crash regenerates the same id, so consumers can dedupe.
-    const std::string when = cause_.event_id.empty()
-                                 ? std::to_string(cause_.occurred_at.seconds())
-                                 : std::string(cause_.event_id);
+    const std::string when = cause_.event_id.empty() ? std::to_string(cause_.occurred_at.seconds())
+                                                     : std::string(cause_.event_id);
     std::string canonical;
     bool first = true;
     for (std::string_view part :

@@ -62,9 +62,11 @@ void FoldPurchase(const v1::CustomerEvent& event, std::int64_t day, std::int64_t
   profile.set_paid_total(Sum(profile.paid_total(), purchase.total_amount()));
   profile.set_monetary_total(Sum(profile.monetary_total(), purchase.total_amount()));
   profile.set_discount_total(Sum(profile.discount_total(), purchase.discount_amount()));
-  if (!purchase.coupon_code().empty()) profile.set_coupon_purchases(Sum(profile.coupon_purchases(), 1));
+  if (!purchase.coupon_code().empty())
+    profile.set_coupon_purchases(Sum(profile.coupon_purchases(), 1));
   for (const v1::Purchase::Item& item : purchase.items()) {
-    profile.set_item_value_total(Sum(profile.item_value_total(), Product(item.unit_price(), item.quantity())));
+    profile.set_item_value_total(
+        Sum(profile.item_value_total(), Product(item.unit_price(), item.quantity())));
     profile.set_item_quantity_total(Sum(profile.item_quantity_total(), item.quantity()));
     // An item without a category cannot name a top category.
     if (!item.category().empty()) {
@@ -89,13 +91,13 @@ void FoldPurchase(const v1::CustomerEvent& event, std::int64_t day, std::int64_t
   }
 }
 
-void FoldRefund(const v1::Refund& refund, std::int64_t day, std::int64_t today,
-                Profile& profile) {
+void FoldRefund(const v1::Refund& refund, std::int64_t day, std::int64_t today, Profile& profile) {
   profile.set_refunds_total(Sum(profile.refunds_total(), refund.amount()));
   profile.set_monetary_total(Difference(profile.monetary_total(), refund.amount()));
   // Booked on the order's day, so a refund lowers the windows the order raised.
   const auto order = profile.recent_orders().find(refund.order_id());
-  const std::int64_t booking_day = order != profile.recent_orders().end() ? order->second.day() : day;
+  const std::int64_t booking_day =
+      order != profile.recent_orders().end() ? order->second.day() : day;
   if (Profile::DailyActivity* bucket = Bucket(profile, booking_day, today)) {
     bucket->set_monetary(Difference(bucket->monetary(), refund.amount()));
   }

@@ -102,7 +102,8 @@ Value ProfileContext::Age() const {
   const auto birth = ParseIsoDate(profile_.birth_date());
   if (!birth || *birth > today_civil_) return Value::Null();
   std::int64_t years = today_civil_.year() - birth->year();
-  if (std::pair(today_civil_.month(), today_civil_.day()) < std::pair(birth->month(), birth->day())) {
+  if (std::pair(today_civil_.month(), today_civil_.day()) <
+      std::pair(birth->month(), birth->day())) {
     --years;
   }
   return Number(years);
@@ -156,8 +157,8 @@ Value ProfileContext::Compute(FieldId id) const {
                    static_cast<double>(p.paid_total()) + static_cast<double>(p.discount_total()));
     case FieldId::kCouponRedeemRate: {
       // Coupons can be redeemed without being claimed through a tracked channel; the rate caps.
-      const Value rate = Ratio(static_cast<double>(p.coupon_purchases()),
-                               static_cast<double>(p.coupon_claims()));
+      const Value rate =
+          Ratio(static_cast<double>(p.coupon_purchases()), static_cast<double>(p.coupon_claims()));
       return rate.is_null() ? rate : Value::Number(std::min(1.0, rate.number()));
     }
     case FieldId::kRefundsTotal:
@@ -201,7 +202,8 @@ Value ProfileContext::Compute(FieldId id) const {
     case FieldId::kCommunityPostsTotal:
       return Number(p.community_posts_total());
     case FieldId::kAvgSurveyScore:
-      return Ratio(static_cast<double>(p.survey_score_sum()), static_cast<double>(p.survey_count()));
+      return Ratio(static_cast<double>(p.survey_score_sum()),
+                   static_cast<double>(p.survey_count()));
     case FieldId::kSurveysTotal:
       return Number(p.survey_count());
     case FieldId::kAvgReviewRating:

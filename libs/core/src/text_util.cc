@@ -57,7 +57,8 @@ bool IsValidUtf8(std::string_view text) {
 
 std::string Quote(std::string_view text) {
   const bool cut = text.size() > kMaxQuoted;
-  return absl::StrCat("\"", absl::CHexEscape(ToAbsl(text.substr(0, kMaxQuoted))), cut ? "...\"" : "\"");
+  return absl::StrCat("\"", absl::CHexEscape(ToAbsl(text.substr(0, kMaxQuoted))),
+                      cut ? "...\"" : "\"");
 }
 
 std::string Sanitize(std::string_view message) {

@@ -7,8 +7,8 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   // ToUnixSeconds rounds towards the infinite past, so the remainder is never negative.
   const std::int64_t seconds = absl::ToUnixSeconds(time);
   ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<std::int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  ts.set_nanos(
+      static_cast<std::int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
   return ts;
 }
 

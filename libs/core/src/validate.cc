@@ -61,10 +61,11 @@ std::optional<Rejection> CheckEnums(const v1::CustomerEvent& event) {
     const int type = event.interaction().type();
     // An interaction must say what it was: an unspecified type cannot feed any counter.
     if (!v1::Interaction::Type_IsValid(type) || type == v1::Interaction::type_unspecified) {
-      return Reject(RejectReason::kUnknownEnum,
-                    absl::StrCat("interaction.type is ", type,
-                                 type == 0 ? " (unspecified)" : ", which this version does not know",
-                                 "; known: ", KnownInteractionTypes()));
+      return Reject(
+          RejectReason::kUnknownEnum,
+          absl::StrCat("interaction.type is ", type,
+                       type == 0 ? " (unspecified)" : ", which this version does not know",
+                       "; known: ", KnownInteractionTypes()));
     }
   }
   if (event.has_consent()) {
@@ -72,10 +73,11 @@ std::optional<Rejection> CheckEnums(const v1::CustomerEvent& event) {
     // Consent is always for a named channel.
     if (!v1::CustomerEvent::Channel_IsValid(channel) ||
         channel == v1::CustomerEvent::channel_unspecified) {
-      return Reject(RejectReason::kUnknownEnum,
-                    absl::StrCat("consent.channel is ", channel,
-                                 channel == 0 ? " (unspecified)" : ", which this version does not know",
-                                 "; known: ", KnownChannels()));
+      return Reject(
+          RejectReason::kUnknownEnum,
+          absl::StrCat("consent.channel is ", channel,
+                       channel == 0 ? " (unspecified)" : ", which this version does not know",
+                       "; known: ", KnownChannels()));
     }
   }
   return std::nullopt;
@@ -83,7 +85,8 @@ std::optional<Rejection> CheckEnums(const v1::CustomerEvent& event) {
 
 std::optional<Rejection> CheckAmount(std::string_view name, std::int64_t value) {
   if (value < 0) {
-    return Reject(RejectReason::kNegativeAmount, absl::StrCat(ToAbsl(name), " is ", value, "; must be >= 0"));
+    return Reject(RejectReason::kNegativeAmount,
+                  absl::StrCat(ToAbsl(name), " is ", value, "; must be >= 0"));
   }
   if (value > kMaxAmount) {
     return Reject(RejectReason::kAmountOverflow,
@@ -126,7 +129,8 @@ std::optional<Rejection> CheckPurchaseAmounts(const v1::Purchase& purchase) {
 
 std::optional<Rejection> CheckCurrency(std::string_view name, std::string_view currency,
                                        std::string_view reporting) {
-  if (currency.empty() || absl::EqualsIgnoreCase(ToAbsl(currency), ToAbsl(reporting))) return std::nullopt;
+  if (currency.empty() || absl::EqualsIgnoreCase(ToAbsl(currency), ToAbsl(reporting)))
+    return std::nullopt;
   return Reject(RejectReason::kUnsupportedCurrency,
                 absl::StrCat(ToAbsl(name), " is ", Quote(currency), "; this deployment reports in ",
                              ToAbsl(reporting), " and has no conversion for it"));
@@ -134,8 +138,8 @@ std::optional<Rejection> CheckCurrency(std::string_view name, std::string_view c
 
 std::optional<Rejection> CheckDate(std::string_view name, std::string_view value) {
   if (value.empty() || internal::ParseIsoDate(value)) return std::nullopt;
-  return Reject(RejectReason::kInvalidDate,
-                absl::StrCat(ToAbsl(name), " is ", Quote(value), "; must be a calendar date YYYY-MM-DD"));
+  return Reject(RejectReason::kInvalidDate, absl::StrCat(ToAbsl(name), " is ", Quote(value),
+                                                         "; must be a calendar date YYYY-MM-DD"));
 }
 
 std::optional<Rejection> CheckProfileUpdate(const v1::ProfileUpdate& update) {
@@ -172,9 +176,9 @@ std::optional<Rejection> CheckInteraction(const v1::Interaction& interaction) {
 std::optional<Rejection> CheckTimestamp(const google::protobuf::Timestamp& occurred_at,
                                         absl::Time now, const EngineOptions& options) {
   if (occurred_at.nanos() < 0 || occurred_at.nanos() > 999'999'999) {
-    return Reject(RejectReason::kTimestampOutOfRange,
-                  absl::StrCat("occurred_at.nanos is ", occurred_at.nanos(),
-                               "; must be 0-999999999"));
+    return Reject(
+        RejectReason::kTimestampOutOfRange,
+        absl::StrCat("occurred_at.nanos is ", occurred_at.nanos(), "; must be 0-999999999"));
   }
   const absl::Time at = internal::ToTime(occurred_at);
   const auto format = [](absl::Time t) {
@@ -187,10 +191,10 @@ std::optional<Rejection> CheckTimestamp(const google::protobuf::Timestamp& occur
                                format(now), ")"));
   }
   if (at < now - options.max_past) {
-    return Reject(RejectReason::kTimestampOutOfRange,
-                  absl::StrCat("occurred_at ", format(at), " is more than ",
-                               absl::FormatDuration(options.max_past), " before now (",
-                               format(now), ")"));
+    return Reject(
+        RejectReason::kTimestampOutOfRange,
+        absl::StrCat("occurred_at ", format(at), " is more than ",
+                     absl::FormatDuration(options.max_past), " before now (", format(now), ")"));
   }
   return std::nullopt;
 }
@@ -208,7 +212,8 @@ std::optional<Rejection> Engine::Validate(const v1::CustomerEvent& event, absl::
   if (auto bad = CheckId("event_id", event.event_id(), options_.max_id_bytes)) return bad;
   if (auto bad = CheckId("customer_id", event.customer_id(), options_.max_id_bytes)) return bad;
   if (event.has_purchase()) {
-    if (auto bad = CheckId("purchase.order_id", event.purchase().order_id(), options_.max_id_bytes)) {
+    if (auto bad =
+            CheckId("purchase.order_id", event.purchase().order_id(), options_.max_id_bytes)) {
       return bad;
     }
   }

@@ -1,10 +1,9 @@
 // Runs every tests/data/core/*.case file: a segment catalogue, then steps (events, re-evaluations)
 // each with the changes, fields and memberships expected after it. The format is described in
 // tests/data/core/README.md.
-#include <yaml-cpp/yaml.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
@@ -100,11 +99,14 @@ class CaseFile : public ::testing::TestWithParam<fs::path> {
 void CaseFile::Run(const YAML::Node& root) {
   ExpectOnlyKeys(root, {"description", "catalogue", "options", "steps"});
   EngineOptions options;
-  if (const YAML::Node currency = root["options"]["reporting_currency"]) {
-    options.reporting_currency = currency.as<std::string>();
+  if (const YAML::Node overrides = root["options"]) {
+    ExpectOnlyKeys(overrides, {"reporting_currency"});
+    if (overrides["reporting_currency"]) {
+      options.reporting_currency = overrides["reporting_currency"].as<std::string>();
+    }
   }
-  engine_ = std::make_unique<Engine>(
-      testing::ParseCatalogue(root["catalogue"].as<std::string>()), options);
+  engine_ = std::make_unique<Engine>(testing::ParseCatalogue(root["catalogue"].as<std::string>()),
+                                     options);
   ASSERT_TRUE(root["steps"].IsSequence()) << "a case needs a list of steps";
   int index = 0;
   for (const YAML::Node& step : root["steps"]) {
@@ -150,7 +152,10 @@ void CaseFile::CheckAfter(const YAML::Node& step, absl::Time now) {
       const std::string name = entry.first.as<std::string>();
       const auto field = std::find_if(evaluation.fields.begin(), evaluation.fields.end(),
                                       [&](const NamedValue& f) { return f.name == name; });
-      ASSERT_NE(field, evaluation.fields.end()) << "no field " << name;
+      if (field == evaluation.fields.end()) {
+        ADD_FAILURE() << "no field " << name;
+        continue;
+      }
       ExpectField(name, entry.second, field->value);
     }
   }
@@ -183,9 +188,10 @@ TEST_P(CaseFile, MatchesItsExpectations) {
 INSTANTIATE_TEST_SUITE_P(Core, CaseFile, ::testing::ValuesIn(CaseFiles()),
                          [](const ::testing::TestParamInfo<fs::path>& info) {
                            std::string name = info.param.stem().string();
-                           std::replace_if(name.begin(), name.end(),
-                                           [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); },
-                                           '_');
+                           std::replace_if(
+                               name.begin(), name.end(),
+                               [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); },
+                               '_');
                            return name;
                          });
 

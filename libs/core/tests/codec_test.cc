@@ -1,7 +1,7 @@
 #include "cdp/core/codec.h"
 
-#include <google/protobuf/util/message_differencer.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -45,12 +45,21 @@ constexpr std::string_view kFullJson = R"({
 })";
 
 TEST(ReasonName, EveryReasonHasItsStableSnakeCaseName) {
-  const std::vector<std::string_view> expected = {
-      "empty_value",         "oversize",           "undecodable",
-      "missing_event_id",    "missing_customer_id", "missing_occurred_at",
-      "invalid_id",          "missing_payload",     "unknown_enum",
-      "negative_amount",     "amount_overflow",     "unsupported_currency",
-      "invalid_date",        "invalid_rating",      "timestamp_out_of_range"};
+  const std::vector<std::string_view> expected = {"empty_value",
+                                                  "oversize",
+                                                  "undecodable",
+                                                  "missing_event_id",
+                                                  "missing_customer_id",
+                                                  "missing_occurred_at",
+                                                  "invalid_id",
+                                                  "missing_payload",
+                                                  "unknown_enum",
+                                                  "negative_amount",
+                                                  "amount_overflow",
+                                                  "unsupported_currency",
+                                                  "invalid_date",
+                                                  "invalid_rating",
+                                                  "timestamp_out_of_range"};
   ASSERT_EQ(expected.size(), static_cast<std::size_t>(RejectReason::kCount));
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(ReasonName(static_cast<RejectReason>(i)), expected[i]);
@@ -66,7 +75,8 @@ TEST(DecodeEvent, RejectsARecordOverTheLimitAndAcceptsOneAtIt) {
   v1::CustomerEvent event = testing::Event(kFullJson);
   const std::string bytes = event.SerializeAsString();
   v1::CustomerEvent out;
-  const auto over = DecodeEvent(bytes, WireFormat::kAuto, {.max_record_bytes = bytes.size() - 1}, out);
+  const auto over =
+      DecodeEvent(bytes, WireFormat::kAuto, {.max_record_bytes = bytes.size() - 1}, out);
   ASSERT_TRUE(over);
   EXPECT_EQ(over->reason, RejectReason::kOversize);
   EXPECT_THAT(over->detail, HasSubstr(std::to_string(bytes.size() - 1)));
@@ -78,7 +88,8 @@ TEST(DecodeEvent, ReadsProtobufJsonWithLowercaseEnumNames) {
   ASSERT_FALSE(Decode(kFullJson, event));
   EXPECT_EQ(event.event_id(), "e1");
   EXPECT_EQ(event.channel(), v1::CustomerEvent::mini_program);
-  EXPECT_EQ(event.occurred_at().seconds(), absl::ToUnixSeconds(testing::At("2024-03-01T10:00:00Z")));
+  EXPECT_EQ(event.occurred_at().seconds(),
+            absl::ToUnixSeconds(testing::At("2024-03-01T10:00:00Z")));
   EXPECT_EQ(event.purchase().total_amount(), 12900);
   EXPECT_EQ(event.purchase().discount_amount(), 1000);
   ASSERT_EQ(event.purchase().items_size(), 1);
@@ -193,7 +204,9 @@ TEST(DecodeEvent, ReadsBinaryProtobuf) {
 TEST(DecodeEvent, RejectsGarbageAsUndecodable) {
   EXPECT_EQ(ReasonOf("\xff\xff\xff\xff"), RejectReason::kUndecodable);
   // Field 1, length 5, but only two bytes follow.
-  EXPECT_EQ(ReasonOf("\x0a\x05" "ab"), RejectReason::kUndecodable);
+  EXPECT_EQ(ReasonOf("\x0a\x05"
+                     "ab"),
+            RejectReason::kUndecodable);
   // Labelled JSON, but not JSON; and JSON forced through the binary parser.
   EXPECT_EQ(ReasonOf(testing::Event(kFullJson).SerializeAsString(), WireFormat::kJson),
             RejectReason::kUndecodable);
@@ -207,8 +220,8 @@ std::string Framed(std::string_view indexes, const v1::CustomerEvent& event) {
 TEST(DecodeEvent, ReadsSchemaRegistryFramedProtobuf) {
   const v1::CustomerEvent original = testing::Event(kFullJson);
   // [0] written compactly, with a zigzag count and with a plain count.
-  for (std::string_view indexes : {std::string_view("\0", 1), std::string_view("\x02\0", 2),
-                                   std::string_view("\x01\0", 2)}) {
+  for (std::string_view indexes :
+       {std::string_view("\0", 1), std::string_view("\x02\0", 2), std::string_view("\x01\0", 2)}) {
     v1::CustomerEvent event;
     ASSERT_FALSE(Decode(Framed(indexes, original), event));
     EXPECT_TRUE(MessageDifferencer::Equals(event, original));

@@ -1,4 +1,6 @@
 // Memberships and the changes between them: Engine::Apply, Reevaluate and Evaluate with rules.
+#include "cdp/core/engine.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -6,19 +8,18 @@
 #include <string>
 #include <vector>
 
-#include "cdp/core/engine.h"
 #include "test_support.h"
 
 namespace cdp::core {
 namespace {
 
+using testing::Describe;
 using ::testing::ElementsAre;
+using testing::Envelope;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
-using testing::Describe;
-using testing::Envelope;
 
 constexpr std::string_view kCatalogue = R"(
 timezone: Asia/Shanghai
@@ -75,8 +76,9 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, AFirstPurchaseEntersTiersWithEveryFieldOfTheChangeSet) {
-  EXPECT_THAT(Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1000})")),
-              ElementsAre("entered lifecycle/new cause=event e1", "entered value/low cause=event e1"));
+  EXPECT_THAT(
+      Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1000})")),
+      ElementsAre("entered lifecycle/new cause=event e1", "entered value/low cause=event e1"));
   EXPECT_FALSE(erased_);
   const v1::SegmentChange& change = changes_[0];
   EXPECT_EQ(change.customer_id(), "c1");
@@ -85,20 +87,23 @@ TEST_F(EngineTest, AFirstPurchaseEntersTiersWithEveryFieldOfTheChangeSet) {
   EXPECT_EQ(change.direction(), v1::SegmentChange::entered);
   EXPECT_EQ(change.previous_tier(), "");
   EXPECT_EQ(change.next_tier(), "");
-  EXPECT_EQ(change.occurred_at().seconds(), absl::ToUnixSeconds(testing::At("2024-03-01T10:00:00Z")));
+  EXPECT_EQ(change.occurred_at().seconds(),
+            absl::ToUnixSeconds(testing::At("2024-03-01T10:00:00Z")));
   EXPECT_EQ(change.cause(), v1::SegmentChange::event);
   EXPECT_EQ(change.cause_event_id(), "e1");
   EXPECT_THAT(change.change_id(), MatchesRegex("[0-9a-f]{32}"));
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "low")));
+  EXPECT_THAT(profile_.tiers(),
+              UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "low")));
   EXPECT_THAT(profile_.segments(), IsEmpty());
 }
 
 TEST_F(EngineTest, ChangesComeInCatalogueOrderSegmentsFirst) {
-  Apply(Envelope("e0", "2024-03-01T09:00:00Z", R"("consent": {"channel": "sms", "granted": true})"));
-  EXPECT_THAT(Apply(Envelope("e1", "2024-03-01T10:00:00Z",
-                             R"("purchase": {"total_amount": 20000})")),
-              ElementsAre("entered big_spender cause=event e1", "entered lifecycle/new cause=event e1",
-                          "entered value/high cause=event e1"));
+  Apply(
+      Envelope("e0", "2024-03-01T09:00:00Z", R"("consent": {"channel": "sms", "granted": true})"));
+  EXPECT_THAT(
+      Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 20000})")),
+      ElementsAre("entered big_spender cause=event e1", "entered lifecycle/new cause=event e1",
+                  "entered value/high cause=event e1"));
   EXPECT_THAT(profile_.segments(), ElementsAre("big_spender", "sms_reachable"));
 }
 
@@ -109,13 +114,14 @@ TEST_F(EngineTest, AnEventThatChangesNoMembershipEmitsNothing) {
               IsEmpty());
   EXPECT_THAT(Apply(Envelope("e3", "2024-03-02T11:00:00Z", R"("purchase": {"total_amount": 1})")),
               IsEmpty());
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "low")));
+  EXPECT_THAT(profile_.tiers(),
+              UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "low")));
 }
 
 TEST_F(EngineTest, ASegmentIsExitedWhenItsRuleStopsHolding) {
-  EXPECT_THAT(Apply(Envelope("e1", "2024-03-01T10:00:00Z",
-                             R"("profile_update": {"add_tags": ["vip"]})")),
-              ElementsAre("entered vip cause=event e1"));
+  EXPECT_THAT(
+      Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("profile_update": {"add_tags": ["vip"]})")),
+      ElementsAre("entered vip cause=event e1"));
   EXPECT_THAT(profile_.segments(), ElementsAre("vip"));
   EXPECT_THAT(Apply(Envelope("e2", "2024-03-02T10:00:00Z",
                              R"("profile_update": {"remove_tags": ["vip"]})")),
@@ -152,7 +158,8 @@ TEST_F(EngineTest, TimeAloneMovesTiersWithTheInstantAsOccurredAt) {
               ElementsAre("exited lifecycle/at_risk to=churned cause=time",
                           "entered lifecycle/churned from=at_risk cause=time"));
   // Only the first matching tier is held, although at_risk and active match too.
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "churned"), Pair("value", "low")));
+  EXPECT_THAT(profile_.tiers(),
+              UnorderedElementsAre(Pair("lifecycle", "churned"), Pair("value", "low")));
   EXPECT_THAT(Apply(Envelope("e2", "2024-09-02T00:00:00Z", R"("purchase": {"total_amount": 1})")),
               ElementsAre("exited lifecycle/churned to=active cause=event e2",
                           "entered lifecycle/active from=churned cause=event e2"));
@@ -171,19 +178,21 @@ TEST_F(EngineTest, TheFirstMatchingTierWinsOverLaterOnes) {
 }
 
 TEST_F(EngineTest, ErasureExitsEverythingHeldAndClearsTheProfile) {
-  Apply(Envelope("e1", "2024-03-01T09:00:00Z", R"("consent": {"channel": "sms", "granted": true})"));
+  Apply(
+      Envelope("e1", "2024-03-01T09:00:00Z", R"("consent": {"channel": "sms", "granted": true})"));
   Apply(Envelope("e2", "2024-03-01T10:00:00Z", R"("profile_update": {"add_tags": ["vip"]})"));
   Apply(Envelope("e3", "2024-03-01T11:00:00Z", R"("purchase": {"total_amount": 50000})"));
-  EXPECT_THAT(Apply(Envelope("e4", "2024-03-02T10:00:00Z", R"("erasure": {"reason": "gdpr"})")),
-              ElementsAre("exited big_spender cause=erasure e4", "exited vip cause=erasure e4",
-                          "exited sms_reachable cause=erasure e4",
-                          "exited lifecycle/new cause=erasure e4",
-                          "exited value/high cause=erasure e4"));
+  EXPECT_THAT(
+      Apply(Envelope("e4", "2024-03-02T10:00:00Z", R"("erasure": {"reason": "gdpr"})")),
+      ElementsAre("exited big_spender cause=erasure e4", "exited vip cause=erasure e4",
+                  "exited sms_reachable cause=erasure e4", "exited lifecycle/new cause=erasure e4",
+                  "exited value/high cause=erasure e4"));
   EXPECT_TRUE(erased_);
   EXPECT_EQ(profile_.ByteSizeLong(), 0u);
   for (const auto& change : changes_) {
     EXPECT_EQ(change.customer_id(), "c1");
-    EXPECT_EQ(change.occurred_at().seconds(), absl::ToUnixSeconds(testing::At("2024-03-02T10:00:00Z")));
+    EXPECT_EQ(change.occurred_at().seconds(),
+              absl::ToUnixSeconds(testing::At("2024-03-02T10:00:00Z")));
     // Consent as it was before the erasure.
     EXPECT_THAT(change.consent(), UnorderedElementsAre(Pair("sms", true)));
   }
@@ -195,7 +204,8 @@ TEST_F(EngineTest, ErasingAnUnknownCustomerEmitsNothing) {
 }
 
 TEST_F(EngineTest, ChangesCarryTheConsentKnownWhenTheyHappen) {
-  Apply(Envelope("e1", "2024-03-01T09:00:00Z", R"("consent": {"channel": "email", "granted": true})"));
+  Apply(Envelope("e1", "2024-03-01T09:00:00Z",
+                 R"("consent": {"channel": "email", "granted": true})"));
   Apply(Envelope("e2", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1})"));
   for (const auto& change : changes_) {
     EXPECT_THAT(change.consent(), UnorderedElementsAre(Pair("email", true)));
@@ -208,9 +218,10 @@ TEST_F(EngineTest, ChangesCarryTheConsentKnownWhenTheyHappen) {
 
 TEST_F(EngineTest, RulesReadAttributesAgainstTheLocalToday) {
   // 2024-03-01 + 6 months = 2024-09-01 in Shanghai, which starts at 16:00Z on 08-31.
-  EXPECT_THAT(Apply(Envelope("e1", "2024-03-05T10:00:00Z",
-                             R"("profile_update": {"attributes": {"baby_birth_date": "2024-03-01"}})")),
-              ElementsAre("entered baby_0_6m cause=event e1"));
+  EXPECT_THAT(
+      Apply(Envelope("e1", "2024-03-05T10:00:00Z",
+                     R"("profile_update": {"attributes": {"baby_birth_date": "2024-03-01"}})")),
+      ElementsAre("entered baby_0_6m cause=event e1"));
   EXPECT_THAT(Reevaluate("2024-08-31T15:59:59Z"), IsEmpty());
   EXPECT_THAT(Reevaluate("2024-08-31T16:00:00Z"), ElementsAre("exited baby_0_6m cause=time"));
 }
@@ -232,12 +243,12 @@ dimensions:
   changes_.clear();
   changed.Reevaluate(testing::At("2024-03-02T00:00:00Z"), v1::SegmentChange::definition_change,
                      profile_, changes_);
-  EXPECT_THAT(Describe(changes_),
-              ElementsAre("entered tagged_b cause=definition_change",
-                          "exited vip cause=definition_change",
-                          "exited lifecycle/new to=buyer cause=definition_change",
-                          "entered lifecycle/buyer from=new cause=definition_change",
-                          "exited value/low cause=definition_change"));
+  EXPECT_THAT(
+      Describe(changes_),
+      ElementsAre("entered tagged_b cause=definition_change", "exited vip cause=definition_change",
+                  "exited lifecycle/new to=buyer cause=definition_change",
+                  "entered lifecycle/buyer from=new cause=definition_change",
+                  "exited value/low cause=definition_change"));
   EXPECT_THAT(profile_.segments(), ElementsAre("tagged_b"));
   EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "buyer")));
 }
@@ -294,7 +305,8 @@ TEST_F(EngineTest, EvaluateReportsMembershipsWithoutChangingTheProfile) {
   EXPECT_THAT(later.segments, ElementsAre("big_spender", "vip"));
   EXPECT_THAT(later.tiers, ElementsAre(Pair("lifecycle", "churned"), Pair("value", "high")));
   EXPECT_EQ(profile_.SerializeAsString(), before);
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "high")));
+  EXPECT_THAT(profile_.tiers(),
+              UnorderedElementsAre(Pair("lifecycle", "new"), Pair("value", "high")));
 }
 
 }  // namespace

@@ -1,4 +1,6 @@
 // The fields rules read (Engine::Evaluate), computed from the stored profile and "now".
+#include "cdp/rules/fields.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -6,7 +8,6 @@
 #include <vector>
 
 #include "cdp/core/engine.h"
-#include "cdp/rules/fields.h"
 #include "test_support.h"
 
 namespace cdp::core {
@@ -66,14 +67,17 @@ class FieldsTest : public ::testing::Test {
 constexpr std::string_view kNow = "2024-03-15T12:00:00Z";
 
 TEST_F(FieldsTest, EvaluationListsEveryFieldInFieldIdOrderWithItsType) {
-  Apply({Envelope("e1", "2024-03-01T10:00:00Z",
-                  R"("purchase": {"total_amount": 5, "items": [{"category": "x", "quantity": 1}]})"),
-         Envelope("e2", "2024-03-01T11:00:00Z",
-                  R"("profile_update": {"birth_date": "1990-01-01", "gender": "m", "region": "r",
+  Apply(
+      {Envelope("e1", "2024-03-01T10:00:00Z",
+                R"("purchase": {"total_amount": 5, "items": [{"category": "x", "quantity": 1}]})"),
+       Envelope("e2", "2024-03-01T11:00:00Z",
+                R"("profile_update": {"birth_date": "1990-01-01", "gender": "m", "region": "r",
                      "city": "c", "income_band": "i", "membership_level": "m"})"),
-         Envelope("e3", "2024-03-01T12:00:00Z", R"("interaction": {"type": "coupon_claim"})"),
-         Envelope("e4", "2024-03-01T12:00:00Z", R"("interaction": {"type": "survey_response", "score": 1})"),
-         Envelope("e5", "2024-03-01T12:00:00Z", R"("interaction": {"type": "review", "rating": 1})")});
+       Envelope("e3", "2024-03-01T12:00:00Z", R"("interaction": {"type": "coupon_claim"})"),
+       Envelope("e4", "2024-03-01T12:00:00Z",
+                R"("interaction": {"type": "survey_response", "score": 1})"),
+       Envelope("e5", "2024-03-01T12:00:00Z",
+                R"("interaction": {"type": "review", "rating": 1})")});
   const Evaluation evaluation = engine().Evaluate(profile_, testing::At(kNow));
   ASSERT_EQ(evaluation.fields.size(), rules::kFieldCount);
   for (std::size_t i = 0; i < rules::kFieldCount; ++i) {
@@ -94,23 +98,38 @@ TEST_F(FieldsTest, ANewCustomerHasZeroCountsAndNullEverythingElse) {
         "referrals_total", "community_posts_total", "surveys_total", "reviews_total"}) {
     EXPECT_EQ(Number(zero, kNow), 0) << zero;
   }
-  for (std::string_view null :
-       {"avg_order_value", "avg_unit_price", "discount_ratio", "coupon_redeem_rate",
-        "days_since_first_purchase", "days_since_last_purchase", "days_since_last_activity",
-        "rfm_r", "rfm_f", "rfm_m", "top_category", "region", "city", "gender", "age",
-        "income_band", "membership_level", "birth_month", "avg_survey_score",
-        "avg_review_rating"}) {
+  for (std::string_view null : {"avg_order_value",
+                                "avg_unit_price",
+                                "discount_ratio",
+                                "coupon_redeem_rate",
+                                "days_since_first_purchase",
+                                "days_since_last_purchase",
+                                "days_since_last_activity",
+                                "rfm_r",
+                                "rfm_f",
+                                "rfm_m",
+                                "top_category",
+                                "region",
+                                "city",
+                                "gender",
+                                "age",
+                                "income_band",
+                                "membership_level",
+                                "birth_month",
+                                "avg_survey_score",
+                                "avg_review_rating"}) {
     EXPECT_TRUE(IsNull(null, kNow)) << null;
   }
   EXPECT_EQ(Number("current_month", kNow), 3);
 }
 
 TEST_F(FieldsTest, AveragesAndRatios) {
-  Apply({Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"order_id": "o1",
+  Apply(
+      {Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"order_id": "o1",
            "total_amount": 9000, "discount_amount": 1000, "coupon_code": "A",
            "items": [{"quantity": 2, "unit_price": 3000}, {"quantity": 1, "unit_price": 4000}]})"),
-         Envelope("e2", "2024-03-02T10:00:00Z", R"("purchase": {"total_amount": 2000})"),
-         Envelope("e3", "2024-03-03T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 1000})")});
+       Envelope("e2", "2024-03-02T10:00:00Z", R"("purchase": {"total_amount": 2000})"),
+       Envelope("e3", "2024-03-03T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 1000})")});
   EXPECT_EQ(Number("avg_order_value", kNow), (9000 + 2000 - 1000) / 2.0);
   EXPECT_EQ(Number("avg_unit_price", kNow), 10000 / 3.0);
   EXPECT_EQ(Number("discount_ratio", kNow), 1000.0 / (11000 + 1000));
@@ -141,12 +160,14 @@ TEST_F(FieldsTest, DiscountRatioIsNullWithNothingPaidOrDiscounted) {
 }
 
 TEST_F(FieldsTest, DaysSinceCountsCalendarDaysAndActivityExcludesRefundsAndUpdates) {
-  Apply({Envelope("e1", "2024-03-01T23:59:00Z", R"("purchase": {"order_id": "o1", "total_amount": 10})"),
+  Apply({Envelope("e1", "2024-03-01T23:59:00Z",
+                  R"("purchase": {"order_id": "o1", "total_amount": 10})"),
          Envelope("e2", "2024-03-10T00:01:00Z", R"("purchase": {"total_amount": 10})"),
          Envelope("e3", "2024-03-12T08:00:00Z", R"("interaction": {"type": "share"})"),
          Envelope("e4", "2024-03-14T08:00:00Z", R"("refund": {"order_id": "o1", "amount": 1})"),
          Envelope("e5", "2024-03-14T09:00:00Z", R"("profile_update": {"city": "x"})"),
-         Envelope("e6", "2024-03-14T10:00:00Z", R"("consent": {"channel": "sms", "granted": true})")});
+         Envelope("e6", "2024-03-14T10:00:00Z",
+                  R"("consent": {"channel": "sms", "granted": true})")});
   EXPECT_EQ(Number("days_since_first_purchase", kNow), 14);
   EXPECT_EQ(Number("days_since_last_purchase", kNow), 5);
   EXPECT_EQ(Number("days_since_last_activity", kNow), 3);
@@ -178,17 +199,21 @@ TEST_F(FieldsTest, WindowsHoldTheLastNDaysTodayIncluded) {
                            Edge{"orders_365d", "2024-12-30T12:00:00Z", "2024-12-31T12:00:00Z"},
                            Edge{"monetary_365d", "2024-12-30T12:00:00Z", "2024-12-31T12:00:00Z"}}) {
     EXPECT_GT(Number(edge.field, edge.last_day_in), 0) << edge.field << " at " << edge.last_day_in;
-    EXPECT_EQ(Number(edge.field, edge.first_day_out), 0) << edge.field << " at " << edge.first_day_out;
+    EXPECT_EQ(Number(edge.field, edge.first_day_out), 0)
+        << edge.field << " at " << edge.first_day_out;
   }
   EXPECT_EQ(Number("orders_total", "2024-12-31T12:00:00Z"), 1);
   EXPECT_EQ(Number("interactions_total", "2024-12-31T12:00:00Z"), 1);
 }
 
 TEST_F(FieldsTest, MonetaryWindowsNetRefundsOnTheOrderDay) {
-  Apply({Envelope("e1", "2024-02-01T10:00:00Z", R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
-         Envelope("e2", "2024-03-10T10:00:00Z", R"("purchase": {"order_id": "o2", "total_amount": 500})"),
+  Apply({Envelope("e1", "2024-02-01T10:00:00Z",
+                  R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
+         Envelope("e2", "2024-03-10T10:00:00Z",
+                  R"("purchase": {"order_id": "o2", "total_amount": 500})"),
          Envelope("e3", "2024-03-14T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 300})"),
-         Envelope("e4", "2024-03-14T11:00:00Z", R"("refund": {"order_id": "unknown", "amount": 50})")});
+         Envelope("e4", "2024-03-14T11:00:00Z",
+                  R"("refund": {"order_id": "unknown", "amount": 50})")});
   EXPECT_EQ(Number("monetary_30d", kNow), 500 - 50);
   EXPECT_EQ(Number("monetary_90d", kNow), 1000 - 300 + 500 - 50);
   EXPECT_EQ(Number("monetary_total", kNow), 1000 - 300 + 500 - 50);
@@ -206,10 +231,11 @@ TEST_F(FieldsTest, RfmScoresFollowTheBreakpoints) {
     double score;
   };
   // Days since 2024-01-01: 30, 31, 90, 91, 180, 181, 365, 366.
-  for (const Recency& r : {Recency{"2024-01-31T00:00:00Z", 5}, Recency{"2024-02-01T00:00:00Z", 4},
-                           Recency{"2024-03-31T00:00:00Z", 4}, Recency{"2024-04-01T00:00:00Z", 3},
-                           Recency{"2024-06-29T00:00:00Z", 3}, Recency{"2024-06-30T00:00:00Z", 2},
-                           Recency{"2024-12-31T00:00:00Z", 2}, Recency{"2025-01-01T00:00:00Z", 1}}) {
+  for (const Recency& r :
+       {Recency{"2024-01-31T00:00:00Z", 5}, Recency{"2024-02-01T00:00:00Z", 4},
+        Recency{"2024-03-31T00:00:00Z", 4}, Recency{"2024-04-01T00:00:00Z", 3},
+        Recency{"2024-06-29T00:00:00Z", 3}, Recency{"2024-06-30T00:00:00Z", 2},
+        Recency{"2024-12-31T00:00:00Z", 2}, Recency{"2025-01-01T00:00:00Z", 1}}) {
     EXPECT_EQ(Number("rfm_r", r.now), r.score) << r.now;
   }
   EXPECT_EQ(Number("rfm_f", "2024-01-02T00:00:00Z"), 1);
@@ -238,11 +264,13 @@ TEST_F(FieldsTest, TopCategoryIsTheLargestQuantityWithTiesToTheSmallestName) {
 }
 
 TEST_F(FieldsTest, AgeAndBirthMonthComeFromTheBirthDate) {
-  Apply({Envelope("e1", "2024-03-01T10:00:00Z", R"("profile_update": {"birth_date": "1990-03-02"})")});
+  Apply({Envelope("e1", "2024-03-01T10:00:00Z",
+                  R"("profile_update": {"birth_date": "1990-03-02"})")});
   EXPECT_EQ(Number("age", "2024-03-01T23:59:59Z"), 33);
   EXPECT_EQ(Number("age", "2024-03-02T00:00:00Z"), 34);
   EXPECT_EQ(Number("birth_month", kNow), 3);
-  Apply({Envelope("e2", "2024-03-01T10:00:00Z", R"("profile_update": {"birth_date": "2000-02-29"})")});
+  Apply({Envelope("e2", "2024-03-01T10:00:00Z",
+                  R"("profile_update": {"birth_date": "2000-02-29"})")});
   EXPECT_EQ(Number("age", "2023-02-28T12:00:00Z"), 22);
   EXPECT_EQ(Number("age", "2023-03-01T12:00:00Z"), 23);
   EXPECT_EQ(Number("age", "2024-02-29T12:00:00Z"), 24);
@@ -267,13 +295,16 @@ TEST_F(FieldsTest, ProfileStringsAreNullWhenEmpty) {
 }
 
 TEST_F(FieldsTest, EngagementCountersAndAverages) {
-  Apply({Envelope("e1", "2024-03-01T10:00:00Z", R"("interaction": {"type": "survey_response", "score": 9})"),
-         Envelope("e2", "2024-03-01T10:00:00Z", R"("interaction": {"type": "survey_response", "score": 6})"),
-         Envelope("e3", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 5})"),
-         Envelope("e4", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 2})"),
-         Envelope("e5", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 4})"),
-         Envelope("e6", "2024-03-01T10:00:00Z", R"("interaction": {"type": "referral"})"),
-         Envelope("e7", "2024-03-01T10:00:00Z", R"("interaction": {"type": "community_post"})")});
+  Apply(
+      {Envelope("e1", "2024-03-01T10:00:00Z",
+                R"("interaction": {"type": "survey_response", "score": 9})"),
+       Envelope("e2", "2024-03-01T10:00:00Z",
+                R"("interaction": {"type": "survey_response", "score": 6})"),
+       Envelope("e3", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 5})"),
+       Envelope("e4", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 2})"),
+       Envelope("e5", "2024-03-01T10:00:00Z", R"("interaction": {"type": "review", "rating": 4})"),
+       Envelope("e6", "2024-03-01T10:00:00Z", R"("interaction": {"type": "referral"})"),
+       Envelope("e7", "2024-03-01T10:00:00Z", R"("interaction": {"type": "community_post"})")});
   EXPECT_EQ(Number("avg_survey_score", kNow), 7.5);
   EXPECT_EQ(Number("surveys_total", kNow), 2);
   EXPECT_EQ(Number("avg_review_rating", kNow), 11.0 / 3);
@@ -312,7 +343,8 @@ TEST_F(ShanghaiFieldsTest, WindowsTurnOverAtLocalMidnight) {
 }
 
 TEST_F(ShanghaiFieldsTest, CurrentMonthAndAgeUseTheLocalDate) {
-  Apply({Envelope("e1", "2024-03-01T10:00:00Z", R"("profile_update": {"birth_date": "1990-04-01"})")});
+  Apply({Envelope("e1", "2024-03-01T10:00:00Z",
+                  R"("profile_update": {"birth_date": "1990-04-01"})")});
   EXPECT_EQ(Number("current_month", "2024-03-31T15:59:59Z"), 3);
   EXPECT_EQ(Number("age", "2024-03-31T15:59:59Z"), 33);
   EXPECT_EQ(Number("current_month", "2024-03-31T16:00:00Z"), 4);

@@ -1,7 +1,7 @@
 // How Engine::Apply folds events into the stored profile (fields computed from it are tested in
 // fields_test.cc, memberships in engine_test.cc).
-#include <google/protobuf/util/message_differencer.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -17,11 +17,11 @@ namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using testing::Envelope;
 using ::testing::IsEmpty;
 using ::testing::Pair;
-using ::testing::UnorderedElementsAre;
-using testing::Envelope;
 using testing::Ts;
+using ::testing::UnorderedElementsAre;
 
 std::int64_t Day(int year, int month, int day) {
   return absl::CivilDay(year, month, day) - absl::CivilDay(1970, 1, 1);
@@ -70,7 +70,8 @@ TEST_F(FoldTest, PurchaseAddsToTotalsItemsAndItsDay) {
   EXPECT_EQ(profile_.item_value_total(), 2 * 3000 + 4000 + 3 * 10);
   EXPECT_EQ(profile_.item_quantity_total(), 6);
   // An item without a category counts in the totals but names no category.
-  EXPECT_THAT(profile_.category_quantity(), UnorderedElementsAre(Pair("toys", 2), Pair("books", 1)));
+  EXPECT_THAT(profile_.category_quantity(),
+              UnorderedElementsAre(Pair("toys", 2), Pair("books", 1)));
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.first_purchase_at(), Ts("2024-03-01T10:00:00Z")));
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_purchase_at(), Ts("2024-03-01T10:00:00Z")));
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_activity_at(), Ts("2024-03-01T10:00:00Z")));
@@ -98,18 +99,20 @@ TEST_F(FoldTest, LateEventsMoveFirstPurchaseBackAndKeepBucketsSorted) {
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_purchase_at(), Ts("2024-03-09T10:00:00Z")));
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_activity_at(), Ts("2024-03-09T10:00:00Z")));
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_event_at(), Ts("2024-03-09T10:00:00Z")));
-  EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2024, 3, 1), 1, 300, 0),
-                                             std::tuple(Day(2024, 3, 5), 1, 100, 0),
-                                             std::tuple(Day(2024, 3, 7), 0, 0, 1),
-                                             std::tuple(Day(2024, 3, 9), 1, 200, 0)));
+  EXPECT_THAT(
+      Buckets(profile_),
+      ElementsAre(std::tuple(Day(2024, 3, 1), 1, 300, 0), std::tuple(Day(2024, 3, 5), 1, 100, 0),
+                  std::tuple(Day(2024, 3, 7), 0, 0, 1), std::tuple(Day(2024, 3, 9), 1, 200, 0)));
   EXPECT_EQ(profile_.events_applied(), 4);
 }
 
 TEST_F(FoldTest, RefundIsBookedOnTheOriginalOrdersDay) {
   const absl::Time now = testing::At("2024-03-20T00:00:00Z");
-  Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
+  Apply(Envelope("e1", "2024-03-01T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
         now);
-  Apply(Envelope("e2", "2024-03-15T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 400})"), now);
+  Apply(Envelope("e2", "2024-03-15T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 400})"),
+        now);
   EXPECT_EQ(profile_.refunds_total(), 400);
   EXPECT_EQ(profile_.monetary_total(), 600);
   EXPECT_EQ(profile_.paid_total(), 1000);
@@ -120,14 +123,16 @@ TEST_F(FoldTest, RefundIsBookedOnTheOriginalOrdersDay) {
 }
 
 TEST_F(FoldTest, RefundOfAnUnknownOrderIsBookedOnItsOwnDay) {
-  Apply(Envelope("e1", "2024-03-15T10:00:00Z", R"("refund": {"order_id": "elsewhere", "amount": 400})"));
+  Apply(Envelope("e1", "2024-03-15T10:00:00Z",
+                 R"("refund": {"order_id": "elsewhere", "amount": 400})"));
   EXPECT_EQ(profile_.monetary_total(), -400);
   EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2024, 3, 15), 0, -400, 0)));
   EXPECT_FALSE(profile_.has_last_activity_at());
 }
 
 TEST_F(FoldTest, RefundOfAnOrderOlderThanAYearIsBookedOnItsOwnDay) {
-  Apply(Envelope("e1", "2023-01-01T10:00:00Z", R"("purchase": {"order_id": "o1", "total_amount": 1000})"));
+  Apply(Envelope("e1", "2023-01-01T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 1000})"));
   Apply(Envelope("e2", "2024-03-15T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 400})"));
   EXPECT_THAT(profile_.recent_orders(), IsEmpty());
   EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2024, 3, 15), 0, -400, 0)));
@@ -185,7 +190,9 @@ TEST_F(FoldTest, ProfileUpdateSetsPresentFieldsAndEmptyClears) {
 
 TEST_F(FoldTest, AttributesMergeAndAnEmptyValueRemovesTheKey) {
   constexpr std::string_view kAt = "2024-03-01T10:00:00Z";
-  Apply(Envelope("e1", kAt, R"("profile_update": {"attributes": {"pet": "cat", "baby_birth_date": "2024-01-02"}})"));
+  Apply(Envelope(
+      "e1", kAt,
+      R"("profile_update": {"attributes": {"pet": "cat", "baby_birth_date": "2024-01-02"}})"));
   Apply(Envelope("e2", kAt, R"("profile_update": {"attributes": {"pet": "", "shoe_size": "38"}})"));
   EXPECT_THAT(profile_.attributes(),
               UnorderedElementsAre(Pair("baby_birth_date", "2024-01-02"), Pair("shoe_size", "38")));
@@ -195,7 +202,8 @@ TEST_F(FoldTest, TagsStaySortedAndUniqueAndRemovalWins) {
   constexpr std::string_view kAt = "2024-03-01T10:00:00Z";
   Apply(Envelope("e1", kAt, R"("profile_update": {"add_tags": ["vip", "b", "vip", "", "a"]})"));
   EXPECT_THAT(profile_.tags(), ElementsAre("a", "b", "vip"));
-  Apply(Envelope("e2", kAt, R"("profile_update": {"add_tags": ["c", "b"], "remove_tags": ["a", "c", "zz"]})"));
+  Apply(Envelope("e2", kAt,
+                 R"("profile_update": {"add_tags": ["c", "b"], "remove_tags": ["a", "c", "zz"]})"));
   EXPECT_THAT(profile_.tags(), ElementsAre("b", "vip"));
 }
 
@@ -209,8 +217,10 @@ TEST_F(FoldTest, ConsentIsRecordedPerChannelAndIsNotActivity) {
 }
 
 TEST_F(FoldTest, PrunesBucketsAndOrdersOlderThan365Days) {
-  Apply(Envelope("e1", "2023-03-01T10:00:00Z", R"("purchase": {"order_id": "o1", "total_amount": 1})"));
-  Apply(Envelope("e2", "2023-03-02T10:00:00Z", R"("purchase": {"order_id": "o2", "total_amount": 2})"));
+  Apply(Envelope("e1", "2023-03-01T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 1})"));
+  Apply(Envelope("e2", "2023-03-02T10:00:00Z",
+                 R"("purchase": {"order_id": "o2", "total_amount": 2})"));
   // 2024-02-29 is day 365 after 2023-03-01, so the window (today - 365, today] no longer holds it.
   Apply(Envelope("e3", "2024-02-29T10:00:00Z", R"("interaction": {"type": "login"})"));
   EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2023, 3, 2), 1, 2, 0),
@@ -226,7 +236,8 @@ TEST_F(FoldTest, PrunesBucketsAndOrdersOlderThan365Days) {
 
 TEST_F(FoldTest, AnEventOlderThanTheWindowsOnlyUpdatesTotals) {
   const absl::Time now = testing::At("2024-03-01T10:00:00Z");
-  Apply(Envelope("e1", "2022-06-01T10:00:00Z", R"("purchase": {"order_id": "o1", "total_amount": 70})"),
+  Apply(Envelope("e1", "2022-06-01T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 70})"),
         now);
   EXPECT_EQ(profile_.orders_total(), 1);
   EXPECT_EQ(profile_.monetary_total(), 70);
@@ -244,11 +255,14 @@ TEST_F(FoldTest, AnEventSlightlyAheadOfNowKeepsItsFutureDay) {
 
 TEST_F(FoldTest, ApplyIsDeterministic) {
   const std::vector<v1::CustomerEvent> events = {
-      Envelope("e1", "2024-03-01T10:00:00Z",
-               R"("purchase": {"order_id": "o1", "total_amount": 10, "items": [{"category": "x", "quantity": 1}, {"category": "y", "quantity": 1}]})"),
-      Envelope("e2", "2024-03-02T10:00:00Z", R"("profile_update": {"attributes": {"a": "1", "b": "2"}, "add_tags": ["t"]})"),
+      Envelope(
+          "e1", "2024-03-01T10:00:00Z",
+          R"("purchase": {"order_id": "o1", "total_amount": 10, "items": [{"category": "x", "quantity": 1}, {"category": "y", "quantity": 1}]})"),
+      Envelope("e2", "2024-03-02T10:00:00Z",
+               R"("profile_update": {"attributes": {"a": "1", "b": "2"}, "add_tags": ["t"]})"),
       Envelope("e3", "2024-03-03T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 3})"),
-      Envelope("e4", "2024-03-03T11:00:00Z", R"("consent": {"channel": "wechat", "granted": true})"),
+      Envelope("e4", "2024-03-03T11:00:00Z",
+               R"("consent": {"channel": "wechat", "granted": true})"),
   };
   v1::CustomerProfile first;
   v1::CustomerProfile second;

@@ -29,7 +29,8 @@ inline google::protobuf::Timestamp Ts(std::string_view rfc3339) {
   const absl::Time time = At(rfc3339);
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(time));
-  ts.set_nanos(static_cast<int>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(ts.seconds()))));
+  ts.set_nanos(
+      static_cast<int>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(ts.seconds()))));
   return ts;
 }
 
@@ -59,8 +60,7 @@ inline std::shared_ptr<const rules::SegmentCatalogue> ParseCatalogue(std::string
 }
 
 // A catalogue without rules, for tests of folding and fields.
-inline std::shared_ptr<rules::SegmentCatalogue> EmptyCatalogue(
-    std::string_view timezone = "UTC") {
+inline std::shared_ptr<rules::SegmentCatalogue> EmptyCatalogue(std::string_view timezone = "UTC") {
   auto catalogue = std::make_shared<rules::SegmentCatalogue>();
   catalogue->timezone_name = std::string(timezone);
   EXPECT_TRUE(absl::LoadTimeZone(std::string(timezone), &catalogue->timezone)) << timezone;

@@ -9,8 +9,8 @@
 namespace cdp::core {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Envelope;
+using ::testing::HasSubstr;
 
 class ValidateTest : public ::testing::Test {
  protected:
@@ -98,8 +98,8 @@ TEST_F(ValidateTest, RejectsUnknownOrUnspecifiedEnums) {
   ExpectRejected(event, RejectReason::kUnknownEnum, "interaction.type is 99");
   ExpectRejected(Envelope("e1", kAt, R"("interaction": {"target_id": "p1"})"),
                  RejectReason::kUnknownEnum, "interaction.type is 0 (unspecified)");
-  ExpectRejected(Envelope("e1", kAt, R"("consent": {"granted": true})"),
-                 RejectReason::kUnknownEnum, "consent.channel is 0 (unspecified)");
+  ExpectRejected(Envelope("e1", kAt, R"("consent": {"granted": true})"), RejectReason::kUnknownEnum,
+                 "consent.channel is 0 (unspecified)");
   event = Envelope("e1", kAt, R"("consent": {"channel": "sms"})");
   event.mutable_consent()->set_channel(static_cast<v1::CustomerEvent::Channel>(77));
   ExpectRejected(event, RejectReason::kUnknownEnum, "consent.channel is 77");
@@ -114,8 +114,9 @@ TEST_F(ValidateTest, RejectsNegativeAmountsAndQuantitiesBelowOne) {
       Envelope("e1", kAt,
                R"("purchase": {"items": [{"quantity": 1}, {"quantity": 1}, {"quantity": 0}]})"),
       RejectReason::kNegativeAmount, "purchase.items[2].quantity is 0; must be >= 1");
-  ExpectRejected(Envelope("e1", kAt, R"("purchase": {"items": [{"quantity": 1, "unit_price": -3}]})"),
-                 RejectReason::kNegativeAmount, "purchase.items[0].unit_price is -3");
+  ExpectRejected(
+      Envelope("e1", kAt, R"("purchase": {"items": [{"quantity": 1, "unit_price": -3}]})"),
+      RejectReason::kNegativeAmount, "purchase.items[0].unit_price is -3");
   ExpectRejected(Envelope("e1", kAt, R"("refund": {"amount": -7})"), RejectReason::kNegativeAmount,
                  "refund.amount is -7");
 }
@@ -147,22 +148,22 @@ TEST_F(ValidateTest, RejectsOtherCurrencies) {
   ExpectRejected(Envelope("e1", kAt, R"("refund": {"amount": 1, "currency": "EUR"})"),
                  RejectReason::kUnsupportedCurrency, "refund.currency is \"EUR\"");
   const Engine usd(testing::EmptyCatalogue(), EngineOptions{.reporting_currency = "USD"});
-  EXPECT_FALSE(
-      usd.Validate(Envelope("e1", kAt, R"("purchase": {"total_amount": 1, "currency": "USD"})"),
-                   now_));
+  EXPECT_FALSE(usd.Validate(
+      Envelope("e1", kAt, R"("purchase": {"total_amount": 1, "currency": "USD"})"), now_));
 }
 
 TEST_F(ValidateTest, RejectsDatesThatAreNotCalendarDates) {
-  for (std::string_view bad : {"1990-13-01", "2023-02-29", "1990-1-1", "19900101", "1990-01-01T00",
-                               "abcd-ef-gh"}) {
+  for (std::string_view bad :
+       {"1990-13-01", "2023-02-29", "1990-1-1", "19900101", "1990-01-01T00", "abcd-ef-gh"}) {
     auto event = Envelope("e1", kAt, R"("profile_update": {})");
     event.mutable_profile_update()->set_birth_date(std::string(bad));
     ExpectRejected(event, RejectReason::kInvalidDate,
                    "profile_update.birth_date is \"" + std::string(bad) + "\"");
   }
   ExpectRejected(
-      Envelope("e1", kAt,
-               R"("profile_update": {"attributes": {"baby_birth_date": "soon", "a_date": "2024-01-01"}})"),
+      Envelope(
+          "e1", kAt,
+          R"("profile_update": {"attributes": {"baby_birth_date": "soon", "a_date": "2024-01-01"}})"),
       RejectReason::kInvalidDate, "profile_update.attributes[\"baby_birth_date\"] is \"soon\"");
   // Only keys ending in _date are dates.
   ExpectValid(Envelope("e1", kAt, R"("profile_update": {"attributes": {"date_note": "soon"}})"));
@@ -181,20 +182,22 @@ TEST_F(ValidateTest, RejectsRatingsAndScoresOutOfRange) {
 
 TEST_F(ValidateTest, RejectsTimestampsTooFarFromNow) {
   ExpectValid(Envelope("e1", "2024-03-02T12:00:00Z", R"("erasure": {})"));
-  ExpectRejected(Envelope("e1", "2024-03-02T12:00:01Z", R"("erasure": {})"),
-                 RejectReason::kTimestampOutOfRange,
-                 "occurred_at 2024-03-02T12:00:01Z is more than 24h after now (2024-03-01T12:00:00Z)");
+  ExpectRejected(
+      Envelope("e1", "2024-03-02T12:00:01Z", R"("erasure": {})"),
+      RejectReason::kTimestampOutOfRange,
+      "occurred_at 2024-03-02T12:00:01Z is more than 24h after now (2024-03-01T12:00:00Z)");
   const absl::Time ten_years_ago = now_ - absl::Hours(24 * 365 * 10);
   auto event = Envelope("e1", kAt, R"("erasure": {})");
-  *event.mutable_occurred_at() = testing::Ts(absl::FormatTime(absl::RFC3339_full, ten_years_ago,
-                                                              absl::UTCTimeZone()));
+  *event.mutable_occurred_at() =
+      testing::Ts(absl::FormatTime(absl::RFC3339_full, ten_years_ago, absl::UTCTimeZone()));
   ExpectValid(event);
   event.mutable_occurred_at()->set_seconds(event.occurred_at().seconds() - 1);
   ExpectRejected(event, RejectReason::kTimestampOutOfRange, "before now");
   event = Envelope("e1", kAt, R"("erasure": {})");
   event.mutable_occurred_at()->set_nanos(-1);
   ExpectRejected(event, RejectReason::kTimestampOutOfRange, "occurred_at.nanos is -1");
-  const Engine strict(testing::EmptyCatalogue(), EngineOptions{.max_future_skew = absl::Minutes(5)});
+  const Engine strict(testing::EmptyCatalogue(),
+                      EngineOptions{.max_future_skew = absl::Minutes(5)});
   EXPECT_TRUE(strict.Validate(Envelope("e1", "2024-03-01T12:05:01Z", R"("erasure": {})"), now_));
 }
 

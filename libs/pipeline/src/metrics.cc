@@ -1,12 +1,12 @@
 #include "cdp/pipeline/metrics.h"
 
-#include "absl/strings/str_cat.h"
-
 namespace cdp::pipeline {
 namespace {
 
 std::string ChangeKey(std::string_view dimension, std::string_view segment) {
-  return absl::StrCat(dimension, "/", segment);
+  std::string key(dimension);
+  key.append("/").append(segment);
+  return key;
 }
 
 std::string_view PayloadName(v1::CustomerEvent::PayloadCase type) {

@@ -219,10 +219,17 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     return status;
   };
   if (!outputs.empty()) {
+    const std::size_t count = outputs.size();
+    absl::Status delivered;
     for (OutputRecord& out : outputs) {
-      if (absl::Status sent = sink_.Send(std::move(out)); !sent.ok()) return fail(sent);
+      delivered = sink_.Send(std::move(out));
+      if (!delivered.ok()) break;
     }
-    if (absl::Status delivered = sink_.Flush(); !delivered.ok()) return fail(delivered);
+    if (delivered.ok()) delivered = sink_.Flush();
+    if (!delivered.ok()) {
+      return fail(absl::UnavailableError(absl::StrCat("delivering ", count, " outputs: ",
+                                                      delivered.message())));
+    }
   }
 
   for (auto& [key, entry] : working) {
@@ -233,7 +240,9 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     }
   }
   for (const auto& [partition, next] : next_offsets) state_batch.SetOffset(partition, next);
-  if (absl::Status committed = store_.Commit(state_batch); !committed.ok()) return fail(committed);
+  if (absl::Status committed = store_.Commit(state_batch); !committed.ok()) {
+    return fail(absl::InternalError(absl::StrCat("committing state: ", committed.message())));
+  }
   // Expired dedup entries may go only once every partition's "now" is past their expiry.
   absl::Time horizon = wall;
   if (options_.clock == ClockMode::kEventTime) {

@@ -131,7 +131,9 @@ class Loader {
   Entries CheckKeys(const YAML::Node& map, std::span<const std::string_view> allowed) {
     Entries entries;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& key = it->first;
+      // Copies: the iterator hands out a temporary pair.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
       if (!key.IsScalar()) {
         AddError(key.Mark(), internal::Cat("expected a key, found ", KindName(key)));
         continue;
@@ -147,7 +149,7 @@ class Loader {
         }
         continue;
       }
-      const auto [existing, inserted] = entries.emplace(name, Entry{key, it->second});
+      const auto [existing, inserted] = entries.emplace(name, Entry{key, value});
       if (!inserted) {
         AddError(key.Mark(), internal::Cat("duplicate key '", name, "'; it is already on line ",
                                            PositionOf(existing->second.key.Mark()).line));

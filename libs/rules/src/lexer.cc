@@ -160,7 +160,7 @@ class Lexer {
     while (true) {
       if (i >= source_.size() || source_[i] == '\n' ||
           (source_[i] == '\\' && i + 1 >= source_.size())) {
-        return Error(start, Cat("unterminated string; add the closing ", std::string(1, quote)));
+        return Error(start, Cat("unterminated string; add the closing ", quote));
       }
       const char c = source_[i];
       if (c == quote) break;

@@ -59,5 +59,20 @@ TEST(MonthsBetween, EarlierEndRoundsDown) {
   EXPECT_EQ(MonthsBetween(Day(2024, 3, 31), Day(2024, 2, 29)), -1);
 }
 
+TEST(MonthsBetween, AgreesWithCalendarArithmeticOverCenturies) {
+  // Every day from 1899 to 2101 against absl's (slower) civil arithmetic.
+  const absl::CivilDay epoch(1970, 1, 1);
+  const absl::CivilDay first(1899, 1, 1);
+  for (absl::CivilDay day = first; day.year() <= 2101; day += 1) {
+    const std::int64_t expected = (day.year() - first.year()) * 12 + (day.month() - first.month());
+    ASSERT_EQ(MonthsBetween(first - epoch, day - epoch), expected) << day;
+    if (day.day() <= 28) {
+      const absl::CivilDay month_later(day.year(), day.month() + 1, day.day());
+      ASSERT_EQ(MonthsBetween(day - epoch, month_later - epoch), 1) << day;
+      ASSERT_EQ(MonthsBetween(day - epoch, month_later - epoch - 1), 0) << day;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cdp::rules::internal

@@ -229,11 +229,14 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       continue;
     }
     const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch);
-    // A failed batch committed nothing; retry the same records until they go through, so no
-    // input is skipped. Readiness reports the trouble meanwhile.
-    while (true) {
-      absl::Status processed = processor.Process(records);
-      if (processed.ok()) break;
+    // A failed batch committed nothing. Undelivered outputs: retry the same records until they
+    // go through, so no input is skipped, with readiness reporting the trouble meanwhile. A state
+    // failure: RocksDB refuses writes until reopened, so exit and let a restart resume from the
+    // offsets it holds.
+    absl::Status processed = absl::CancelledError("stopping");
+    while (!stop.load()) {
+      processed = processor.Process(records);
+      if (processed.ok() || !absl::IsUnavailable(processed)) break;
       ready = false;
       ready_gauge.Set(0);
       Log("ERROR", "batch of ", records.size(), " records failed, retrying in ",
@@ -241,10 +244,15 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      if (stop.load()) break;
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
-    if (stop.load() && !ready) break;
+    if (!processed.ok() && stop.load()) break;
+    if (!processed.ok()) {
+      Log("ERROR", processed.message(),
+          "; exiting so that a restart resumes from the stored state");
+      exit_code = kExitRuntimeError;
+      break;
+    }
     backoff = absl::Milliseconds(100);
     ready = true;
     ready_gauge.Set(1);

@@ -15,6 +15,9 @@ namespace cdp::service {
 namespace {
 
 using Setter = std::function<absl::Status(Config&, std::string_view)>;
+
+// This abseil build keeps its own string_view type, which std::string_view does not convert to.
+absl::string_view A(std::string_view text) { return {text.data(), text.size()}; }
 using Shower = std::function<std::string(const Config&)>;
 
 struct Option {
@@ -30,7 +33,7 @@ absl::Status ParseInt(std::string_view text, int min, int max, int& out, std::st
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": '", text, "' is not a whole number from ", min, " to ", max));
+        absl::StrCat(A(what), ": '", A(text), "' is not a whole number from ", min, " to ", max));
   }
   out = value;
   return absl::OkStatus();
@@ -45,7 +48,8 @@ Setter String(std::string Config::*field) {
 
 Setter NonEmpty(std::string Config::*field, std::string_view what) {
   return [field, what](Config& config, std::string_view value) {
-    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " must not be empty"));
+    if (value.empty())
+      return absl::InvalidArgumentError(absl::StrCat(A(what), " must not be empty"));
     config.*field = std::string(value);
     return absl::OkStatus();
   };
@@ -93,7 +97,7 @@ const std::vector<Option>& Options() {
            config.clock = Clock::kEventTime;
          } else {
            return absl::InvalidArgumentError(
-               absl::StrCat("--clock: '", value, "' is not one of: wall, event-time"));
+               absl::StrCat("--clock: '", A(value), "' is not one of: wall, event-time"));
          }
          return absl::OkStatus();
        },
@@ -113,7 +117,7 @@ const std::vector<Option>& Options() {
        [](Config& config, std::string_view value) {
          if (value != "json" && value != "protobuf") {
            return absl::InvalidArgumentError(
-               absl::StrCat("--output-format: '", value, "' is not one of: json, protobuf"));
+               absl::StrCat("--output-format: '", A(value), "' is not one of: json, protobuf"));
          }
          config.output_format = std::string(value);
          return absl::OkStatus();
@@ -125,7 +129,7 @@ const std::vector<Option>& Options() {
          if (value.size() != 3 || !std::all_of(value.begin(), value.end(),
                                                [](char c) { return c >= 'A' && c <= 'Z'; })) {
            return absl::InvalidArgumentError(
-               absl::StrCat("--currency: '", value, "' is not an ISO 4217 code such as CNY"));
+               absl::StrCat("--currency: '", A(value), "' is not an ISO 4217 code such as CNY"));
          }
          config.currency = std::string(value);
          return absl::OkStatus();
@@ -135,9 +139,9 @@ const std::vector<Option>& Options() {
        "How long an event_id is remembered to drop retried publishes (e.g. 168h, 30m).",
        [](Config& config, std::string_view value) {
          absl::Duration duration;
-         if (!absl::ParseDuration(value, &duration) || duration <= absl::ZeroDuration()) {
+         if (!absl::ParseDuration(A(value), &duration) || duration <= absl::ZeroDuration()) {
            return absl::InvalidArgumentError(absl::StrCat(
-               "--dedup-retention: '", value, "' is not a positive duration such as 168h"));
+               "--dedup-retention: '", A(value), "' is not a positive duration such as 168h"));
          }
          config.dedup_retention = duration;
          return absl::OkStatus();
@@ -158,7 +162,7 @@ const std::vector<Option>& Options() {
          const std::size_t eq = value.find('=');
          if (eq == std::string_view::npos || eq == 0) {
            return absl::InvalidArgumentError(
-               absl::StrCat("--kafka-property: '", value, "' is not KEY=VALUE"));
+               absl::StrCat("--kafka-property: '", A(value), "' is not KEY=VALUE"));
          }
          config.kafka_properties.emplace_back(value.substr(0, eq), value.substr(eq + 1));
          return absl::OkStatus();
@@ -168,7 +172,7 @@ const std::vector<Option>& Options() {
        [](Config& config, std::string_view value) {
          if (value != "true" && value != "false") {
            return absl::InvalidArgumentError(
-               absl::StrCat("print_changes: '", value, "' is not true or false"));
+               absl::StrCat("print_changes: '", A(value), "' is not true or false"));
          }
          config.print_changes = value == "true";
          return absl::OkStatus();
@@ -202,7 +206,7 @@ const Option* FindOption(std::string_view flag) {
 
 std::string UnknownName(std::string_view what, std::string_view name,
                         std::span<const std::string_view> known) {
-  std::string message = absl::StrCat("unknown ", what, " '", name, "'");
+  std::string message = absl::StrCat("unknown ", A(what), " '", A(name), "'");
   if (auto suggestion = Suggest(name, known))
     absl::StrAppend(&message, "; did you mean '", *suggestion, "'?");
   return message;
@@ -272,9 +276,9 @@ std::string HelpText() {
       "  --config FILE\n      YAML configuration file.\n";
   const Config defaults;
   for (const Option& option : Options()) {
-    absl::StrAppend(&text, "  --", option.flag);
-    if (!option.value_name.empty()) absl::StrAppend(&text, " ", option.value_name);
-    absl::StrAppend(&text, "\n      ", option.help);
+    absl::StrAppend(&text, "  --", A(option.flag));
+    if (!option.value_name.empty()) absl::StrAppend(&text, " ", A(option.value_name));
+    absl::StrAppend(&text, "\n      ", A(option.help));
     const std::string shown = option.show(defaults);
     if (!shown.empty() && !option.value_name.empty()) {
       absl::StrAppend(&text, " Default: ", shown, ".");
@@ -304,7 +308,7 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* 
     std::string_view arg = argv[i];
     if (arg.substr(0, 2) != "--") {
       return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", arg, "' (options start with --; see --help)"));
+          absl::StrCat("unexpected argument '", A(arg), "' (options start with --; see --help)"));
     }
     arg.remove_prefix(2);
     std::string_view name = arg;
@@ -324,10 +328,10 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* 
     const Option* option = FindOption(name);
     if (name != "config" && option == nullptr) {
       std::vector<std::string> dashed;
-      for (std::string_view known : names) dashed.push_back(absl::StrCat("--", known));
+      for (std::string_view known : names) dashed.push_back(absl::StrCat("--", A(known)));
       const std::vector<std::string_view> dashed_views(dashed.begin(), dashed.end());
       return absl::InvalidArgumentError(
-          UnknownName("option", absl::StrCat("--", name), dashed_views));
+          UnknownName("option", absl::StrCat("--", A(name)), dashed_views));
     }
     const bool is_switch = option != nullptr && option->value_name.empty();
     if (!value) {
@@ -336,7 +340,7 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* 
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+        return absl::InvalidArgumentError(absl::StrCat("--", A(name), " needs a value"));
       }
     }
     if (name == "config") {

@@ -13,7 +13,7 @@ namespace cdp::service {
 // One line per message on stderr, timestamped; stdout is kept for what the user asked to see
 // (addresses, segment changes).
 template <typename... Parts>
-void Log(std::string_view level, const Parts&... parts) {
+void Log(const char* level, const Parts&... parts) {
   static std::mutex mutex;
   const std::string line =
       absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",

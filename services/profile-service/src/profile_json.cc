@@ -19,7 +19,7 @@ nlohmann::json ToJson(const rules::Value& value) {
   return nullptr;
 }
 
-nlohmann::json ErrorJson(std::string_view message) {
+nlohmann::json ErrorJson(absl::string_view message) {
   return nlohmann::json{{"error", std::string(message)}};
 }
 

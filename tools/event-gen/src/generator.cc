@@ -247,7 +247,9 @@ struct Generator::Persona {
   absl::Time quiet_until = absl::InfiniteFuture();
   std::string_view gender;  // empty: not disclosed
   std::int64_t age = 0;
-  std::optional<absl::CivilDay> birth_date;  // unset: not disclosed
+  std::int64_t birth_year = 0;
+  std::int64_t birth_day_of_year = 0;  // 0-based
+  bool discloses_birth_date = false;
   const City* city = nullptr;
   std::optional<std::size_t> income_band;
   std::size_t acquisition = 0;
@@ -258,7 +260,8 @@ struct Generator::Persona {
   bool advocate = false;
   bool prefers_mini_program = false;
   Satisfaction satisfaction = Satisfaction::kPromoter;
-  std::optional<absl::CivilDay> baby_birth_date;
+  // Days from the span's first day (negative: before it).
+  std::optional<std::int64_t> baby_born_day;
 };
 
 struct Generator::Order {
@@ -277,12 +280,21 @@ struct Generator::Model {
     std::uint16_t orders = 0;
   };
 
-  // Cumulative activity weight by rank, and who holds each rank (number - 1).
-  std::vector<double> rank_cumulative;
+  // Activity ranks drawn in constant time (Walker's alias method): draw a rank uniformly, keep it
+  // with probability rank_keep, else take its rank_alias.
+  std::vector<double> rank_keep;
+  std::vector<std::uint32_t> rank_alias;
+  // Who holds each rank (number - 1).
   std::vector<std::uint32_t> customer_at_rank;
   std::int64_t most_active = 1;
   std::vector<CustomerState> customers;  // by number - 1
   std::vector<Order> orders;             // ring of the latest purchases
+  struct SignedUp {
+    std::int64_t number;
+    Payload payload;
+  };
+  // Set when the last valid event was a sign-up.
+  std::optional<SignedUp> after_sign_up;
   std::size_t next_order = 0;
   PriceList prices = MakePriceList();
   absl::CivilDay start_day;
@@ -331,11 +343,35 @@ Generator::Generator(GeneratorOptions options)
   for (std::int64_t limit = 1'000'000; options_.customers >= limit; limit *= 10) ++id_digits_;
 
   const auto count = static_cast<std::size_t>(options_.customers);
-  model_->rank_cumulative.resize(count);
+  // Vose's construction of the alias tables.
+  std::vector<double> scaled(count);
   double total = 0.0;
   for (std::size_t rank = 0; rank < count; ++rank) {
-    total += std::pow(static_cast<double>(rank) + 1.0 + kZipfOffset, -kZipfExponent);
-    model_->rank_cumulative[rank] = total;
+    scaled[rank] = std::pow(static_cast<double>(rank) + 1.0 + kZipfOffset, -kZipfExponent);
+    total += scaled[rank];
+  }
+  std::vector<std::uint32_t> below_one;
+  std::vector<std::uint32_t> above_one;
+  for (std::size_t rank = 0; rank < count; ++rank) {
+    scaled[rank] *= static_cast<double>(count) / total;
+    (scaled[rank] < 1.0 ? below_one : above_one).push_back(static_cast<std::uint32_t>(rank));
+  }
+  model_->rank_keep.assign(count, 1.0);
+  model_->rank_alias.resize(count);
+  for (std::size_t rank = 0; rank < count; ++rank) {
+    model_->rank_alias[rank] = static_cast<std::uint32_t>(rank);
+  }
+  while (!below_one.empty() && !above_one.empty()) {
+    const std::uint32_t small = below_one.back();
+    below_one.pop_back();
+    const std::uint32_t large = above_one.back();
+    model_->rank_keep[small] = scaled[small];
+    model_->rank_alias[small] = large;
+    scaled[large] -= 1.0 - scaled[small];
+    if (scaled[large] < 1.0) {
+      above_one.pop_back();
+      below_one.push_back(large);
+    }
   }
   // Shuffled, so that how active a customer is does not follow their number.
   model_->customer_at_rank.resize(count);
@@ -411,9 +447,9 @@ Generator::Persona Generator::PersonaOf(std::int64_t number) const {
   p.gender = kGenders[rng.Weighted(kGenderWeights)];
   // 18 to 70, most in their late twenties to forties.
   p.age = 18 + rng.Between(0, 19) + rng.Between(0, 19) + rng.Between(0, 13);
-  const absl::CivilDay birth =
-      absl::CivilDay(model_->start_day.year() - p.age, 1, 1) + rng.Between(0, 364);
-  if (rng.Chance(0.85)) p.birth_date = birth;
+  p.birth_year = model_->start_day.year() - p.age;
+  p.birth_day_of_year = rng.Between(0, 364);
+  p.discloses_birth_date = rng.Chance(0.85);
   p.city = &kCities[rng.Weighted(kCityWeights)];
   p.high_end = rng.Chance(0.08);
   const std::size_t band = p.high_end ? 2 + rng.Below(2) : rng.Weighted(kIncomeWeights);
@@ -430,10 +466,10 @@ Generator::Persona Generator::PersonaOf(std::int64_t number) const {
   const bool parent_age = p.age >= 24 && p.age <= 40;
   if (parent_age && rng.Chance(p.gender == "female" ? 0.35 : 0.15)) {
     const std::int64_t span_days = absl::ToInt64Hours(options_.span) / 24;
-    p.baby_birth_date = model_->start_day + rng.Between(-540, span_days * 9 / 10);
+    p.baby_born_day = rng.Between(-540, span_days * 9 / 10);
   }
   p.favourite_categories[0] =
-      p.baby_birth_date && rng.Chance(0.7) ? kMotherBaby : rng.Weighted(kCategoryWeights);
+      p.baby_born_day && rng.Chance(0.7) ? kMotherBaby : rng.Weighted(kCategoryWeights);
   p.favourite_categories[1] = rng.Weighted(kCategoryWeights);
   return p;
 }
@@ -463,12 +499,9 @@ bool Generator::Next(Record& record) {
 }
 
 Generator::Persona Generator::PickCustomer(absl::Time at, bool& may_buy) {
-  const std::vector<double>& cumulative = model_->rank_cumulative;
   for (int draw = 0; draw < kMaxDraws; ++draw) {
-    const double target = rng_.Unit() * cumulative.back();
-    const auto rank = std::min<std::size_t>(
-        std::upper_bound(cumulative.begin(), cumulative.end(), target) - cumulative.begin(),
-        cumulative.size() - 1);
+    std::size_t rank = rng_.Below(model_->rank_keep.size());
+    if (rng_.Unit() >= model_->rank_keep[rank]) rank = model_->rank_alias[rank];
     const std::int64_t number = model_->customer_at_rank[rank] + 1;
     if (model_->customers[number - 1].erased) continue;
     Persona persona = PersonaOf(number);
@@ -507,43 +540,56 @@ void Generator::AppendOrderId(std::int64_t event_number, std::string& out) const
 void Generator::MakeValid(absl::Time at, Record& record) {
   record.defect = Defect::kNone;
   v1::CustomerEvent& event = record.event;
-  auto payload = static_cast<Payload>(rng_.Weighted(kPayloadWeights));
-  if (payload == Payload::kRefund) {
-    Order order;
-    if (TakeRefundableOrder(order)) {
-      SetEnvelope(order.customer, at, event);
-      MakeRefund(order, event);
-      record.key = event.customer_id();
-      return;
+  Payload payload;
+  bool may_buy;
+  std::optional<Persona> persona;
+  if (model_->after_sign_up) {
+    // What the customer who just signed up came to do.
+    payload = model_->after_sign_up->payload;
+    persona = PersonaOf(model_->after_sign_up->number);
+    model_->after_sign_up.reset();
+    const bool away = at >= persona->quiet_from && at < persona->quiet_until;
+    may_buy = persona->kind != CustomerKind::kBrowser && !away;
+  } else {
+    payload = static_cast<Payload>(rng_.Weighted(kPayloadWeights));
+    if (payload == Payload::kRefund) {
+      Order order;
+      if (TakeRefundableOrder(order)) {
+        SetEnvelope(order.customer, at, event);
+        MakeRefund(order, event);
+        record.key = event.customer_id();
+        return;
+      }
+      payload = Payload::kPurchase;
     }
-    payload = Payload::kPurchase;
-  }
-  if (payload == Payload::kErasure) {
-    if (MakeErasure(at, event)) {
-      record.key = event.customer_id();
-      return;
+    if (payload == Payload::kErasure) {
+      if (MakeErasure(at, event)) {
+        record.key = event.customer_id();
+        return;
+      }
+      payload = Payload::kInteraction;
     }
-    payload = Payload::kInteraction;
+    may_buy = true;
+    persona = PickCustomer(at, may_buy);
   }
 
-  bool may_buy = payload == Payload::kPurchase;
-  const Persona persona = PickCustomer(at, may_buy);
-  SetEnvelope(persona.number, at, event);
+  SetEnvelope(persona->number, at, event);
   record.key = event.customer_id();
-  Model::CustomerState& state = model_->customers[persona.number - 1];
+  Model::CustomerState& state = model_->customers[persona->number - 1];
   if (!state.registered) {
-    // A customer's first event is signing up.
+    // A customer's first event is signing up; what they came for follows.
     state.registered = true;
-    MakeRegistration(persona, at, event);
+    MakeRegistration(*persona, at, event);
+    model_->after_sign_up = {.number = persona->number, .payload = payload};
   } else if (payload == Payload::kPurchase && may_buy) {
-    MakePurchase(persona, event);
-    BookOrder(persona.number, event.purchase());
+    MakePurchase(*persona, event);
+    BookOrder(persona->number, event.purchase());
   } else if (payload == Payload::kProfileUpdate) {
-    MakeProfileChange(persona, at, event);
+    MakeProfileChange(*persona, at, event);
   } else if (payload == Payload::kConsent) {
     MakeConsent(event);
   } else {
-    MakeInteraction(persona, event);
+    MakeInteraction(*persona, event);
   }
 }
 
@@ -842,7 +888,10 @@ void Generator::MakeRegistration(const Persona& persona, absl::Time at, v1::Cust
   event.set_channel(kChannels[rng_.Weighted(channel_weights)]);
 
   v1::ProfileUpdate& update = *event.mutable_profile_update();
-  if (persona.birth_date) update.set_birth_date(absl::FormatCivilTime(*persona.birth_date));
+  if (persona.discloses_birth_date) {
+    update.set_birth_date(absl::FormatCivilTime(absl::CivilDay(persona.birth_year, 1, 1) +
+                                                persona.birth_day_of_year));
+  }
   if (!persona.gender.empty()) update.set_gender(std::string(persona.gender));
   if (rng_.Chance(0.95)) {
     update.set_region(std::string(persona.city->region));
@@ -852,9 +901,12 @@ void Generator::MakeRegistration(const Persona& persona, absl::Time at, v1::Cust
   update.set_membership_level(std::string(kLevels[0]));
   auto& attributes = *update.mutable_attributes();
   attributes["acquisition_channel"] = std::string(kAcquisition[persona.acquisition]);
-  const absl::CivilDay today = absl::ToCivilDay(at, absl::UTCTimeZone());
-  const bool has_baby = persona.baby_birth_date && *persona.baby_birth_date <= today;
-  if (has_baby) attributes["baby_birth_date"] = absl::FormatCivilTime(*persona.baby_birth_date);
+  const std::int64_t today = absl::ToCivilDay(at, absl::UTCTimeZone()) - model_->start_day;
+  const bool has_baby = persona.baby_born_day && *persona.baby_born_day <= today;
+  if (has_baby) {
+    attributes["baby_birth_date"] =
+        absl::FormatCivilTime(model_->start_day + *persona.baby_born_day);
+  }
 
   if (rng_.Chance(0.4)) update.add_add_tags("newsletter");
   if (rng_.Chance(0.35)) update.add_add_tags("wechat_follower");
@@ -881,8 +933,8 @@ void Generator::MakeProfileChange(const Persona& persona, absl::Time at, v1::Cus
   }
 
   enum Change { kMove, kBaby, kInterest, kIncome, kNewsletterOff, kAttribute };
-  const absl::CivilDay today = absl::ToCivilDay(at, absl::UTCTimeZone());
-  const bool has_baby = persona.baby_birth_date && *persona.baby_birth_date <= today;
+  const std::int64_t today = absl::ToCivilDay(at, absl::UTCTimeZone()) - model_->start_day;
+  const bool has_baby = persona.baby_born_day && *persona.baby_born_day <= today;
   const std::array<std::uint32_t, 6> weights = {8, has_baby ? 20u : 0u, 35, 10, 10, 17};
   switch (rng_.Weighted(weights)) {
     case kMove: {
@@ -893,7 +945,7 @@ void Generator::MakeProfileChange(const Persona& persona, absl::Time at, v1::Cus
     }
     case kBaby:
       (*update.mutable_attributes())["baby_birth_date"] =
-          absl::FormatCivilTime(*persona.baby_birth_date);
+          absl::FormatCivilTime(model_->start_day + *persona.baby_born_day);
       update.add_add_tags("new_parent");
       break;
     case kInterest: {

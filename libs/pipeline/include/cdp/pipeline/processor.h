@@ -51,6 +51,9 @@ class Processor {
   Processor(std::shared_ptr<const core::Engine> engine, state::Store& store, OutputSink& sink,
             WallClock wall_clock, ProcessorOptions options, PipelineMetrics* metrics);
 
+  // Unavailable: the outputs could not be delivered; retrying the same batch is safe. Any other
+  // error comes from the state store, which refuses writes after a failed commit: reopen it and
+  // resume from the offsets it holds.
   [[nodiscard]] absl::Status Process(std::span<const InputRecord> batch);
 
   // Where to resume a partition: the offset its state recorded, nullopt if it has none.

@@ -1,0 +1,294 @@
+// pipeline-bench: end-to-end throughput and latency of the real pipeline on the embedded broker,
+// next to the raw consume rate of a consumer that does nothing, on the same broker and data.
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cdp/core/engine.h"
+#include "cdp/kafka/consumer.h"
+#include "cdp/kafka/mock_cluster.h"
+#include "cdp/kafka/producer.h"
+#include "cdp/pipeline/processor.h"
+#include "cdp/rules/catalogue.h"
+#include "cdp/state/store.h"
+#include "generator.h"
+#include "kafka_adapters.h"
+#include "run.h"
+#include "sink.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::int64_t events = 1'000'000;
+  std::int64_t customers = 100'000;
+  int partitions = 32;
+  int batch_size = 5000;
+  double latency_rate = 20'000;
+  int latency_seconds = 5;
+  std::string format = "protobuf";
+  std::string segments = "deploy/config/segments.yaml";
+};
+
+constexpr const char* kUsage =
+    "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
+    "                      [--format protobuf|json] [--latency-rate EVENTS_PER_S]\n"
+    "                      [--latency-seconds S] [--segments FILE]\n"
+    "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
+    "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
+    "an event's occurred_at to its segment change being delivered and committed, with events\n"
+    "published live at --latency-rate.\n";
+
+bool ParseFlags(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    if (i + 1 >= argc) return false;
+    const std::string_view value = argv[++i];
+    auto number = [&](auto& out) {
+      auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), out);
+      return error == std::errc() && end == value.data() + value.size() && out > 0;
+    };
+    bool ok = true;
+    if (flag == "--events")
+      ok = number(options.events);
+    else if (flag == "--customers")
+      ok = number(options.customers);
+    else if (flag == "--partitions")
+      ok = number(options.partitions);
+    else if (flag == "--batch-size")
+      ok = number(options.batch_size);
+    else if (flag == "--latency-rate")
+      ok = number(options.latency_rate);
+    else if (flag == "--latency-seconds")
+      ok = number(options.latency_seconds);
+    else if (flag == "--format" && (value == "protobuf" || value == "json"))
+      options.format = value;
+    else if (flag == "--segments")
+      options.segments = value;
+    else
+      ok = false;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+[[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
+  std::cerr << "pipeline-bench: " << what << ": " << status.message() << "\n";
+  std::exit(1);
+}
+
+// Starts every assigned partition from the beginning of the topic.
+class FromEarliest : public cdp::kafka::RebalanceHandler {
+ public:
+  absl::StatusOr<std::map<cdp::kafka::TopicPartition, cdp::Offset>> OnAssigned(
+      const std::vector<cdp::kafka::TopicPartition>& partitions) override {
+    std::map<cdp::kafka::TopicPartition, cdp::Offset> start;
+    for (const auto& tp : partitions) start[tp] = cdp::Offset(0);
+    return start;
+  }
+  void OnRevoked(const std::vector<cdp::kafka::TopicPartition>&) override {}
+  void OnLost(const std::vector<cdp::kafka::TopicPartition>&) override {}
+};
+
+cdp::kafka::Properties ConsumerProperties() {
+  return {{"fetch.max.bytes", "52428800"},
+          {"max.partition.fetch.bytes", "4194304"},
+          {"queued.min.messages", "200000"}};
+}
+
+std::int64_t Publish(const std::string& bootstrap, const Options& options,
+                     cdp::tools::ClockMode clock, std::int64_t events, double rate,
+                     std::uint64_t seed) {
+  cdp::tools::GeneratorOptions generator_options;
+  generator_options.seed = seed;
+  generator_options.customers = options.customers;
+  generator_options.events = events;
+  generator_options.clock = clock;
+  generator_options.start = absl::Now() - absl::Hours(24 * 365);
+  auto generator = cdp::tools::Generator::Create(generator_options);
+  if (!generator.ok()) Fail("generator", generator.status());
+  const auto format =
+      options.format == "json" ? cdp::tools::WireFormat::kJson : cdp::tools::WireFormat::kProtobuf;
+  auto sink = cdp::tools::OpenKafkaSink({.brokers = bootstrap,
+                                         .topic = "customer-events",
+                                         .format = format,
+                                         .properties = {{"linger.ms", "20"}}});
+  if (!sink.ok()) Fail("producer", sink.status());
+  std::atomic<bool> never = false;
+  std::ostringstream progress;
+  const auto summary =
+      cdp::tools::RunTraffic(*generator, **sink, {.format = format, .rate = rate}, never, progress);
+  if (!summary.status.ok()) Fail("publishing", summary.status);
+  if (auto finished = (*sink)->Finish(); !finished.ok()) Fail("publishing", finished);
+  return summary.written;
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(p * static_cast<double>(values.size() - 1))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!ParseFlags(argc, argv, options)) {
+    std::cerr << "pipeline-bench: bad arguments\n" << kUsage;
+    return 2;
+  }
+  auto catalogue = cdp::rules::LoadSegmentCatalogue(options.segments);
+  if (!catalogue.ok()) Fail("segments", catalogue.status());
+  auto engine = std::make_shared<const cdp::core::Engine>(
+      std::make_shared<const cdp::rules::SegmentCatalogue>(std::move(*catalogue)),
+      cdp::core::EngineOptions{});
+
+  auto cluster = cdp::kafka::MockCluster::Start(1);
+  if (!cluster.ok()) Fail("embedded broker", cluster.status());
+  for (const auto& [topic, partitions] :
+       {std::pair{"customer-events", options.partitions},
+        std::pair{"segment-changes", options.partitions}, std::pair{"customer-events-dlq", 1}}) {
+    if (auto created = (*cluster)->CreateTopic(topic, partitions, 1); !created.ok()) {
+      Fail("topic", created);
+    }
+  }
+  const std::string bootstrap = (*cluster)->bootstrap_servers();
+
+  std::cout << "pipeline-bench: " << options.events << " events, " << options.customers
+            << " customers, " << options.partitions << " partitions, " << options.format
+            << ", batch " << options.batch_size << ", " << std::thread::hardware_concurrency()
+            << " cores\n";
+  auto preload_start = Clock::now();
+  const std::int64_t preloaded =
+      Publish(bootstrap, options, cdp::tools::ClockMode::kSimulated, options.events, 0, 1);
+  const double preload_seconds =
+      std::chrono::duration<double>(Clock::now() - preload_start).count();
+  std::cout << std::fixed << std::setprecision(0) << "preload:        " << preloaded
+            << " events in " << std::setprecision(2) << preload_seconds << " s\n";
+
+  // Raw consume: what the broker and client alone allow.
+  double raw_rate = 0;
+  {
+    FromEarliest handler;
+    auto consumer = cdp::kafka::Consumer::Create({.bootstrap_servers = bootstrap,
+                                                  .group_id = "bench-raw",
+                                                  .topics = {"customer-events"},
+                                                  .properties = ConsumerProperties()},
+                                                 handler);
+    if (!consumer.ok()) Fail("consumer", consumer.status());
+    std::int64_t consumed = 0;
+    Clock::time_point first;
+    while (consumed < preloaded) {
+      auto batch =
+          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(500));
+      if (!batch.ok()) Fail("consume", batch.status());
+      if (consumed == 0 && !batch->empty()) first = Clock::now();
+      consumed += static_cast<std::int64_t>(batch->size());
+    }
+    raw_rate =
+        static_cast<double>(consumed) / std::chrono::duration<double>(Clock::now() - first).count();
+    (void)(*consumer)->Close();
+  }
+
+  const auto data_dir =
+      std::filesystem::temp_directory_path() / absl::StrCat("pipeline-bench-", ::getpid());
+  std::filesystem::remove_all(data_dir);
+  auto store = cdp::state::Store::Open({.path = data_dir.string()});
+  if (!store.ok()) Fail("state", store.status());
+  auto producer = cdp::kafka::Producer::Create({.bootstrap_servers = bootstrap});
+  if (!producer.ok()) Fail("producer", producer.status());
+  cdp::service::KafkaSink sink(**producer, "segment-changes", "customer-events-dlq");
+  cdp::pipeline::ProcessorOptions processor_options;
+  processor_options.cache_capacity = 500'000;
+  cdp::pipeline::Processor processor(
+      engine, **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
+  std::mutex latency_mutex;
+  std::vector<double> latencies;
+  std::atomic<bool> measuring_latency = false;
+  std::int64_t changes = 0;
+  processor.SetChangeObserver([&](const cdp::v1::SegmentChange& change) {
+    ++changes;
+    if (!measuring_latency) return;
+    const absl::Time occurred = absl::FromUnixSeconds(change.occurred_at().seconds()) +
+                                absl::Nanoseconds(change.occurred_at().nanos());
+    std::lock_guard lock(latency_mutex);
+    latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - occurred));
+  });
+  cdp::service::Ownership ownership(processor, nullptr);
+  auto consumer = cdp::kafka::Consumer::Create({.bootstrap_servers = bootstrap,
+                                                .group_id = "bench-pipeline",
+                                                .topics = {"customer-events"},
+                                                .properties = ConsumerProperties()},
+                                               ownership);
+  if (!consumer.ok()) Fail("consumer", consumer.status());
+
+  std::int64_t processed = 0;
+  auto consume_until = [&](std::int64_t target, Clock::time_point* first) {
+    while (processed < target) {
+      auto batch =
+          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(200));
+      if (!batch.ok()) Fail("consume", batch.status());
+      if (batch->empty()) continue;
+      if (first != nullptr && processed == 0) *first = Clock::now();
+      if (auto status = processor.Process(cdp::service::ToInputRecords(*batch)); !status.ok()) {
+        Fail("pipeline", status);
+      }
+      (void)(*consumer)->CommitOffsets(cdp::service::NextOffsets(*batch));
+      processed += static_cast<std::int64_t>(batch->size());
+    }
+  };
+  Clock::time_point first;
+  consume_until(preloaded, &first);
+  const double pipeline_seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  const double pipeline_rate = static_cast<double>(preloaded) / pipeline_seconds;
+  const std::int64_t throughput_changes = changes;
+
+  // Latency: events published live, below capacity, while the pipeline keeps up.
+  measuring_latency = true;
+  const auto live_events =
+      static_cast<std::int64_t>(options.latency_rate * options.latency_seconds);
+  std::int64_t published_live = 0;
+  std::thread publisher([&] {
+    published_live = Publish(bootstrap, options, cdp::tools::ClockMode::kLive, live_events,
+                             options.latency_rate, 2);
+  });
+  consume_until(preloaded + live_events, nullptr);
+  publisher.join();
+
+  auto stats = (*store)->GetStats();
+  std::cout << std::setprecision(0) << "raw consume:    " << raw_rate
+            << " events/s (a consumer that does nothing)\n"
+            << "pipeline:       " << pipeline_rate << " events/s end to end (" << throughput_changes
+            << " segment changes, " << std::setprecision(2) << pipeline_seconds << " s)\n"
+            << "ratio:          " << std::setprecision(2) << pipeline_rate / raw_rate
+            << " of the raw consume rate\n"
+            << std::setprecision(1) << "latency:        p50 " << Percentile(latencies, 0.5)
+            << " ms, p99 " << Percentile(latencies, 0.99) << " ms, occurred_at -> change "
+            << "delivered and committed (" << latencies.size() << " changes, " << published_live
+            << " events at " << std::setprecision(0) << options.latency_rate << "/s)\n";
+  if (stats.ok()) {
+    std::cout << "state:          ~" << stats->estimated_profiles << " profiles, "
+              << stats->sst_files_bytes / (1 << 20) << " MiB in SST files\n";
+  }
+  (void)(*consumer)->Close();
+  (void)(*producer)->Flush(absl::Seconds(10));
+  store->reset();
+  std::filesystem::remove_all(data_dir);
+  return 0;
+}

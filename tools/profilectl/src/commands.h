@@ -1,0 +1,28 @@
+#pragma once
+
+#include <iosfwd>
+#include <span>
+#include <string_view>
+
+namespace cdp::profilectl {
+
+// A subcommand: reads its own arguments (after the command name), writes results to `out` and
+// messages to `err`, and returns the process exit status (kExitOk, kExitFailure, kExitUsage).
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+};
+
+int RunExport(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
+// Every command, in the order the top-level help lists them.
+inline constexpr Command kCommands[] = {
+    {"export", "print every stored profile as JSON lines (the service must be stopped)",
+     &RunExport},
+    {"fold", "replay input records offline with the core engine: the pipeline's reference",
+     &RunFold},
+};
+
+}  // namespace cdp::profilectl

@@ -1,0 +1,61 @@
+#include "profile_json.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver.h>
+#include <google/protobuf/util/type_resolver_util.h>
+
+#include <memory>
+
+namespace cdp::profilectl {
+namespace {
+
+namespace pb = google::protobuf;
+
+constexpr const char* kTypeUrlPrefix = "type.googleapis.com";
+
+pb::util::TypeResolver& Resolver() {
+  static const std::unique_ptr<pb::util::TypeResolver> resolver(
+      pb::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix,
+                                                 pb::DescriptorPool::generated_pool()));
+  return *resolver;
+}
+
+// Map fields iterate in a per-instance random order; deterministic serialization sorts them.
+std::string DeterministicBytes(const pb::Message& message) {
+  std::string bytes;
+  {
+    pb::io::StringOutputStream stream(&bytes);
+    pb::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ProfileJsonLine(Partition partition,
+                                            const v1::CustomerProfile& profile) {
+  pb::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const std::string type_url =
+      std::string(kTypeUrlPrefix) + "/" + v1::CustomerProfile::descriptor()->full_name();
+  const auto printed = pb::util::BinaryToJsonString(&Resolver(), type_url,
+                                                    DeterministicBytes(profile), &json, options);
+  if (!printed.ok()) {
+    return absl::InternalError(
+        "cannot print the profile of partition " + std::to_string(partition.value()) +
+        " as JSON: " + std::string(printed.message().data(), printed.message().size()));
+  }
+  std::string line = "{\"partition\":" + std::to_string(partition.value());
+  if (json != "{}") line += ",";
+  line.append(json, 1);
+  return line;
+}
+
+}  // namespace cdp::profilectl

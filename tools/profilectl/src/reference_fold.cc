@@ -1,0 +1,61 @@
+#include "reference_fold.h"
+
+#include <algorithm>
+
+namespace cdp::profilectl {
+namespace {
+
+absl::Time ToAbslTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+}  // namespace
+
+ReferenceFold::ReferenceFold(const core::Engine& engine, FoldOptions options)
+    : engine_(engine), options_(std::move(options)) {}
+
+absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
+  PartitionState& state = partitions_[record.partition];
+  if (record.offset <= state.last_offset) {
+    return absl::InvalidArgumentError(
+        "offset " + std::to_string(record.offset) + " of partition " +
+        std::to_string(record.partition.value()) + " comes after offset " +
+        std::to_string(state.last_offset) +
+        "; records must be in consumption order (ascending offsets per partition)");
+  }
+  state.last_offset = record.offset;
+
+  v1::CustomerEvent event;
+  std::optional<core::Rejection> rejection;
+  if (!record.value.has_value()) {
+    rejection = core::Rejection{core::RejectReason::kEmptyValue, "the record value is null"};
+  } else {
+    rejection = core::DecodeEvent(*record.value, core::FormatFromContentType(record.content_type),
+                                  options_.decode, event);
+  }
+  if (!rejection) rejection = engine_.Validate(event, options_.validation_now);
+  if (rejection) {
+    rejects_.push_back(RejectedRecord{record.partition, record.offset, *std::move(rejection)});
+    return Outcome::kRejected;
+  }
+
+  const absl::Time before =
+      options_.clock == ClockMode::kWall ? options_.validation_now : state.watermark;
+  if (auto seen = state.seen_until.find(event.event_id());
+      seen != state.seen_until.end() && before < seen->second) {
+    return Outcome::kDuplicate;
+  }
+
+  absl::Time now = options_.validation_now;
+  if (options_.clock == ClockMode::kEventTime) {
+    state.watermark = std::max(state.watermark, ToAbslTime(event.occurred_at()));
+    now = state.watermark;
+  }
+  const auto key = std::make_pair(record.partition, event.customer_id());
+  v1::CustomerProfile& profile = profiles_[key];
+  if (engine_.Apply(event, now, profile, changes_)) profiles_.erase(key);
+  state.seen_until[event.event_id()] = now + options_.dedup_retention;
+  return Outcome::kApplied;
+}
+
+}  // namespace cdp::profilectl
