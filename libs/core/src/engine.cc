@@ -137,8 +137,11 @@ void Diff(const rules::SegmentCatalogue& catalogue, const Membership& next,
   for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
     const std::string& dimension = catalogue.dimensions[i].id;
     const auto stored = profile.tiers().find(dimension);
-    const std::string_view before = stored == profile.tiers().end() ? "" : stored->second;
-    const std::string_view after = next.tiers[i] == nullptr ? "" : next.tiers[i]->id;
+    // Both branches must be views: `cond ? "" : some_string` would view a destroyed temporary.
+    const std::string_view before =
+        stored == profile.tiers().end() ? std::string_view() : std::string_view(stored->second);
+    const std::string_view after =
+        next.tiers[i] == nullptr ? std::string_view() : std::string_view(next.tiers[i]->id);
     if (before != after) sink.Move(dimension, before, after);
   }
   std::vector<std::pair<std::string_view, std::string_view>> retired_tiers;

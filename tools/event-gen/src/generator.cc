@@ -20,7 +20,7 @@ using InteractionType = v1::Interaction::Type;
 constexpr std::int64_t kMaxCustomers = 10'000'000;
 
 // Zipf-Mandelbrot weights 1 / (rank + offset)^exponent: the offset keeps the single most active
-// customer from dominating, while the top 1% still make about a third of all activity.
+// customer from dominating, while the top 1% still make about 40% of all activity.
 constexpr double kZipfExponent = 1.05;
 constexpr double kZipfOffset = 8.0;
 
@@ -288,14 +288,15 @@ struct Generator::Model {
   std::vector<std::uint32_t> customer_at_rank;
   std::int64_t most_active = 1;
   std::vector<CustomerState> customers;  // by number - 1
-  std::vector<Order> orders;             // ring of the latest purchases
+  // Ring of the latest purchases, and the slot the next one overwrites once it is full.
+  std::vector<Order> orders;
+  std::size_t next_order = 0;
+  // Set when the last valid event was a sign-up: who signed up, and what they came to do.
   struct SignedUp {
     std::int64_t number;
     Payload payload;
   };
-  // Set when the last valid event was a sign-up.
   std::optional<SignedUp> after_sign_up;
-  std::size_t next_order = 0;
   PriceList prices = MakePriceList();
   absl::CivilDay start_day;
 };

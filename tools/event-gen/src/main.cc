@@ -29,6 +29,8 @@ extern "C" void RequestStop(int /*signal*/) { stop_requested.store(true); }
 void InstallStopHandlers() {
   struct sigaction action {};
   action.sa_handler = RequestStop;
+  // A second signal kills at once, should the final flush hang on an unreachable broker.
+  action.sa_flags = SA_RESETHAND;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);

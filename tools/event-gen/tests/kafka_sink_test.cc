@@ -1,7 +1,11 @@
+#include <sys/wait.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +31,26 @@ class StartFromCommitted final : public kafka::RebalanceHandler {
   void OnLost(const std::vector<kafka::TopicPartition>&) override {}
 };
 
+std::vector<kafka::Message> ConsumeAll(const std::string& brokers, const std::string& topic,
+                                       std::size_t expected) {
+  StartFromCommitted handler;
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::Consumer::Create(
+      {.bootstrap_servers = brokers, .group_id = "check", .topics = {topic}}, handler);
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  std::vector<kafka::Message> messages;
+  if (!consumer.ok()) return messages;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (messages.size() < expected && absl::Now() < deadline) {
+    absl::StatusOr<std::vector<kafka::Message>> batch =
+        (*consumer)->Poll(500, absl::Milliseconds(200));
+    EXPECT_TRUE(batch.ok()) << batch.status();
+    if (!batch.ok()) break;
+    for (kafka::Message& message : *batch) messages.push_back(std::move(message));
+  }
+  EXPECT_TRUE((*consumer)->Close().ok());
+  return messages;
+}
+
 TEST(KafkaSinkTest, PublishesKeyedJsonWithItsContentType) {
   absl::StatusOr<std::unique_ptr<kafka::MockCluster>> cluster = kafka::MockCluster::Start(1);
   ASSERT_TRUE(cluster.ok()) << cluster.status();
@@ -46,18 +70,7 @@ TEST(KafkaSinkTest, PublishesKeyedJsonWithItsContentType) {
   const absl::Status flushed = (*sink)->Finish();
   ASSERT_TRUE(flushed.ok()) << flushed;
 
-  StartFromCommitted handler;
-  absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::Consumer::Create(
-      {.bootstrap_servers = brokers, .group_id = "check", .topics = {"events"}}, handler);
-  ASSERT_TRUE(consumer.ok()) << consumer.status();
-  std::vector<kafka::Message> messages;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (messages.size() < 200 && absl::Now() < deadline) {
-    absl::StatusOr<std::vector<kafka::Message>> batch =
-        (*consumer)->Poll(500, absl::Milliseconds(200));
-    ASSERT_TRUE(batch.ok()) << batch.status();
-    for (kafka::Message& message : *batch) messages.push_back(std::move(message));
-  }
+  const std::vector<kafka::Message> messages = ConsumeAll(brokers, "events", 200);
   ASSERT_EQ(messages.size(), 200U);
   int with_customer_key = 0;
   for (const kafka::Message& message : messages) {
@@ -72,7 +85,31 @@ TEST(KafkaSinkTest, PublishesKeyedJsonWithItsContentType) {
     }
   }
   EXPECT_GT(with_customer_key, 150);
-  ASSERT_TRUE((*consumer)->Close().ok());
+}
+
+TEST(KafkaSinkTest, TheToolPublishesProtobufToTheBrokers) {
+  absl::StatusOr<std::unique_ptr<kafka::MockCluster>> cluster = kafka::MockCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic("customer-events", 2, 1).ok());
+  const std::string brokers = (*cluster)->bootstrap_servers();
+
+  const std::string command = std::string(EVENT_GEN_BINARY) + " --brokers " + brokers +
+                              " --format protobuf --customers 40 --events 300"
+                              " --kafka-property client.id=event-gen-test 2>/dev/null";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << command;
+  ASSERT_EQ(WEXITSTATUS(status), 0) << command;
+
+  const std::vector<kafka::Message> messages = ConsumeAll(brokers, "customer-events", 300);
+  ASSERT_EQ(messages.size(), 300U);
+  for (const kafka::Message& message : messages) {
+    EXPECT_EQ(message.header("content-type"), std::nullopt);
+    ASSERT_TRUE(message.value().has_value());
+    v1::CustomerEvent event;
+    ASSERT_TRUE(
+        event.ParseFromArray(message.value()->data(), static_cast<int>(message.value()->size())));
+    EXPECT_THAT(message.key(), testing::Optional(std::string_view(event.customer_id())));
+  }
 }
 
 TEST(KafkaSinkTest, ReadsTheBootstrapFileKafkaLocalWrites) {
