@@ -13,6 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "change_json.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "text_util.h"
 
 namespace cdp::core {
@@ -219,8 +222,20 @@ WireFormat FormatFromContentType(std::string_view content_type) {
 }
 
 std::string EncodeChange(const v1::SegmentChange& change, OutputFormat format) {
-  if (format == OutputFormat::kProtobuf) return change.SerializeAsString();
-  return ToJson(change);
+  std::string out;
+  if (format == OutputFormat::kProtobuf) {
+    // Deterministic, so that a change replayed after a crash is byte-identical.
+    {
+      google::protobuf::io::StringOutputStream stream(&out);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      change.SerializeToCodedStream(&coded);
+    }
+    return out;
+  }
+  out.reserve(256);
+  internal::AppendChangeJson(change, out);
+  return out;
 }
 
 std::string EventToJson(const v1::CustomerEvent& event) { return ToJson(event); }

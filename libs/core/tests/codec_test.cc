@@ -213,6 +213,16 @@ TEST(DecodeEvent, RejectsGarbageAsUndecodable) {
   EXPECT_EQ(ReasonOf(kFullJson, WireFormat::kProtobuf), RejectReason::kUndecodable);
 }
 
+TEST(DecodeEvent, RejectsBinaryStringsThatAreNotUtf8AsUndecodable) {
+  v1::CustomerEvent event = testing::Event(kFullJson);
+  event.set_customer_id("c\xff");
+  // Serialising only logs the problem; parsing refuses it (the log line in the output is expected).
+  const auto rejection = Decode(event.SerializeAsString(), event);
+  ASSERT_TRUE(rejection);
+  EXPECT_EQ(rejection->reason, RejectReason::kUndecodable);
+  EXPECT_THAT(rejection->detail, HasSubstr("UTF-8"));
+}
+
 std::string Framed(std::string_view indexes, const v1::CustomerEvent& event) {
   return std::string("\0\0\0\0\x07", 5) + std::string(indexes) + event.SerializeAsString();
 }
