@@ -281,7 +281,7 @@ def export(args, data_dir):
 
 
 def run_test_catalogue(h, args):
-    _, bootstrap = harness.start_kafka(h, args.kafka_local)
+    kafka, bootstrap = harness.start_kafka(h, args.kafka_local)
     data_dir = h.path("state-test-catalogue")
     service = harness.start_service(h, args.profile_service, bootstrap, args.test_segments,
                                     data_dir)
@@ -305,6 +305,7 @@ def run_test_catalogue(h, args):
         customers
     alice = next(p for p in exported if p["customer_id"] == "alice")
     assert alice["events_applied"] == "3" and alice["orders_total"] == "2", alice
+    kafka.kill()
     return len(records), change_count, letter_count
 
 

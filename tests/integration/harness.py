@@ -145,7 +145,7 @@ def run(name, main):
 
 def start_kafka(harness, binary, topics=None):
     """Starts tools/kafka-local; returns (child, bootstrap servers)."""
-    bootstrap_file = harness.path("bootstrap.txt")
+    bootstrap_file = harness.path(f"bootstrap-{len(harness.children)}.txt")
     argv = [binary, "--bootstrap-file", bootstrap_file]
     for topic, partitions in (topics or []):
         argv += ["--topic", f"{topic}:{partitions}"]

@@ -35,7 +35,7 @@ struct Options {
   std::int64_t events = 1'000'000;
   std::int64_t customers = 100'000;
   int partitions = 32;
-  int batch_size = 5000;
+  int batch_size = 20000;
   double latency_rate = 20'000;
   int latency_seconds = 5;
   std::string format = "protobuf";

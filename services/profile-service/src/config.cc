@@ -149,6 +149,20 @@ const std::vector<Option>& Options() {
        [](const Config& config) { return absl::FormatDuration(config.dedup_retention); }},
       {"batch-size", "N", "Most records processed (and committed) as one batch.",
        Int(&Config::batch_size, 1, 1'000'000, "--batch-size"), Show(&Config::batch_size)},
+      {"batch-max-wait", "DURATION",
+       "How long to keep filling a batch after its first record (e.g. 20ms); longer batches "
+       "amortise the delivery wait and state commit, shorter ones lower latency.",
+       [](Config& config, std::string_view value) {
+         absl::Duration duration;
+         if (!absl::ParseDuration(A(value), &duration) || duration < absl::ZeroDuration() ||
+             duration > absl::Seconds(10)) {
+           return absl::InvalidArgumentError(absl::StrCat("--batch-max-wait: '", A(value),
+                                                          "' is not a duration from 0ms to 10s"));
+         }
+         config.batch_max_wait = duration;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return absl::FormatDuration(config.batch_max_wait); }},
       {"cache-profiles", "N", "Profiles kept in memory in front of RocksDB (0 disables).",
        Int(&Config::cache_profiles, 0, 100'000'000, "--cache-profiles"),
        Show(&Config::cache_profiles)},

@@ -29,7 +29,8 @@ struct Config {
   std::string output_format = "json";
   std::string currency = "CNY";
   absl::Duration dedup_retention = absl::Hours(7 * 24);
-  int batch_size = 5000;
+  int batch_size = 20000;
+  absl::Duration batch_max_wait = absl::Milliseconds(20);
   int cache_profiles = 200000;
   int max_record_bytes = 1 << 20;
   std::vector<std::pair<std::string, std::string>> kafka_properties;

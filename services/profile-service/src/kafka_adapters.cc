@@ -1,7 +1,10 @@
 #include "kafka_adapters.h"
 
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "log.h"
 
 namespace cdp::service {
@@ -70,6 +73,24 @@ void Ownership::Release(const std::vector<kafka::TopicPartition>& partitions) {
       lag_.erase(it);
     }
   }
+}
+
+absl::StatusOr<std::vector<kafka::Message>> PollBatch(kafka::Consumer& consumer,
+                                                      std::size_t max_records,
+                                                      absl::Duration max_wait,
+                                                      absl::Duration idle_timeout) {
+  auto batch = consumer.Poll(max_records, idle_timeout);
+  if (!batch.ok() || batch->empty()) return batch;
+  const absl::Time deadline = absl::Now() + max_wait;
+  while (batch->size() < max_records) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    auto more = consumer.Poll(max_records - batch->size(), left);
+    if (!more.ok()) return more.status();
+    if (more->empty()) break;
+    std::move(more->begin(), more->end(), std::back_inserter(*batch));
+  }
+  return batch;
 }
 
 std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Message>& messages) {
