@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace cdp::pipeline {
@@ -45,7 +46,7 @@ OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& reject
 
 struct Accepted {
   const InputRecord* record;
-  v1::CustomerEvent event;
+  const v1::CustomerEvent& event;
 };
 
 }  // namespace
@@ -105,6 +106,8 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   const core::Engine& engine = *engine_;
   if (metrics_ != nullptr) metrics_->CountConsumed(batch.size());
 
+  // The batch's events live in one arena: decoding allocates less and freeing them is one step.
+  google::protobuf::Arena arena;
   std::vector<OutputRecord> outputs;
   std::vector<Accepted> accepted;
   accepted.reserve(batch.size());
@@ -112,7 +115,7 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   for (const InputRecord& record : batch) {
     Offset& next = next_offsets.try_emplace(record.partition, Offset(0)).first->second;
     next = std::max(next, Offset(record.offset.value() + 1));
-    v1::CustomerEvent event;
+    v1::CustomerEvent& event = *google::protobuf::Arena::CreateMessage<v1::CustomerEvent>(&arena);
     std::optional<core::Rejection> rejection;
     if (!record.value.has_value()) {
       rejection = core::Rejection{core::RejectReason::kEmptyValue, "the record value is null"};
@@ -127,7 +130,7 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
       outputs.push_back(DeadLetter(record, *rejection, options_.input_topic));
       continue;
     }
-    accepted.push_back(Accepted{&record, std::move(event)});
+    accepted.push_back(Accepted{&record, event});
   }
 
   // Event-time "now" before this batch, per partition; restored if the batch fails.
@@ -227,8 +230,8 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     }
     if (delivered.ok()) delivered = sink_.Flush();
     if (!delivered.ok()) {
-      return fail(absl::UnavailableError(absl::StrCat("delivering ", count, " outputs: ",
-                                                      delivered.message())));
+      return fail(absl::UnavailableError(
+          absl::StrCat("delivering ", count, " outputs: ", delivered.message())));
     }
   }
 
