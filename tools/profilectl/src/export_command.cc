@@ -3,7 +3,10 @@
 #include <limits>
 #include <optional>
 #include <ostream>
+#include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "arguments.h"
 #include "cdp/state/store.h"
 #include "commands.h"
