@@ -32,7 +32,7 @@ DUPLICATE_FRACTION = 0.02
 # well inside the dedup retention (7 days of event time), where a repeat must be dropped.
 DUPLICATE_DISTANCE = 200
 PARTITIONS = 8
-KILLS = 12
+KILLS = 10
 BATCH_SIZE = 500
 GROUP = "cdp-profile-service"
 SERVICE_FLAGS = ["--clock", "event-time", "--batch-size", str(BATCH_SIZE)]
@@ -160,9 +160,14 @@ def main(h):
         wait_until(lambda: service.child.check_running() or committed_batches(service) >= 1, 90,
                    f"instance {kill + 1} to commit a batch")
         time.sleep(rng.uniform(0.0, 1.5))  # the random kill point; nothing waits on it
+        consumed = harness.metric(service.metrics(), "cdp_events_consumed_total",
+                                  topic=INPUT_TOPIC)
         service.child.signal(signal.SIGKILL)
         assert service.child.wait(10) == -signal.SIGKILL
         kills += 1
+        print(f"kill {kills}: instance had consumed {consumed:.0f} records; "
+              f"{harness.count_records(bootstrap, OUTPUT_TOPIC)} changes published so far",
+              flush=True)
     for rest in chunks[KILLS:]:
         harness.produce(bootstrap, INPUT_TOPIC, rest)
 

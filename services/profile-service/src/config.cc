@@ -276,6 +276,28 @@ absl::Status ApplyConfigFile(const std::string& path, Config& config) {
   return absl::OkStatus();
 }
 
+// Wraps `text` at word boundaries into lines of at most `width` characters after `indent`.
+std::string Wrap(std::string_view text, std::size_t indent, std::size_t width) {
+  std::string out;
+  std::size_t line_length = 0;
+  for (absl::string_view word : absl::StrSplit(A(text), ' ', absl::SkipEmpty())) {
+    if (line_length > 0 && line_length + 1 + word.size() > width) {
+      out.append("\n");
+      line_length = 0;
+    }
+    if (line_length == 0) {
+      out.append(indent, ' ');
+    } else {
+      out.push_back(' ');
+      ++line_length;
+    }
+    out.append(word.data(), word.size());
+    line_length += word.size();
+  }
+  out.append("\n");
+  return out;
+}
+
 }  // namespace
 
 std::string HelpText() {
@@ -292,12 +314,13 @@ std::string HelpText() {
   for (const Option& option : Options()) {
     absl::StrAppend(&text, "  --", A(option.flag));
     if (!option.value_name.empty()) absl::StrAppend(&text, " ", A(option.value_name));
-    absl::StrAppend(&text, "\n      ", A(option.help));
+    absl::StrAppend(&text, "\n");
+    std::string help(option.help);
     const std::string shown = option.show(defaults);
     if (!shown.empty() && !option.value_name.empty()) {
-      absl::StrAppend(&text, " Default: ", shown, ".");
+      absl::StrAppend(&help, " Default: ", shown, ".");
     }
-    absl::StrAppend(&text, "\n");
+    text.append(Wrap(help, 6, 88));
   }
   absl::StrAppend(
       &text,

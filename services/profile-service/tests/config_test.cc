@@ -104,3 +104,18 @@ TEST(Config, HelpDocumentsEveryOption) {
 
 }  // namespace
 }  // namespace cdp::service
+
+namespace cdp::service {
+namespace {
+
+TEST(Config, ShippedExampleFileIsValid) {
+  auto parsed = Parse({"--config", CDP_SOURCE_DIR "/deploy/config/profile-service.yaml"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.brokers, "");
+  EXPECT_EQ(parsed->config.batch_max_wait, absl::Milliseconds(20));
+  ASSERT_EQ(parsed->config.kafka_properties.size(), 1u);
+  EXPECT_EQ(parsed->config.kafka_properties[0].first, "client.id");
+}
+
+}  // namespace
+}  // namespace cdp::service
