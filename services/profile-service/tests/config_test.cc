@@ -102,12 +102,6 @@ TEST(Config, HelpDocumentsEveryOption) {
   }
 }
 
-}  // namespace
-}  // namespace cdp::service
-
-namespace cdp::service {
-namespace {
-
 TEST(Config, ShippedExampleFileIsValid) {
   auto parsed = Parse({"--config", CDP_SOURCE_DIR "/deploy/config/profile-service.yaml"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
