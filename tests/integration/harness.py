@@ -52,10 +52,9 @@ class Child:
 
     def __init__(self, name, argv, log_dir):
         self.name = name
-        self.argv = argv
-        self.stdout_path = os.path.join(log_dir, f"{name}.out")
         self.stderr_path = os.path.join(log_dir, f"{name}.err")
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+        with open(os.path.join(log_dir, f"{name}.out"), "wb") as out, \
+                open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(argv, stdout=out, stderr=err,
                                             stdin=subprocess.DEVNULL,
                                             preexec_fn=_die_with_parent)
@@ -71,10 +70,6 @@ class Child:
         if not self.running():
             raise AssertionError(f"{self.name} exited early with code {self.process.returncode}:\n"
                                  f"{self.stderr()}")
-
-    def stdout(self):
-        with open(self.stdout_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
 
     def stderr(self):
         with open(self.stderr_path, "rb") as f:
@@ -261,15 +256,11 @@ def metric(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def producer(bootstrap):
-    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                     "linger.ms": 5})
-
-
 def produce(bootstrap, topic, records):
     """Publishes (key, value, headers[, partition]) tuples in order; returns each record's
     (partition, offset) once all are acknowledged."""
-    sink = producer(bootstrap)
+    sink = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                     "linger.ms": 5})
     delivered = [None] * len(records)
     errors = []
 
@@ -302,15 +293,6 @@ def _consumer(bootstrap, group=None):
                      "group.id": group or f"integration-reader-{uuid.uuid4()}",
                      "enable.auto.commit": False, "session.timeout.ms": 6000,
                      "heartbeat.interval.ms": 500})
-
-
-def partitions_of(bootstrap, topic):
-    reader = _consumer(bootstrap)
-    try:
-        metadata = reader.list_topics(topic, timeout=10)
-        return sorted(metadata.topics[topic].partitions)
-    finally:
-        reader.close()
 
 
 def end_offsets(bootstrap, topic):

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "cdp/common/suggest.h"
 #include "source_text.h"
-#include "suggest.h"
 #include "text.h"
 
 namespace cdp::rules {
@@ -140,7 +140,7 @@ class Loader {
       }
       const std::string& name = key.Scalar();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        if (const std::optional<std::string_view> match = internal::ClosestMatch(name, allowed)) {
+        if (const std::optional<std::string> match = cdp::Suggest(name, allowed)) {
           AddError(key.Mark(),
                    internal::Cat("unknown key '", name, "'; did you mean '", *match, "'?"));
         } else {

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "cdp/common/suggest.h"
 #include "lexer.h"
-#include "suggest.h"
 #include "text.h"
 
 namespace cdp::rules::internal {
@@ -445,7 +445,7 @@ class Parser {
     }
     std::array<std::string_view, kFieldCount> names;
     for (std::size_t i = 0; i < kFieldCount; ++i) names[i] = Fields()[i].name;
-    if (const std::optional<std::string_view> match = ClosestMatch(name.text, names)) {
+    if (const std::optional<std::string> match = cdp::Suggest(name.text, names)) {
       return Fail(name.offset,
                   Cat("unknown field '", name.text, "'; did you mean '", *match, "'?"));
     }
@@ -460,7 +460,7 @@ class Parser {
       }
       std::array<std::string_view, kFunctions.size()> names;
       for (std::size_t i = 0; i < kFunctions.size(); ++i) names[i] = kFunctions[i].name;
-      if (const std::optional<std::string_view> match = ClosestMatch(name.text, names)) {
+      if (const std::optional<std::string> match = cdp::Suggest(name.text, names)) {
         return Fail(name.offset,
                     Cat("unknown function '", name.text, "'; did you mean '", *match, "'?"));
       }

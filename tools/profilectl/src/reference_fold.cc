@@ -42,7 +42,7 @@ absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
   const absl::Time before =
       options_.clock == ClockMode::kWall ? options_.validation_now : state.watermark;
   if (auto seen = state.seen_until.find(event.event_id());
-      seen != state.seen_until.end() && before > seen->second) {
+      seen != state.seen_until.end() && before < seen->second) {
     return Outcome::kDuplicate;
   }
 
