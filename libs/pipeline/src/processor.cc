@@ -71,6 +71,12 @@ Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& s
       cache_(options_.cache_capacity) {}
 
 absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partition) {
+  if (options_.clock == ClockMode::kEventTime) {
+    // Resume with the clock the partition had, so a restart changes nothing that follows.
+    auto event_time = store_.ReadEventTime(partition);
+    if (!event_time.ok()) return event_time.status();
+    if (event_time->has_value()) watermarks_[partition] = **event_time;
+  }
   return store_.ReadOffset(partition);
 }
 
@@ -242,7 +248,11 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
       state_batch.PutProfile(entry.partition, entry.profile);
     }
   }
-  for (const auto& [partition, next] : next_offsets) state_batch.SetOffset(partition, next);
+  for (const auto& [partition, next] : next_offsets) {
+    std::optional<absl::Time> event_time;
+    if (auto it = watermarks_.find(partition); it != watermarks_.end()) event_time = it->second;
+    state_batch.SetOffset(partition, next, event_time);
+  }
   if (absl::Status committed = store_.Commit(state_batch); !committed.ok()) {
     return fail(absl::InternalError(absl::StrCat("committing state: ", committed.message())));
   }

@@ -241,6 +241,20 @@ TEST_F(ProcessorTest, EventTimeClockFollowsTheLatestOccurredAt) {
   EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("segment":"at_risk")"));
 }
 
+TEST_F(ProcessorTest, EventTimeSurvivesARestart) {
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2025-01-01T00:00:00Z")},
+                       {1, Interaction("e2", "c2", "2025-03-01T00:00:00Z")}})
+                  .ok());
+  OpenStore(ClockMode::kEventTime);
+  auto resume = processor_->ResumeOffset(Partition(0));
+  ASSERT_TRUE(resume.ok());
+  EXPECT_EQ(*resume, Offset(2));
+  // An older event after the restart is still judged at the partition's March 1st.
+  ASSERT_TRUE(Process({{2, Interaction("e3", "c1", "2025-01-02T00:00:00Z")}}).ok());
+  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+}
+
 TEST_F(ProcessorTest, KeepsPartitionsApart) {
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}, Partition(3)).ok());
   EXPECT_FALSE(Stored("c1", Partition(0)).has_value());

@@ -281,23 +281,55 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-absl::StatusOr<std::optional<Offset>> Store::ReadOffset(Partition partition) const {
-  if (partition.value() < 0) return InvalidPartition(partition);
+namespace {
+
+// The offsets family holds per partition the next offset (8 bytes) and, in event-time mode, the
+// partition's event time (8 more bytes, Unix microseconds).
+absl::StatusOr<std::optional<std::pair<Offset, std::optional<absl::Time>>>> ReadCheckpoint(
+    rocksdb::DB& db, rocksdb::ColumnFamilyHandle* offsets, const std::string& path,
+    Partition partition) {
   rocksdb::PinnableSlice value;
-  const rocksdb::Status read = impl_->db->Get(rocksdb::ReadOptions(), impl_->offsets,
-                                              internal::PartitionBegin(partition), &value);
+  const rocksdb::Status read =
+      db.Get(rocksdb::ReadOptions(), offsets, internal::PartitionBegin(partition), &value);
   if (read.IsNotFound()) return std::nullopt;
   if (!read.ok()) {
     return FromRocksDb(read, absl::StrCat("cannot read the offset of partition ", partition.value(),
-                                          " from '", impl_->path, "'"));
+                                          " from '", path, "'"));
   }
-  const std::optional<std::int64_t> offset = internal::DecodeInt64(View(value));
+  const std::string_view bytes = View(value);
+  const std::optional<std::int64_t> offset = bytes.size() == 8 || bytes.size() == 16
+                                                 ? internal::DecodeInt64(bytes.substr(0, 8))
+                                                 : std::nullopt;
   if (!offset.has_value()) {
     return absl::DataLossError(absl::StrCat("stored offset of partition ", partition.value(),
-                                            " in '", impl_->path, "' is ", value.size(),
-                                            " bytes instead of 8; the state is corrupt"));
+                                            " in '", path, "' is ", value.size(),
+                                            " bytes instead of 8 or 16; the state is corrupt"));
   }
-  return Offset(*offset);
+  std::optional<absl::Time> event_time;
+  if (bytes.size() == 16) {
+    if (const auto micros = internal::DecodeInt64(bytes.substr(8))) {
+      event_time = absl::FromUnixMicros(*micros);
+    }
+  }
+  return std::pair{Offset(*offset), event_time};
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Offset>> Store::ReadOffset(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  auto checkpoint = ReadCheckpoint(*impl_->db, impl_->offsets, impl_->path, partition);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (!checkpoint->has_value()) return std::nullopt;
+  return (*checkpoint)->first;
+}
+
+absl::StatusOr<std::optional<absl::Time>> Store::ReadEventTime(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  auto checkpoint = ReadCheckpoint(*impl_->db, impl_->offsets, impl_->path, partition);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (!checkpoint->has_value()) return std::nullopt;
+  return (*checkpoint)->second;
 }
 
 absl::StatusOr<std::optional<v1::CustomerProfile>> Store::ReadProfile(
@@ -361,8 +393,11 @@ void Store::Batch::MarkSeen(Partition partition, std::string_view event_id, absl
   Add(Kind::kMarkSeen, partition, event_id, internal::EncodeInt64(absl::ToUnixMicros(expires_at)));
 }
 
-void Store::Batch::SetOffset(Partition partition, Offset next) {
-  Add(Kind::kSetOffset, partition, {}, internal::EncodeInt64(next.value()));
+void Store::Batch::SetOffset(Partition partition, Offset next,
+                             std::optional<absl::Time> event_time) {
+  std::string value = internal::EncodeInt64(next.value());
+  if (event_time.has_value()) value += internal::EncodeInt64(absl::ToUnixMicros(*event_time));
+  Add(Kind::kSetOffset, partition, {}, std::move(value));
 }
 
 void Store::Batch::Clear() {

@@ -125,6 +125,27 @@ TEST(StoreTest, CommitMakesProfilesOffsetsAndDedupEntriesReadable) {
   EXPECT_FALSE(Seen(*store, Partition(5), "e1", kT0));
 }
 
+TEST(StoreTest, KeepsAnEventTimeWithTheOffset) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetOffset(Partition(1), Offset(10), kT0);
+  batch.SetOffset(Partition(2), Offset(20));
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), Offset(10));
+  EXPECT_EQ(OffsetOf(*store, Partition(2)), Offset(20));
+  auto with_time = store->ReadEventTime(Partition(1));
+  ASSERT_TRUE(with_time.ok()) << with_time.status();
+  EXPECT_EQ(*with_time, kT0);
+  auto without_time = store->ReadEventTime(Partition(2));
+  ASSERT_TRUE(without_time.ok()) << without_time.status();
+  EXPECT_EQ(*without_time, std::nullopt);
+  auto unknown = store->ReadEventTime(Partition(3));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(*unknown, std::nullopt);
+}
+
 TEST(StoreTest, LaterOperationsInABatchWin) {
   TempDir dir;
   auto store = OpenStore(dir.db());

@@ -48,7 +48,10 @@ class Store {
     // SeenEvents reports the event as seen until `expires_at`.
     void MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at);
     // The offset of the next input record to consume in `partition`.
-    void SetOffset(Partition partition, Offset next);
+    // `event_time`: in event-time mode, the partition's "now" (latest occurred_at applied), kept
+    // with the offset so that a restart resumes with the same clock.
+    void SetOffset(Partition partition, Offset next,
+                   std::optional<absl::Time> event_time = std::nullopt);
 
     [[nodiscard]] std::size_t operations() const { return operations_.size(); }
     void Clear();
@@ -95,6 +98,8 @@ class Store {
 
   // The partition's next input offset, nullopt if it never committed one.
   [[nodiscard]] absl::StatusOr<std::optional<Offset>> ReadOffset(Partition partition) const;
+  // The event time committed with the partition's offset, nullopt if none was.
+  [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> ReadEventTime(Partition partition) const;
 
   [[nodiscard]] absl::StatusOr<std::optional<v1::CustomerProfile>> ReadProfile(
       Partition partition, std::string_view customer_id) const;
