@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -60,16 +61,9 @@ absl::StatusOr<NewTopicPtr> MakeNewTopic(const TopicSpec& spec) {
 absl::Status EnsureTopics(std::string_view bootstrap_servers, const Properties& properties,
                           const std::vector<TopicSpec>& topics, absl::Duration timeout) {
   if (topics.empty()) return absl::OkStatus();
-  std::vector<NewTopicPtr> new_topics;
-  std::vector<rd_kafka_NewTopic_t*> request;
   for (const TopicSpec& spec : topics) {
     if (absl::Status status = Validate(spec); !status.ok()) return status;
-    absl::StatusOr<NewTopicPtr> topic = MakeNewTopic(spec);
-    if (!topic.ok()) return topic.status();
-    request.push_back(topic->get());
-    new_topics.push_back(*std::move(topic));
   }
-
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
       internal::MakeConf("admin client", {}, bootstrap_servers, properties);
   if (!conf.ok()) return conf.status();
@@ -79,8 +73,34 @@ absl::Status EnsureTopics(std::string_view bootstrap_servers, const Properties& 
   if (client == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka admin client: ", error));
   }
+  // Ask only for what is missing: clusters without a controller (librdkafka's mock) or without
+  // create rights answer metadata requests but not CreateTopics.
+  std::vector<const TopicSpec*> missing;
+  {
+    RdKafka::Metadata* raw_metadata = nullptr;
+    const RdKafka::ErrorCode err =
+        client->metadata(true, nullptr, &raw_metadata, internal::ToTimeoutMs(timeout));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
+    for (const TopicSpec& spec : topics) {
+      const bool exists =
+          err == RdKafka::ERR_NO_ERROR &&
+          std::any_of(metadata->topics()->begin(), metadata->topics()->end(),
+                      [&](const RdKafka::TopicMetadata* topic) {
+                        return topic->topic() == spec.name && topic->err() == RdKafka::ERR_NO_ERROR;
+                      });
+      if (!exists) missing.push_back(&spec);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  std::vector<NewTopicPtr> new_topics;
+  std::vector<rd_kafka_NewTopic_t*> request;
+  for (const TopicSpec* spec : missing) {
+    absl::StatusOr<NewTopicPtr> topic = MakeNewTopic(*spec);
+    if (!topic.ok()) return topic.status();
+    request.push_back(topic->get());
+    new_topics.push_back(*std::move(topic));
+  }
   rd_kafka_t* handle = client->c_ptr();
-
   const int timeout_ms = internal::ToTimeoutMs(timeout);
   OptionsPtr options(rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS));
   std::array<char, 512> option_error{};
