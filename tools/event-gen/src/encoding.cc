@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cdp/common/rfc3339.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -141,49 +142,9 @@ class JsonWriter {
       ok_ = false;
       return;
     }
-    std::int64_t days = seconds / 86400;
-    std::int64_t second_of_day = seconds % 86400;
-    if (second_of_day < 0) {
-      second_of_day += 86400;
-      --days;
-    }
-    // Civil date from days since 1970-01-01 (proleptic Gregorian), after H. Hinnant's algorithm.
-    days += 719468;
-    const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    const std::int64_t day_of_era = days - era * 146097;
-    const std::int64_t year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    const std::int64_t day_of_year =
-        day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    const std::int64_t shifted_month = (5 * day_of_year + 2) / 153;
-    const std::int64_t day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    const std::int64_t month = shifted_month < 10 ? shifted_month + 3 : shifted_month - 9;
-    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
-
     out_.push_back('"');
-    Padded(year, 4);
-    out_.push_back('-');
-    Padded(month, 2);
-    out_.push_back('-');
-    Padded(day, 2);
-    out_.push_back('T');
-    Padded(second_of_day / 3600, 2);
-    out_.push_back(':');
-    Padded(second_of_day / 60 % 60, 2);
-    out_.push_back(':');
-    Padded(second_of_day % 60, 2);
-    // As few fractional digits as the value needs, in groups of three.
-    if (nanos != 0) {
-      out_.push_back('.');
-      if (nanos % 1'000'000 == 0) {
-        Padded(nanos / 1'000'000, 3);
-      } else if (nanos % 1'000 == 0) {
-        Padded(nanos / 1'000, 6);
-      } else {
-        Padded(nanos, 9);
-      }
-    }
-    out_.append("Z\"");
+    AppendRfc3339(seconds, nanos, out_);
+    out_.push_back('"');
   }
 
  private:
@@ -222,14 +183,6 @@ class JsonWriter {
   void Number(std::int64_t value) {
     char digits[24];
     const auto result = std::to_chars(digits, digits + sizeof digits, value);
-    out_.append(digits, result.ptr);
-  }
-
-  void Padded(std::int64_t value, int width) {
-    char digits[24];
-    const auto result = std::to_chars(digits, digits + sizeof digits, value);
-    const auto length = static_cast<int>(result.ptr - digits);
-    if (length < width) out_.append(static_cast<std::size_t>(width - length), '0');
     out_.append(digits, result.ptr);
   }
 
