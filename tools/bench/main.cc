@@ -39,13 +39,16 @@ struct Options {
   double latency_rate = 20'000;
   int latency_seconds = 5;
   std::string format = "protobuf";
+  // live: events stamped as they are made, as a running deployment sees them; history: a year of
+  // simulated history (a backfill judged at today's clock, so tiers change far more often).
+  std::string traffic = "live";
   std::string segments = "deploy/config/segments.yaml";
 };
 
 constexpr const char* kUsage =
     "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
     "                      [--format protobuf|json] [--latency-rate EVENTS_PER_S]\n"
-    "                      [--latency-seconds S] [--segments FILE]\n"
+    "                      [--latency-seconds S] [--segments FILE] [--traffic live|history]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
@@ -171,12 +174,14 @@ int main(int argc, char** argv) {
   const std::string bootstrap = (*cluster)->bootstrap_servers();
 
   std::cout << "pipeline-bench: " << options.events << " events, " << options.customers
-            << " customers, " << options.partitions << " partitions, " << options.format
-            << ", batch " << options.batch_size << ", " << std::thread::hardware_concurrency()
-            << " cores\n";
+            << " customers, " << options.partitions << " partitions, " << options.format << ", "
+            << options.traffic << " traffic, batch " << options.batch_size << ", "
+            << std::thread::hardware_concurrency() << " cores\n";
   auto preload_start = Clock::now();
-  const std::int64_t preloaded =
-      Publish(bootstrap, options, cdp::tools::ClockMode::kSimulated, options.events, 0, 1);
+  const std::int64_t preloaded = Publish(
+      bootstrap, options,
+      options.traffic == "live" ? cdp::tools::ClockMode::kLive : cdp::tools::ClockMode::kSimulated,
+      options.events, 0, 1);
   const double preload_seconds =
       std::chrono::duration<double>(Clock::now() - preload_start).count();
   std::cout << std::fixed << std::setprecision(0) << "preload:        " << preloaded
