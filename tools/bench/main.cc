@@ -84,6 +84,8 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       options.format = value;
     else if (flag == "--segments")
       options.segments = value;
+    else if (flag == "--traffic" && (value == "live" || value == "history"))
+      options.traffic = value;
     else
       ok = false;
     if (!ok) return false;

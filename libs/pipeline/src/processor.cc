@@ -114,7 +114,16 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
 
   // The batch's events live in one arena: decoding allocates less and freeing them is one step.
   google::protobuf::Arena arena;
-  std::vector<OutputRecord> outputs;
+  // Outputs go out as soon as they exist, so the broker works on them while the rest of the
+  // batch is processed and the final Flush waits only for the tail. The first failure is kept;
+  // nothing is committed then.
+  std::size_t sent = 0;
+  absl::Status delivery;
+  auto send = [&](OutputRecord record) {
+    if (!delivery.ok()) return;
+    delivery = sink_.Send(std::move(record));
+    ++sent;
+  };
   std::vector<Accepted> accepted;
   accepted.reserve(batch.size());
   std::map<Partition, Offset> next_offsets;
@@ -133,7 +142,7 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     if (!rejection) rejection = engine.Validate(event, wall);
     if (rejection) {
       if (metrics_ != nullptr) metrics_->CountRejected(rejection->reason);
-      outputs.push_back(DeadLetter(record, *rejection, options_.input_topic));
+      send(DeadLetter(record, *rejection, options_.input_topic));
       continue;
     }
     accepted.push_back(Accepted{&record, event});
@@ -205,21 +214,21 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
       now = watermark;
     }
     WorkingProfile& entry = *target[i];
+    const std::size_t first_change = changes.size();
     entry.erased = engine.Apply(item.event, now, entry.profile, changes);
     change_cause.resize(changes.size(), &item);
+    for (std::size_t c = first_change; c < changes.size(); ++c) {
+      OutputRecord out{OutputRecord::Kind::kSegmentChange,
+                       changes[c].customer_id(),
+                       core::EncodeChange(changes[c], options_.output_format),
+                       {}};
+      if (options_.output_format == core::OutputFormat::kJson) {
+        out.headers.push_back({"content-type", "application/json"});
+      }
+      send(std::move(out));
+    }
     state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
-  }
-
-  for (const v1::SegmentChange& change : changes) {
-    OutputRecord out{OutputRecord::Kind::kSegmentChange,
-                     change.customer_id(),
-                     core::EncodeChange(change, options_.output_format),
-                     {}};
-    if (options_.output_format == core::OutputFormat::kJson) {
-      out.headers.push_back({"content-type", "application/json"});
-    }
-    outputs.push_back(std::move(out));
   }
 
   auto fail = [&](absl::Status status) {
@@ -227,17 +236,11 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     if (metrics_ != nullptr) metrics_->CountBatchFailure();
     return status;
   };
-  if (!outputs.empty()) {
-    const std::size_t count = outputs.size();
-    absl::Status delivered;
-    for (OutputRecord& out : outputs) {
-      delivered = sink_.Send(std::move(out));
-      if (!delivered.ok()) break;
-    }
-    if (delivered.ok()) delivered = sink_.Flush();
-    if (!delivered.ok()) {
+  if (sent > 0) {
+    if (delivery.ok()) delivery = sink_.Flush();
+    if (!delivery.ok()) {
       return fail(absl::UnavailableError(
-          absl::StrCat("delivering ", count, " outputs: ", delivered.message())));
+          absl::StrCat("delivering ", sent, " outputs: ", delivery.message())));
     }
   }
 
