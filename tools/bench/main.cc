@@ -111,10 +111,13 @@ class FromEarliest : public cdp::kafka::RebalanceHandler {
   void OnLost(const std::vector<cdp::kafka::TopicPartition>&) override {}
 };
 
+// fetch.wait.max.ms: the mock broker answers an empty fetch only after that wait, instead of
+// waking the fetch when records arrive as Kafka does; 500 ms by default would dominate latency.
 cdp::kafka::Properties ConsumerProperties() {
   return {{"fetch.max.bytes", "52428800"},
           {"max.partition.fetch.bytes", "4194304"},
-          {"queued.min.messages", "200000"}};
+          {"queued.min.messages", "200000"},
+          {"fetch.wait.max.ms", "10"}};
 }
 
 std::int64_t Publish(const std::string& bootstrap, const Options& options,

@@ -165,7 +165,16 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   kafka::ConsumerOptions consumer_options{.bootstrap_servers = bootstrap,
                                           .group_id = config.group_id,
                                           .topics = {config.input_topic},
-                                          .properties = config.kafka_properties};
+                                          .properties = {}};
+  if (embedded != nullptr) {
+    // The mock broker answers an empty fetch only after fetch.wait.max.ms (500 ms by default): it
+    // does not wake a waiting fetch when records arrive, as Kafka does. --kafka-property still
+    // wins.
+    consumer_options.properties.emplace_back("fetch.wait.max.ms", "10");
+  }
+  consumer_options.properties.insert(consumer_options.properties.end(),
+                                     config.kafka_properties.begin(),
+                                     config.kafka_properties.end());
   auto consumer = kafka::Consumer::Create(consumer_options, ownership);
   if (!consumer.ok()) {
     std::cerr << "profile-service: " << consumer.status().message() << "\n";
