@@ -35,7 +35,8 @@ PARTITIONS = 8
 KILLS = 10
 BATCH_SIZE = 500
 GROUP = "cdp-profile-service"
-SERVICE_FLAGS = ["--clock", "event-time", "--batch-size", str(BATCH_SIZE)]
+# Two lanes commit a batch's partitions separately, so a kill can also fall between the two.
+SERVICE_FLAGS = ["--clock", "event-time", "--batch-size", str(BATCH_SIZE), "--lanes", "2"]
 
 
 def generate(h, event_gen):

@@ -1,5 +1,7 @@
 // pipeline-bench: end-to-end throughput and latency of the real pipeline on the embedded broker,
 // next to the raw consume rate of a consumer that does nothing, on the same broker and data.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -43,12 +45,15 @@ struct Options {
   // simulated history (a backfill judged at today's clock, so tiers change far more often).
   std::string traffic = "live";
   std::string segments = "deploy/config/segments.yaml";
+  // Processing lanes, as the service's --lanes.
+  int lanes = 1;
 };
 
 constexpr const char* kUsage =
     "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
     "                      [--format protobuf|json] [--latency-rate EVENTS_PER_S]\n"
     "                      [--latency-seconds S] [--segments FILE] [--traffic live|history]\n"
+    "                      [--lanes N]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
@@ -76,6 +81,8 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       ok = number(options.partitions);
     else if (flag == "--batch-size")
       ok = number(options.batch_size);
+    else if (flag == "--lanes")
+      ok = number(options.lanes);
     else if (flag == "--latency-rate")
       ok = number(options.latency_rate);
     else if (flag == "--latency-seconds")
@@ -147,6 +154,16 @@ std::int64_t Publish(const std::string& bootstrap, const Options& options,
   return summary.written;
 }
 
+// User and system time of every thread of the process so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -180,8 +197,8 @@ int main(int argc, char** argv) {
 
   std::cout << "pipeline-bench: " << options.events << " events, " << options.customers
             << " customers, " << options.partitions << " partitions, " << options.format << ", "
-            << options.traffic << " traffic, batch " << options.batch_size << ", "
-            << std::thread::hardware_concurrency() << " cores\n";
+            << options.traffic << " traffic, batch " << options.batch_size << ", " << options.lanes
+            << " lanes, " << std::thread::hardware_concurrency() << " cores\n";
   auto preload_start = Clock::now();
   const std::int64_t preloaded = Publish(
       bootstrap, options,
@@ -226,6 +243,7 @@ int main(int argc, char** argv) {
   cdp::service::KafkaSink sink(**producer, "segment-changes", "customer-events-dlq");
   cdp::pipeline::ProcessorOptions processor_options;
   processor_options.cache_capacity = 500'000;
+  processor_options.lanes = static_cast<std::size_t>(options.lanes);
   cdp::pipeline::Processor processor(
       engine, **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
   std::mutex latency_mutex;
@@ -264,7 +282,9 @@ int main(int argc, char** argv) {
     }
   };
   Clock::time_point first;
+  const double cpu_before = CpuSeconds();
   consume_until(preloaded, &first);
+  const double pipeline_cpu = CpuSeconds() - cpu_before;
   const double pipeline_seconds = std::chrono::duration<double>(Clock::now() - first).count();
   const double pipeline_rate = static_cast<double>(preloaded) / pipeline_seconds;
   const std::int64_t throughput_changes = changes;
@@ -288,6 +308,10 @@ int main(int argc, char** argv) {
             << " segment changes, " << std::setprecision(2) << pipeline_seconds << " s)\n"
             << "ratio:          " << std::setprecision(2) << pipeline_rate / raw_rate
             << " of the raw consume rate\n"
+            << "cpu:            " << std::setprecision(2) << pipeline_cpu / pipeline_seconds
+            << " cores busy during the pipeline run, " << std::setprecision(1)
+            << pipeline_cpu * 1e6 / static_cast<double>(preloaded)
+            << " us of CPU per event (every thread, the embedded broker's included)\n"
             << std::setprecision(1) << "latency:        p50 " << Percentile(latencies, 0.5)
             << " ms, p99 " << Percentile(latencies, 0.99) << " ms, occurred_at -> change "
             << "delivered and committed (" << latencies.size() << " changes, " << published_live

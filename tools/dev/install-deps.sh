@@ -8,6 +8,7 @@ packages=(
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libyaml-cpp-dev prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev liblz4-dev libzstd-dev libsnappy-dev libgflags-dev
+  libjemalloc-dev
   kcat python3-confluent-kafka python3-protobuf clang-format
 )
 

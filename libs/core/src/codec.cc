@@ -233,7 +233,6 @@ std::string EncodeChange(const v1::SegmentChange& change, OutputFormat format) {
     }
     return out;
   }
-  out.reserve(256);
   internal::AppendChangeJson(change, out);
   return out;
 }

@@ -1,12 +1,18 @@
 #include "cdp/core/engine.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "cdp/common/stable_hash.h"
 #include "cdp/rules/fields.h"
+#include "change_json.h"
 #include "fold.h"
 #include "profile_context.h"
 #include "time_util.h"
@@ -16,11 +22,14 @@ namespace {
 
 using v1::SegmentChange;
 
+// Enough for any realistic catalogue, so matching and diffing allocate nothing per event.
+constexpr std::size_t kInlineRules = 32;
+
 // What the rules say the customer holds: per catalogue segment whether it matches, per catalogue
 // dimension the first matching tier (nullptr for none).
 struct Membership {
-  std::vector<bool> segments;
-  std::vector<const rules::Tier*> tiers;
+  absl::InlinedVector<bool, kInlineRules> segments;
+  absl::InlinedVector<const rules::Tier*, kInlineRules> tiers;
 };
 
 Membership Match(const rules::SegmentCatalogue& catalogue, const rules::EvalContext& context) {
@@ -39,8 +48,114 @@ Membership Match(const rules::SegmentCatalogue& catalogue, const rules::EvalCont
 }
 
 Membership Nothing(const rules::SegmentCatalogue& catalogue) {
-  return Membership{std::vector<bool>(catalogue.segments.size(), false),
-                    std::vector<const rules::Tier*>(catalogue.dimensions.size(), nullptr)};
+  Membership none;
+  none.segments.assign(catalogue.segments.size(), false);
+  none.tiers.assign(catalogue.dimensions.size(), nullptr);
+  return none;
+}
+
+// What the profile holds, indexed like the catalogue, read in one pass over the profile instead of
+// one lookup per catalogue entry. Views into the profile.
+struct Stored {
+  absl::InlinedVector<bool, kInlineRules> segments;
+  // The stored tier per dimension; nullptr when the profile has no entry for the dimension.
+  absl::InlinedVector<const std::string*, kInlineRules> tiers;
+  // What the profile holds that the catalogue no longer defines, sorted.
+  absl::InlinedVector<std::string_view, 4> retired_segments;
+  absl::InlinedVector<std::pair<std::string_view, std::string_view>, 4> retired_tiers;
+};
+
+// Ids mostly differ in length or first letter: deciding on those first saves a memcmp call per
+// comparison, and there are dozens per event.
+bool SameId(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+}
+
+// The order of std::string_view's operator<, which compares bytes as unsigned char.
+bool IdLess(std::string_view a, std::string_view b) {
+  if (!a.empty() && !b.empty() && a[0] != b[0]) {
+    return static_cast<unsigned char>(a[0]) < static_cast<unsigned char>(b[0]);
+  }
+  return a < b;
+}
+
+// Index of the entry with `id`, or `entries.size()`. Ids are unique within a catalogue (the loader
+// checks), so the first match is the only one.
+template <typename Entry>
+std::size_t IndexOf(const std::vector<Entry>& entries, std::string_view id) {
+  return static_cast<std::size_t>(std::find_if(entries.begin(), entries.end(),
+                                               [&](const Entry& e) { return SameId(e.id, id); }) -
+                                  entries.begin());
+}
+
+Stored Read(const rules::SegmentCatalogue& catalogue, const v1::CustomerProfile& profile) {
+  Stored stored;
+  stored.segments.assign(catalogue.segments.size(), false);
+  for (const std::string& id : profile.segments()) {
+    const std::size_t i = IndexOf(catalogue.segments, id);
+    if (i < catalogue.segments.size()) {
+      stored.segments[i] = true;
+    } else {
+      stored.retired_segments.push_back(id);
+    }
+  }
+  std::sort(stored.retired_segments.begin(), stored.retired_segments.end(), IdLess);
+  stored.tiers.assign(catalogue.dimensions.size(), nullptr);
+  for (const auto& [dimension, tier] : profile.tiers()) {
+    const std::size_t i = IndexOf(catalogue.dimensions, dimension);
+    if (i < catalogue.dimensions.size()) {
+      stored.tiers[i] = &tier;
+    } else {
+      stored.retired_tiers.emplace_back(dimension, tier);
+    }
+  }
+  std::sort(stored.retired_tiers.begin(), stored.retired_tiers.end());
+  return stored;
+}
+
+// One membership change, before it becomes a SegmentChange; views into the catalogue and profile.
+struct Pending {
+  std::string_view segment;
+  std::string_view dimension;
+  SegmentChange::Direction direction;
+  // The other end of a tier move: where an exit went, where an enter came from.
+  std::string_view other_tier;
+};
+
+using PendingChanges = absl::InlinedVector<Pending, 8>;
+
+// A tier change within a dimension: the exit (naming where the customer went) comes first.
+void Move(std::string_view dimension, std::string_view from, std::string_view to,
+          PendingChanges& pending) {
+  if (!from.empty()) pending.push_back({from, dimension, SegmentChange::exited, to});
+  if (!to.empty()) pending.push_back({to, dimension, SegmentChange::entered, from});
+}
+
+// One change per difference between `stored` and `next`, in catalogue order: segments, then
+// dimensions, then anything held that the catalogue no longer defines.
+PendingChanges Diff(const rules::SegmentCatalogue& catalogue, const Stored& stored,
+                    const Membership& next) {
+  PendingChanges pending;
+  for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
+    if (next.segments[i] != stored.segments[i]) {
+      pending.push_back({catalogue.segments[i].id,
+                         {},
+                         next.segments[i] ? SegmentChange::entered : SegmentChange::exited,
+                         {}});
+    }
+  }
+  for (std::string_view id : stored.retired_segments) {
+    pending.push_back({id, {}, SegmentChange::exited, {}});
+  }
+  for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
+    const std::string_view before =
+        stored.tiers[i] == nullptr ? std::string_view() : std::string_view(*stored.tiers[i]);
+    const std::string_view after =
+        next.tiers[i] == nullptr ? std::string_view() : std::string_view(next.tiers[i]->id);
+    if (before != after) Move(catalogue.dimensions[i].id, before, after, pending);
+  }
+  for (const auto& [dimension, tier] : stored.retired_tiers) Move(dimension, tier, {}, pending);
+  return pending;
 }
 
 // Why memberships are being recomputed; shared by every change it produces.
@@ -51,133 +166,107 @@ struct ChangeCause {
   google::protobuf::Timestamp occurred_at;
 };
 
-class ChangeSink {
- public:
-  ChangeSink(const ChangeCause& cause, const v1::CustomerProfile& profile,
-             std::vector<SegmentChange>& out)
-      : cause_(cause), profile_(profile), out_(out) {}
-
-  void Segment(std::string_view segment, SegmentChange::Direction direction) {
-    Emit(segment, "", direction);
+// Appends `pending` to `out` as SegmentChanges carrying `cause` and the profile's consent.
+void Emit(const ChangeCause& cause, const v1::CustomerProfile& profile,
+          const PendingChanges& pending, std::vector<SegmentChange>& out) {
+  if (out.capacity() - out.size() < pending.size()) {
+    // Geometric, so that callers appending event after event to one vector stay amortised O(1).
+    out.reserve(std::max(out.size() + pending.size(), 2 * out.capacity()));
   }
-
-  // A tier change within a dimension: the exit (naming where the customer went) comes first.
-  void Move(std::string_view dimension, std::string_view from, std::string_view to) {
-    if (!from.empty()) {
-      Emit(from, dimension, SegmentChange::exited)->set_next_tier(std::string(to));
-    }
-    if (!to.empty()) {
-      Emit(to, dimension, SegmentChange::entered)->set_previous_tier(std::string(from));
-    }
+  // change_id hashes customer id, dimension, segment, direction, cause and the cause event id (or
+  // occurred_at seconds), joined by \x1f: the same input after a crash regenerates the same id, so
+  // consumers can dedupe. Built in a buffer kept per thread, since it outgrows the small-string
+  // buffer and this runs for every change.
+  thread_local std::string canonical;
+  char seconds[24];
+  std::string_view when = cause.event_id;
+  if (when.empty()) {
+    const char* const end =
+        std::to_chars(std::begin(seconds), std::end(seconds), cause.occurred_at.seconds()).ptr;
+    when = std::string_view(seconds, static_cast<std::size_t>(end - seconds));
   }
+  const std::string_view cause_name = internal::CauseName(cause.cause);
+  canonical.assign(cause.customer_id);
+  canonical.push_back('\x1f');
+  const std::size_t prefix = canonical.size();
 
-  [[nodiscard]] std::size_t count() const { return count_; }
-
- private:
-  SegmentChange* Emit(std::string_view segment, std::string_view dimension,
-                      SegmentChange::Direction direction) {
-    SegmentChange& change = out_.emplace_back();
-    change.set_customer_id(std::string(cause_.customer_id));
-    change.set_segment(std::string(segment));
-    change.set_dimension(std::string(dimension));
-    change.set_direction(direction);
-    *change.mutable_occurred_at() = cause_.occurred_at;
-    change.set_cause(cause_.cause);
-    change.set_cause_event_id(std::string(cause_.event_id));
-    *change.mutable_consent() = profile_.consent();
-    // Replaying the same input after a crash regenerates the same id, so consumers can dedupe.
-    const std::string when = cause_.event_id.empty() ? std::to_string(cause_.occurred_at.seconds())
-                                                     : std::string(cause_.event_id);
-    std::string canonical;
-    bool first = true;
-    for (std::string_view part :
-         {std::string_view(change.customer_id()), dimension, segment,
-          std::string_view(SegmentChange::Direction_Name(direction)),
-          std::string_view(SegmentChange::Cause_Name(cause_.cause)), std::string_view(when)}) {
-      if (!first) canonical.push_back('\x1f');
-      first = false;
-      canonical.append(part);
+  for (const Pending& p : pending) {
+    SegmentChange& change = out.emplace_back();
+    // Empty strings are left unset: proto3 reads them back as "" anyway, and setting one would
+    // still allocate.
+    if (!cause.customer_id.empty()) change.set_customer_id(std::string(cause.customer_id));
+    change.set_segment(std::string(p.segment));
+    if (!p.dimension.empty()) change.set_dimension(std::string(p.dimension));
+    change.set_direction(p.direction);
+    if (!p.other_tier.empty()) {
+      if (p.direction == SegmentChange::exited) {
+        change.set_next_tier(std::string(p.other_tier));
+      } else {
+        change.set_previous_tier(std::string(p.other_tier));
+      }
     }
+    *change.mutable_occurred_at() = cause.occurred_at;
+    change.set_cause(cause.cause);
+    if (!cause.event_id.empty()) change.set_cause_event_id(std::string(cause.event_id));
+    if (!profile.consent().empty()) *change.mutable_consent() = profile.consent();
+
+    const std::string_view direction_name = internal::DirectionName(p.direction);
+    canonical.resize(prefix);
+    canonical.append(p.dimension).push_back('\x1f');
+    canonical.append(p.segment).push_back('\x1f');
+    canonical.append(direction_name).push_back('\x1f');
+    canonical.append(cause_name).push_back('\x1f');
+    canonical.append(when);
     change.set_change_id(StableHashHex128(canonical));
-    ++count_;
-    return &change;
   }
-
-  const ChangeCause& cause_;
-  const v1::CustomerProfile& profile_;
-  std::vector<SegmentChange>& out_;
-  std::size_t count_ = 0;
-};
-
-bool Holds(const v1::CustomerProfile& profile, std::string_view segment) {
-  return std::find(profile.segments().begin(), profile.segments().end(), segment) !=
-         profile.segments().end();
 }
 
-// Emits one change per difference between the stored memberships and `next`, in catalogue
-// order: segments, then dimensions, then anything held that the catalogue no longer defines.
-void Diff(const rules::SegmentCatalogue& catalogue, const Membership& next,
-          const v1::CustomerProfile& profile, ChangeSink& sink) {
-  for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
-    const std::string& id = catalogue.segments[i].id;
-    const bool before = Holds(profile, id);
-    if (next.segments[i] && !before) sink.Segment(id, SegmentChange::entered);
-    if (!next.segments[i] && before) sink.Segment(id, SegmentChange::exited);
-  }
-  std::vector<std::string_view> retired;
-  for (const std::string& id : profile.segments()) {
-    if (std::none_of(catalogue.segments.begin(), catalogue.segments.end(),
-                     [&](const rules::Segment& s) { return s.id == id; })) {
-      retired.push_back(id);
+// Makes the profile hold `next`, given that it holds `stored` now and `pending` are the changes
+// between the two.
+void Store(const rules::SegmentCatalogue& catalogue, const Stored& stored, const Membership& next,
+           const PendingChanges& pending, v1::CustomerProfile& profile) {
+  const bool segments_moved = std::any_of(pending.begin(), pending.end(),
+                                          [](const Pending& p) { return p.dimension.empty(); });
+  // Without a segment change the list already names `next`, sorted, unless something other than
+  // Store wrote it (out of order, or an id twice): then it is rewritten, as on any change.
+  const auto& listed = profile.segments();
+  if (segments_moved ||
+      std::adjacent_find(listed.begin(), listed.end(), [](const auto& a, const auto& b) {
+        return !IdLess(a, b);
+      }) != listed.end()) {
+    absl::InlinedVector<std::string_view, kInlineRules> segments;
+    for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
+      if (next.segments[i]) segments.push_back(catalogue.segments[i].id);
     }
+    std::sort(segments.begin(), segments.end(), IdLess);
+    profile.mutable_segments()->Assign(segments.begin(), segments.end());
   }
-  std::sort(retired.begin(), retired.end());
-  for (std::string_view id : retired) sink.Segment(id, SegmentChange::exited);
-
+  // Only the entries that differ are touched: rebuilding the map would free and reallocate every
+  // node and string in it.
+  auto& tiers = *profile.mutable_tiers();
   for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
     const std::string& dimension = catalogue.dimensions[i].id;
-    const auto stored = profile.tiers().find(dimension);
-    // Both branches must be views: `cond ? "" : some_string` would view a destroyed temporary.
-    const std::string_view before =
-        stored == profile.tiers().end() ? std::string_view() : std::string_view(stored->second);
-    const std::string_view after =
-        next.tiers[i] == nullptr ? std::string_view() : std::string_view(next.tiers[i]->id);
-    if (before != after) sink.Move(dimension, before, after);
-  }
-  std::vector<std::pair<std::string_view, std::string_view>> retired_tiers;
-  for (const auto& [dimension, tier] : profile.tiers()) {
-    if (std::none_of(catalogue.dimensions.begin(), catalogue.dimensions.end(),
-                     [&](const rules::Dimension& d) { return d.id == dimension; })) {
-      retired_tiers.emplace_back(dimension, tier);
+    if (next.tiers[i] == nullptr) {
+      if (stored.tiers[i] != nullptr) tiers.erase(dimension);
+    } else if (stored.tiers[i] == nullptr || *stored.tiers[i] != next.tiers[i]->id) {
+      tiers[dimension] = next.tiers[i]->id;
     }
   }
-  std::sort(retired_tiers.begin(), retired_tiers.end());
-  for (const auto& [dimension, tier] : retired_tiers) sink.Move(dimension, tier, "");
+  for (const auto& [dimension, tier] : stored.retired_tiers) tiers.erase(dimension);
 }
 
-void Store(const rules::SegmentCatalogue& catalogue, const Membership& held,
-           v1::CustomerProfile& profile) {
-  std::vector<std::string_view> segments;
-  for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
-    if (held.segments[i]) segments.push_back(catalogue.segments[i].id);
-  }
-  std::sort(segments.begin(), segments.end());
-  profile.mutable_segments()->Assign(segments.begin(), segments.end());
-  auto& tiers = *profile.mutable_tiers();
-  tiers.clear();
-  for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
-    if (held.tiers[i] != nullptr) tiers[catalogue.dimensions[i].id] = held.tiers[i]->id;
-  }
-}
-
-void Update(const rules::SegmentCatalogue& catalogue, absl::Time now, const ChangeCause& cause,
-            v1::CustomerProfile& profile, std::vector<SegmentChange>& changes) {
-  const internal::ProfileContext context(profile, now, catalogue);
-  const Membership held = Match(catalogue, context);
-  ChangeSink sink(cause, profile, changes);
-  Diff(catalogue, held, profile, sink);
-  // Without a change the stored memberships already equal `held`; skip the rewrite.
-  if (sink.count() > 0) Store(catalogue, held, profile);
+void Update(const rules::SegmentCatalogue& catalogue, absl::CivilDay today,
+            const ChangeCause& cause, v1::CustomerProfile& profile,
+            std::vector<SegmentChange>& changes) {
+  const internal::ProfileContext context(profile, today, catalogue);
+  const Membership next = Match(catalogue, context);
+  const Stored stored = Read(catalogue, profile);
+  const PendingChanges pending = Diff(catalogue, stored, next);
+  // Without a change the stored memberships already equal `next`; skip the rewrite.
+  if (pending.empty()) return;
+  // Before Store: `pending` views the memberships it replaces.
+  Emit(cause, profile, pending, changes);
+  Store(catalogue, stored, next, pending, profile);
 }
 
 }  // namespace
@@ -190,27 +279,28 @@ bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerP
   if (event.has_erasure()) {
     const ChangeCause cause{event.customer_id(), SegmentChange::erasure, event.event_id(),
                             event.occurred_at()};
-    ChangeSink sink(cause, profile, changes);
-    Diff(*catalogue_, Nothing(*catalogue_), profile, sink);
+    Emit(cause, profile, Diff(*catalogue_, Read(*catalogue_, profile), Nothing(*catalogue_)),
+         changes);
     profile.Clear();
     return true;
   }
-  internal::FoldEvent(event, catalogue_->timezone, internal::DayOf(now, catalogue_->timezone),
-                      profile);
+  const absl::CivilDay today = absl::ToCivilDay(now, catalogue_->timezone);
+  internal::FoldEvent(event, catalogue_->timezone, internal::DayNumber(today), profile);
   const ChangeCause cause{event.customer_id(), SegmentChange::event, event.event_id(),
                           event.occurred_at()};
-  Update(*catalogue_, now, cause, profile, changes);
+  Update(*catalogue_, today, cause, profile, changes);
   return false;
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::CustomerProfile& profile,
                         std::vector<SegmentChange>& changes) const {
   const ChangeCause change_cause{profile.customer_id(), cause, "", internal::ToTimestamp(now)};
-  Update(*catalogue_, now, change_cause, profile, changes);
+  Update(*catalogue_, absl::ToCivilDay(now, catalogue_->timezone), change_cause, profile, changes);
 }
 
 Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now) const {
-  const internal::ProfileContext context(profile, now, *catalogue_);
+  const internal::ProfileContext context(profile, absl::ToCivilDay(now, catalogue_->timezone),
+                                         *catalogue_);
   Evaluation evaluation;
   evaluation.fields.reserve(rules::kFieldCount);
   for (const rules::FieldInfo& info : rules::Fields()) {

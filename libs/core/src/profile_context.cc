@@ -24,12 +24,12 @@ Value NonEmpty(std::string_view text) { return text.empty() ? Value::Null() : Va
 
 }  // namespace
 
-ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::Time now,
+ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
                                const rules::SegmentCatalogue& catalogue)
     : profile_(profile),
       zone_(catalogue.timezone),
       rfm_(catalogue.rfm),
-      today_civil_(absl::ToCivilDay(now, catalogue.timezone)),
+      today_civil_(today),
       today_(DayNumber(today_civil_)) {}
 
 Value ProfileContext::field(FieldId id) const {
@@ -47,12 +47,12 @@ bool ProfileContext::has_tag(std::string_view tag) const {
 }
 
 Value ProfileContext::attr(std::string_view key) const {
-  const auto it = profile_.attributes().find(std::string(key));
+  const auto it = profile_.attributes().find(key);
   return it == profile_.attributes().end() ? Value::Null() : Value::String(it->second);
 }
 
 bool ProfileContext::consent(std::string_view channel) const {
-  const auto it = profile_.consent().find(std::string(channel));
+  const auto it = profile_.consent().find(channel);
   return it != profile_.consent().end() && it->second;
 }
 

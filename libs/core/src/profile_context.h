@@ -20,7 +20,8 @@ namespace cdp::core::internal {
 // change while it is in use.
 class ProfileContext final : public rules::EvalContext {
  public:
-  ProfileContext(const v1::CustomerProfile& profile, absl::Time now,
+  // `today` is now's civil day in the catalogue's time zone (Apply has it already, from folding).
+  ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
                  const rules::SegmentCatalogue& catalogue);
 
   [[nodiscard]] rules::Value field(rules::FieldId id) const override;

@@ -73,5 +73,26 @@ TEST(EncodeChangeJson, SortsConsentAndRoundTrips) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, change));
 }
 
+TEST(EncodeChangeJson, EscapesAtEveryOffsetOfLongValues) {
+  // Long values are scanned for escapes several bytes at a time: try every position in and
+  // around a block.
+  for (const char special : {'"', '\\', '\n', '\t', '\x01', '\x1f'}) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string id(20, 'a');
+      id[at] = special;
+      v1::SegmentChange change = Change(1'780'000'000, 0);
+      change.set_customer_id(id);
+      change.set_cause_event_id(id + id);
+      EXPECT_EQ(Fast(change), Reference(change)) << static_cast<int>(special) << " at " << at;
+    }
+  }
+}
+
+TEST(EncodeChangeJson, PassesOtherBytesThrough) {
+  v1::SegmentChange change;
+  change.set_segment("a b\x7f\xe5\xae\xa2 ~~~~~~~~~~~~\x7f");
+  EXPECT_EQ(Fast(change), "{\"segment\":\"" + change.segment() + "\"}");
+}
+
 }  // namespace
 }  // namespace cdp::core

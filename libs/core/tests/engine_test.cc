@@ -140,6 +140,27 @@ TEST_F(EngineTest, ATierMoveExitsTheOldTierBeforeEnteringTheNew) {
   EXPECT_EQ(changes_[1].previous_tier(), "potential");
 }
 
+TEST_F(EngineTest, ATierMoveLeavesTheOtherMembershipsStored) {
+  Apply(Envelope("e1", "2024-03-01T09:00:00Z", R"("profile_update": {"add_tags": ["vip"]})"));
+  Apply(Envelope("e2", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1})"));
+  EXPECT_THAT(Reevaluate("2024-04-15T00:00:00Z"),
+              ElementsAre("exited lifecycle/new to=active cause=time",
+                          "entered lifecycle/active from=new cause=time"));
+  EXPECT_THAT(profile_.segments(), ElementsAre("vip"));
+  EXPECT_THAT(profile_.tiers(),
+              UnorderedElementsAre(Pair("lifecycle", "active"), Pair("value", "low")));
+}
+
+TEST_F(EngineTest, AnyChangeRewritesASegmentListOutOfOrder) {
+  Apply(Envelope("e1", "2024-03-01T09:00:00Z", R"("profile_update": {"add_tags": ["vip"]})"));
+  // Not as the engine writes it: the same segment twice.
+  profile_.add_segments("vip");
+  EXPECT_THAT(
+      Apply(Envelope("e2", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1})")),
+      ElementsAre("entered lifecycle/new cause=event e2", "entered value/low cause=event e2"));
+  EXPECT_THAT(profile_.segments(), ElementsAre("vip"));
+}
+
 TEST_F(EngineTest, TimeAloneMovesTiersWithTheInstantAsOccurredAt) {
   // 10:00Z is 18:00 on 03-01 in Shanghai.
   Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1000})"));

@@ -1,11 +1,14 @@
 #include "cdp/kafka/producer.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "conf.h"
@@ -75,40 +78,66 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
 Producer::Producer(std::unique_ptr<DeliveryTracker> tracker, absl::Duration queue_full_timeout)
     : tracker_(std::move(tracker)), queue_full_timeout_(queue_full_timeout) {}
 
-Producer::~Producer() = default;
+Producer::~Producer() {
+  for (const auto& [name, handle] : topics_) rd_kafka_topic_destroy(handle);
+}
+
+rd_kafka_topic_t* Producer::TopicHandle(std::string_view topic) {
+  {
+    std::shared_lock lock(topics_mutex_);
+    if (auto it = topics_.find(topic); it != topics_.end()) return it->second;
+  }
+  std::unique_lock lock(topics_mutex_);
+  if (auto it = topics_.find(topic); it != topics_.end()) return it->second;
+  rd_kafka_topic_t* handle =
+      rd_kafka_topic_new(producer_->c_ptr(), std::string(topic).c_str(), nullptr);
+  if (handle != nullptr) topics_.emplace(std::string(topic), handle);
+  return handle;
+}
 
 absl::Status Producer::Produce(std::string_view topic, std::optional<std::string_view> key,
                                std::optional<std::string_view> value,
                                std::span<const Header> headers) {
-  std::unique_ptr<RdKafka::Headers> record_headers;
-  if (!headers.empty()) {
-    record_headers.reset(RdKafka::Headers::create());
-    for (const Header& header : headers) {
-      if (const RdKafka::ErrorCode err = record_headers->add(
-              std::string(header.name), DataOrEmpty(header.value), header.value.size());
-          err != RdKafka::ERR_NO_ERROR) {
-        return absl::InvalidArgumentError(DescribeError(
-            absl::StrCat("cannot add header '", internal::ToAbsl(header.name), "'"), err));
-      }
-    }
+  // A cached topic handle: naming the topic on every record takes a client-wide write lock.
+  rd_kafka_topic_t* topic_handle = TopicHandle(topic);
+  if (topic_handle == nullptr) {
+    return absl::InvalidArgumentError(
+        DescribeError(absl::StrCat("cannot produce to topic '", internal::ToAbsl(topic), "'"),
+                      static_cast<RdKafka::ErrorCode>(rd_kafka_last_error())));
   }
-  const std::string topic_name(topic);
-  // librdkafka copies (RK_MSG_COPY) and never writes through these pointers.
-  void* payload = value ? const_cast<char*>(DataOrEmpty(*value)) : nullptr;
-  const std::size_t payload_size = value ? value->size() : 0;
-  const void* key_data = key ? DataOrEmpty(*key) : nullptr;
-  const std::size_t key_size = key ? key->size() : 0;
+  // Header names must be NUL-terminated for librdkafka.
+  std::vector<std::string> header_names;
+  header_names.reserve(headers.size());
+  std::vector<rd_kafka_vu_t> fields(4 + headers.size());
+  fields[0].vtype = RD_KAFKA_VTYPE_RKT;
+  fields[0].u.rkt = topic_handle;
+  fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  fields[1].u.i = RD_KAFKA_MSG_F_COPY;
+  // librdkafka copies (RD_KAFKA_MSG_F_COPY) and never writes through these pointers.
+  fields[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  fields[2].u.mem = {value ? const_cast<char*>(DataOrEmpty(*value)) : nullptr,
+                     value ? value->size() : 0};
+  fields[3].vtype = RD_KAFKA_VTYPE_KEY;
+  fields[3].u.mem = {key ? const_cast<char*>(DataOrEmpty(*key)) : nullptr, key ? key->size() : 0};
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const std::string& name = header_names.emplace_back(headers[i].name);
+    fields[4 + i].vtype = RD_KAFKA_VTYPE_HEADER;
+    fields[4 + i].u.header = {name.c_str(), DataOrEmpty(headers[i].value),
+                              static_cast<ssize_t>(headers[i].value.size())};
+  }
 
   const absl::Time deadline = absl::Now() + queue_full_timeout_;
   for (;;) {
-    const RdKafka::ErrorCode err = producer_->produce(
-        topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload,
-        payload_size, key_data, key_size, /*timestamp=*/0, record_headers.get(),
-        /*msg_opaque=*/nullptr);
+    rd_kafka_error_t* error = rd_kafka_produceva(producer_->c_ptr(), fields.data(), fields.size());
+    const RdKafka::ErrorCode err =
+        error == nullptr ? RdKafka::ERR_NO_ERROR
+                         : static_cast<RdKafka::ErrorCode>(rd_kafka_error_code(error));
+    if (error != nullptr) rd_kafka_error_destroy(error);
     if (err == RdKafka::ERR_NO_ERROR) {
-      // librdkafka owns the headers once the record is accepted.
-      static_cast<void>(record_headers.release());
-      producer_->poll(0);
+      // Delivery reports are served in bulk rather than per record: Flush serves the rest.
+      if (produced_.fetch_add(1, std::memory_order_relaxed) % kPollEvery == 0) {
+        producer_->poll(0);
+      }
       return absl::OkStatus();
     }
     if (err == RdKafka::ERR__FATAL) {

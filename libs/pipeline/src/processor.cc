@@ -4,11 +4,13 @@
 #include <chrono>
 #include <map>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cdp/pipeline/internal/profile_cache.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -59,6 +61,34 @@ struct Processor::WorkingProfile {
   bool erased = false;
 };
 
+struct Processor::Lane {
+  explicit Lane(std::size_t cache_capacity) : cache(cache_capacity) {}
+
+  internal::ProfileCache cache;
+  // Event-time mode: the latest occurred_at applied per partition.
+  std::unordered_map<Partition, absl::Time> watermarks;
+};
+
+// One lane's share of a batch, from its records to its state batch.
+struct Processor::LaneBatch {
+  std::vector<const InputRecord*> records;
+  // The lane's events live in one arena: decoding allocates less and freeing them is one step.
+  google::protobuf::Arena arena;
+  std::vector<Accepted> accepted;
+  std::unordered_map<std::string, WorkingProfile> working;
+  std::vector<v1::SegmentChange> changes;
+  // For the latency metrics: the index in `accepted` of each change's cause.
+  std::vector<std::size_t> change_cause;
+  std::map<Partition, Offset> next_offsets;
+  // Event-time "now" before this batch; restored if the batch fails.
+  std::unordered_map<Partition, absl::Time> watermarks_before;
+  state::Store::Batch state_batch;
+  std::size_t sent = 0;
+  // The first failed Send: nothing of the batch may be committed then.
+  absl::Status delivery;
+  absl::Status status;
+};
+
 Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& store,
                      OutputSink& sink, WallClock wall_clock, ProcessorOptions options,
                      PipelineMetrics* metrics)
@@ -67,22 +97,55 @@ Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& s
       sink_(sink),
       wall_clock_(std::move(wall_clock)),
       options_(std::move(options)),
-      metrics_(metrics),
-      cache_(options_.cache_capacity) {}
+      metrics_(metrics) {
+  const std::size_t lanes = std::max<std::size_t>(options_.lanes, 1);
+  // Rounded up, so a small positive capacity still caches something in every lane.
+  const std::size_t per_lane = (options_.cache_capacity + lanes - 1) / lanes;
+  for (std::size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(per_lane));
+}
+
+Processor::~Processor() = default;
+
+std::size_t Processor::LaneIndex(Partition partition) const {
+  // Kafka partitions are never negative; the store rejects one that is.
+  const auto index = static_cast<std::size_t>(std::max<std::int32_t>(partition.value(), 0));
+  return index % lanes_.size();
+}
+
+Processor::Lane& Processor::LaneOf(Partition partition) { return *lanes_[LaneIndex(partition)]; }
 
 absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partition) {
   if (options_.clock == ClockMode::kEventTime) {
     // Resume with the clock the partition had, so a restart changes nothing that follows.
     auto event_time = store_.ReadEventTime(partition);
     if (!event_time.ok()) return event_time.status();
-    if (event_time->has_value()) watermarks_[partition] = **event_time;
+    if (event_time->has_value()) LaneOf(partition).watermarks[partition] = **event_time;
   }
   return store_.ReadOffset(partition);
 }
 
 void Processor::Release(Partition partition) {
-  cache_.ErasePartition(partition);
-  watermarks_.erase(partition);
+  Lane& lane = LaneOf(partition);
+  lane.cache.ErasePartition(partition);
+  lane.watermarks.erase(partition);
+}
+
+void Processor::ForEachLane(std::span<LaneBatch> lanes, bool parallel,
+                            const std::function<void(Lane&, LaneBatch&)>& work) {
+  std::vector<std::size_t> busy;
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    if (!lanes[i].records.empty()) busy.push_back(i);
+  }
+  if (!parallel || busy.size() < 2) {
+    for (std::size_t i : busy) work(*lanes_[i], lanes[i]);
+    return;
+  }
+  std::vector<std::jthread> threads;
+  threads.reserve(busy.size() - 1);
+  for (std::size_t k = 1; k < busy.size(); ++k) {
+    threads.emplace_back([&, i = busy[k]] { work(*lanes_[i], lanes[i]); });
+  }
+  work(*lanes_[busy[0]], lanes[busy[0]]);
 }
 
 absl::Status Processor::LoadProfiles(
@@ -105,68 +168,57 @@ absl::Status Processor::LoadProfiles(
   return absl::OkStatus();
 }
 
-absl::Status Processor::Process(std::span<const InputRecord> batch) {
-  if (batch.empty()) return absl::OkStatus();
-  const auto started = std::chrono::steady_clock::now();
-  const absl::Time wall = wall_clock_();
+absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) const {
   const core::Engine& engine = *engine_;
-  if (metrics_ != nullptr) metrics_->CountConsumed(batch.size());
-
-  // The batch's events live in one arena: decoding allocates less and freeing them is one step.
-  google::protobuf::Arena arena;
   // Outputs go out as soon as they exist, so the broker works on them while the rest of the
-  // batch is processed and the final Flush waits only for the tail. The first failure is kept;
-  // nothing is committed then.
-  std::size_t sent = 0;
-  absl::Status delivery;
+  // batch is processed and the final Flush waits only for the tail.
   auto send = [&](OutputRecord record) {
-    if (!delivery.ok()) return;
-    delivery = sink_.Send(std::move(record));
-    ++sent;
+    if (!work.delivery.ok()) return;
+    work.delivery = sink_.Send(std::move(record));
+    ++work.sent;
   };
-  std::vector<Accepted> accepted;
-  accepted.reserve(batch.size());
-  std::map<Partition, Offset> next_offsets;
-  for (const InputRecord& record : batch) {
-    Offset& next = next_offsets.try_emplace(record.partition, Offset(0)).first->second;
-    next = std::max(next, Offset(record.offset.value() + 1));
-    v1::CustomerEvent& event = *google::protobuf::Arena::CreateMessage<v1::CustomerEvent>(&arena);
+  work.accepted.reserve(work.records.size());
+  for (const InputRecord* record : work.records) {
+    Offset& next = work.next_offsets.try_emplace(record->partition, Offset(0)).first->second;
+    next = std::max(next, Offset(record->offset.value() + 1));
+    v1::CustomerEvent& event =
+        *google::protobuf::Arena::CreateMessage<v1::CustomerEvent>(&work.arena);
     std::optional<core::Rejection> rejection;
-    if (!record.value.has_value()) {
+    if (!record->value.has_value()) {
       rejection = core::Rejection{core::RejectReason::kEmptyValue, "the record value is null"};
     } else {
-      rejection = core::DecodeEvent(*record.value, core::FormatFromContentType(record.content_type),
-                                    options_.decode, event);
+      rejection =
+          core::DecodeEvent(*record->value, core::FormatFromContentType(record->content_type),
+                            options_.decode, event);
     }
     // Bounds on occurred_at are about sanity, not replay order, so they use the wall clock.
     if (!rejection) rejection = engine.Validate(event, wall);
     if (rejection) {
       if (metrics_ != nullptr) metrics_->CountRejected(rejection->reason);
-      send(DeadLetter(record, *rejection, options_.input_topic));
+      send(DeadLetter(*record, *rejection, options_.input_topic));
       continue;
     }
-    accepted.push_back(Accepted{&record, event});
+    work.accepted.push_back(Accepted{record, event});
   }
 
-  // Event-time "now" before this batch, per partition; restored if the batch fails.
-  const auto watermarks_before = watermarks_;
+  work.watermarks_before = lane.watermarks;
   auto now_for = [&](Partition partition) {
     if (options_.clock == ClockMode::kWall) return wall;
-    auto it = watermarks_.find(partition);
-    return it == watermarks_.end() ? absl::InfinitePast() : it->second;
+    auto it = lane.watermarks.find(partition);
+    return it == lane.watermarks.end() ? absl::InfinitePast() : it->second;
   };
 
   // Drop events already applied, in earlier batches (state) or earlier in this one.
-  std::vector<bool> duplicate(accepted.size(), false);
+  std::vector<bool> duplicate(work.accepted.size(), false);
   {
     std::map<Partition, std::vector<std::size_t>> by_partition;
-    for (std::size_t i = 0; i < accepted.size(); ++i) {
-      by_partition[accepted[i].record->partition].push_back(i);
+    for (std::size_t i = 0; i < work.accepted.size(); ++i) {
+      by_partition[work.accepted[i].record->partition].push_back(i);
     }
     for (auto& [partition, indexes] : by_partition) {
       std::vector<std::string_view> ids;
       ids.reserve(indexes.size());
-      for (std::size_t i : indexes) ids.push_back(accepted[i].event.event_id());
+      for (std::size_t i : indexes) ids.push_back(work.accepted[i].event.event_id());
       auto seen = store_.SeenEvents(partition, ids, now_for(partition));
       if (!seen.ok()) return seen.status();
       std::unordered_set<std::string_view> in_batch;
@@ -176,31 +228,27 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     }
   }
 
-  std::unordered_map<std::string, WorkingProfile> working;
-  std::vector<WorkingProfile*> target(accepted.size(), nullptr);
-  for (std::size_t i = 0; i < accepted.size(); ++i) {
+  std::vector<WorkingProfile*> target(work.accepted.size(), nullptr);
+  for (std::size_t i = 0; i < work.accepted.size(); ++i) {
     if (duplicate[i]) continue;
-    const Partition partition = accepted[i].record->partition;
-    const std::string& customer_id = accepted[i].event.customer_id();
-    auto [it, inserted] = working.try_emplace(WorkingKey(partition, customer_id));
+    const Partition partition = work.accepted[i].record->partition;
+    const std::string& customer_id = work.accepted[i].event.customer_id();
+    auto [it, inserted] = work.working.try_emplace(WorkingKey(partition, customer_id));
     if (inserted) {
       it->second.partition = partition;
       it->second.customer_id = customer_id;
-      if (auto cached = cache_.Take(it->first)) {
+      if (auto cached = lane.cache.Take(it->first)) {
         it->second.profile = std::move(*cached);
         it->second.loaded = true;
       }
     }
     target[i] = &it->second;
   }
-  if (absl::Status loaded = LoadProfiles(working); !loaded.ok()) return loaded;
+  if (absl::Status loaded = LoadProfiles(work.working); !loaded.ok()) return loaded;
 
-  std::vector<v1::SegmentChange> changes;
-  // For the latency metrics: the causing record of each change.
-  std::vector<const Accepted*> change_cause;
-  state::Store::Batch state_batch;
-  for (std::size_t i = 0; i < accepted.size(); ++i) {
-    const Accepted& item = accepted[i];
+  work.changes.reserve(work.accepted.size());
+  for (std::size_t i = 0; i < work.accepted.size(); ++i) {
+    const Accepted& item = work.accepted[i];
     if (duplicate[i]) {
       if (metrics_ != nullptr) metrics_->CountDuplicate();
       continue;
@@ -209,33 +257,86 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     absl::Time now = wall;
     if (options_.clock == ClockMode::kEventTime) {
       absl::Time& watermark =
-          watermarks_.try_emplace(partition, absl::InfinitePast()).first->second;
+          lane.watermarks.try_emplace(partition, absl::InfinitePast()).first->second;
       watermark = std::max(watermark, ToAbslTime(item.event.occurred_at()));
       now = watermark;
     }
     WorkingProfile& entry = *target[i];
-    const std::size_t first_change = changes.size();
-    entry.erased = engine.Apply(item.event, now, entry.profile, changes);
-    change_cause.resize(changes.size(), &item);
-    for (std::size_t c = first_change; c < changes.size(); ++c) {
+    const std::size_t first_change = work.changes.size();
+    entry.erased = engine.Apply(item.event, now, entry.profile, work.changes);
+    work.change_cause.resize(work.changes.size(), i);
+    for (std::size_t c = first_change; c < work.changes.size(); ++c) {
       OutputRecord out{OutputRecord::Kind::kSegmentChange,
-                       changes[c].customer_id(),
-                       core::EncodeChange(changes[c], options_.output_format),
+                       work.changes[c].customer_id(),
+                       core::EncodeChange(work.changes[c], options_.output_format),
                        {}};
       if (options_.output_format == core::OutputFormat::kJson) {
         out.headers.push_back({"content-type", "application/json"});
       }
       send(std::move(out));
     }
-    state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
+    work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
   }
+  return absl::OkStatus();
+}
 
+absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
+  for (auto& [key, entry] : work.working) {
+    if (entry.erased) {
+      work.state_batch.DeleteProfile(entry.partition, entry.customer_id);
+    } else {
+      work.state_batch.PutProfile(entry.partition, entry.profile);
+    }
+  }
+  for (const auto& [partition, next] : work.next_offsets) {
+    std::optional<absl::Time> event_time;
+    if (auto it = lane.watermarks.find(partition); it != lane.watermarks.end()) {
+      event_time = it->second;
+    }
+    work.state_batch.SetOffset(partition, next, event_time);
+  }
+  if (absl::Status committed = store_.Commit(work.state_batch); !committed.ok()) {
+    return absl::InternalError(absl::StrCat("committing state: ", committed.message()));
+  }
+  for (auto& [key, entry] : work.working) {
+    if (!entry.erased) lane.cache.Insert(key, entry.partition, std::move(entry.profile));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::Process(std::span<const InputRecord> batch) {
+  if (batch.empty()) return absl::OkStatus();
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Time wall = wall_clock_();
+  if (metrics_ != nullptr) metrics_->CountConsumed(batch.size());
+
+  std::vector<LaneBatch> work(lanes_.size());
+  for (const InputRecord& record : batch) {
+    work[LaneIndex(record.partition)].records.push_back(&record);
+  }
+  const bool parallel = batch.size() >= options_.parallel_min_records;
+  ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
+    lane_work.status = Stage(lane, lane_work, wall);
+  });
+
+  auto restore_clocks = [&] {
+    for (std::size_t i = 0; i < work.size(); ++i) {
+      if (!work[i].records.empty()) lanes_[i]->watermarks = work[i].watermarks_before;
+    }
+  };
   auto fail = [&](absl::Status status) {
-    watermarks_ = watermarks_before;
+    restore_clocks();
     if (metrics_ != nullptr) metrics_->CountBatchFailure();
     return status;
   };
+  std::size_t sent = 0;
+  absl::Status delivery;
+  for (const LaneBatch& lane_work : work) {
+    if (!lane_work.status.ok()) return fail(lane_work.status);
+    sent += lane_work.sent;
+    if (delivery.ok()) delivery = lane_work.delivery;
+  }
   if (sent > 0) {
     if (delivery.ok()) delivery = sink_.Flush();
     if (!delivery.ok()) {
@@ -244,46 +345,52 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     }
   }
 
-  for (auto& [key, entry] : working) {
-    if (entry.erased) {
-      state_batch.DeleteProfile(entry.partition, entry.customer_id);
-    } else {
-      state_batch.PutProfile(entry.partition, entry.profile);
+  ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
+    lane_work.status = Commit(lane, lane_work);
+  });
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    if (work[i].status.ok()) continue;
+    // Lanes that committed keep their clocks: their state now records them.
+    for (std::size_t j = i; j < work.size(); ++j) {
+      if (!work[j].status.ok()) lanes_[j]->watermarks = work[j].watermarks_before;
     }
+    if (metrics_ != nullptr) metrics_->CountBatchFailure();
+    return work[i].status;
   }
-  for (const auto& [partition, next] : next_offsets) {
-    std::optional<absl::Time> event_time;
-    if (auto it = watermarks_.find(partition); it != watermarks_.end()) event_time = it->second;
-    state_batch.SetOffset(partition, next, event_time);
-  }
-  if (absl::Status committed = store_.Commit(state_batch); !committed.ok()) {
-    return fail(absl::InternalError(absl::StrCat("committing state: ", committed.message())));
-  }
+
   // Expired dedup entries may go only once every partition's "now" is past their expiry.
   absl::Time horizon = wall;
   if (options_.clock == ClockMode::kEventTime) {
     horizon = absl::InfiniteFuture();
-    for (const auto& [partition, watermark] : watermarks_) horizon = std::min(horizon, watermark);
+    for (const auto& lane : lanes_) {
+      for (const auto& [partition, watermark] : lane->watermarks) {
+        horizon = std::min(horizon, watermark);
+      }
+    }
   }
   store_.AdvanceDedupHorizon(horizon);
 
-  for (auto& [key, entry] : working) {
-    if (!entry.erased) cache_.Insert(key, entry.partition, std::move(entry.profile));
-  }
   if (metrics_ != nullptr) {
     const absl::Time delivered = wall_clock_();
-    for (std::size_t c = 0; c < changes.size(); ++c) {
-      metrics_->CountChange(changes[c]);
-      metrics_->ObserveChangeLatency(
-          absl::ToDoubleSeconds(delivered - ToAbslTime(change_cause[c]->event.occurred_at())),
-          absl::ToDoubleSeconds(delivered - change_cause[c]->record->broker_time));
+    std::size_t cached = 0;
+    for (const auto& lane : lanes_) cached += lane->cache.size();
+    for (const LaneBatch& lane_work : work) {
+      for (std::size_t c = 0; c < lane_work.changes.size(); ++c) {
+        const Accepted& cause = lane_work.accepted[lane_work.change_cause[c]];
+        metrics_->CountChange(lane_work.changes[c]);
+        metrics_->ObserveChangeLatency(
+            absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
+            absl::ToDoubleSeconds(delivered - cause.record->broker_time));
+      }
     }
-    metrics_->SetCachedProfiles(cache_.size());
+    metrics_->SetCachedProfiles(cached);
     metrics_->CountBatch(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (observer_) {
-    for (const v1::SegmentChange& change : changes) observer_(change);
+    for (const LaneBatch& lane_work : work) {
+      for (const v1::SegmentChange& change : lane_work.changes) observer_(change);
+    }
   }
   return absl::OkStatus();
 }

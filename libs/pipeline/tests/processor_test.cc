@@ -3,12 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cdp/rules/catalogue.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace cdp::pipeline {
 namespace {
@@ -27,9 +32,11 @@ dimensions:
       - {id: active, when: "orders_total >= 1"}
 )";
 
+// Send may be called by several lanes at once.
 class RecordingSink : public OutputSink {
  public:
   absl::Status Send(OutputRecord record) override {
+    std::lock_guard lock(mutex_);
     pending_.push_back(std::move(record));
     return absl::OkStatus();
   }
@@ -62,6 +69,7 @@ class RecordingSink : public OutputSink {
   bool fail_next_flush_ = false;
 
  private:
+  std::mutex mutex_;
   std::vector<OutputRecord> pending_;
   std::vector<OutputRecord> delivered_;
 };
@@ -80,17 +88,28 @@ std::string Interaction(const std::string& event_id, const std::string& customer
                       R"(","interaction":{"type":"page_view"}})");
 }
 
-class ProcessorTest : public ::testing::Test {
+std::shared_ptr<const core::Engine> TestEngine() {
+  auto catalogue = rules::ParseSegmentCatalogue(kCatalogue, "test.yaml");
+  EXPECT_TRUE(catalogue.ok()) << catalogue.status();
+  return std::make_shared<const core::Engine>(
+      std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
+      core::EngineOptions{});
+}
+
+std::filesystem::path TestDir(std::string_view suffix = "") {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '_');
+  return std::filesystem::path(::testing::TempDir()) / (name + std::string(suffix));
+}
+
+// Every behaviour holds whether the partitions share one lane or are spread over several; the
+// lanes run in parallel even for the tests' tiny batches.
+class ProcessorTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    dir_ = TestDir();
     std::filesystem::remove_all(dir_);
-    auto catalogue = rules::ParseSegmentCatalogue(kCatalogue, "test.yaml");
-    ASSERT_TRUE(catalogue.ok()) << catalogue.status();
-    engine_ = std::make_shared<const core::Engine>(
-        std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
-        core::EngineOptions{});
+    engine_ = TestEngine();
     OpenStore();
   }
   void TearDown() override {
@@ -107,6 +126,8 @@ class ProcessorTest : public ::testing::Test {
     store_ = std::move(*store);
     ProcessorOptions options;
     options.clock = clock;
+    options.lanes = GetParam();
+    options.parallel_min_records = 1;
     processor_ = std::make_unique<Processor>(
         engine_, *store_, sink_, [this] { return now_; }, options, nullptr);
   }
@@ -136,7 +157,7 @@ class ProcessorTest : public ::testing::Test {
   std::unique_ptr<Processor> processor_;
 };
 
-TEST_F(ProcessorTest, AppliesEventsCommitsOffsetAndEmitsChanges) {
+TEST_P(ProcessorTest, AppliesEventsCommitsOffsetAndEmitsChanges) {
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
                        {1, Interaction("e2", "c1", "2026-05-28T00:01:00Z")}})
                   .ok());
@@ -155,7 +176,7 @@ TEST_F(ProcessorTest, AppliesEventsCommitsOffsetAndEmitsChanges) {
   EXPECT_THAT(changes[1], ::testing::HasSubstr(R"("cause_event_id":"e1")"));
 }
 
-TEST_F(ProcessorTest, DeadLettersInvalidRecordsWithTheirSource) {
+TEST_P(ProcessorTest, DeadLettersInvalidRecordsWithTheirSource) {
   ASSERT_TRUE(Process({{7, "not an event"}, {8, Purchase("e1", "", "2026-05-28T00:00:00Z")}}).ok());
   const auto dead = sink_.DeadLetters();
   ASSERT_EQ(dead.size(), 2u);
@@ -176,7 +197,7 @@ TEST_F(ProcessorTest, DeadLettersInvalidRecordsWithTheirSource) {
   EXPECT_EQ(*offset, Offset(9));
 }
 
-TEST_F(ProcessorTest, AppliesARepeatedEventIdOnce) {
+TEST_P(ProcessorTest, AppliesARepeatedEventIdOnce) {
   const std::string event = Purchase("e1", "c1", "2026-05-28T00:00:00Z");
   ASSERT_TRUE(Process({{0, event}, {1, event}}).ok());
   ASSERT_TRUE(Process({{2, event}}).ok());
@@ -186,7 +207,7 @@ TEST_F(ProcessorTest, AppliesARepeatedEventIdOnce) {
   EXPECT_EQ(sink_.DeliveredChanges().size(), 2u);
 }
 
-TEST_F(ProcessorTest, FailedDeliveryCommitsNothingAndARetryGivesTheSameChanges) {
+TEST_P(ProcessorTest, FailedDeliveryCommitsNothingAndARetryGivesTheSameChanges) {
   const std::vector<std::pair<std::int64_t, std::string>> batch = {
       {0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}};
   sink_.fail_next_flush_ = true;
@@ -210,7 +231,7 @@ TEST_F(ProcessorTest, FailedDeliveryCommitsNothingAndARetryGivesTheSameChanges) 
   for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(again[first.size() + i], first[i]);
 }
 
-TEST_F(ProcessorTest, CachedProfilesStayConsistentAfterAFailedBatch) {
+TEST_P(ProcessorTest, CachedProfilesStayConsistentAfterAFailedBatch) {
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
   // The dead letter makes the batch deliver something, and the delivery fails.
   const std::vector<std::pair<std::int64_t, std::string>> batch = {
@@ -224,7 +245,7 @@ TEST_F(ProcessorTest, CachedProfilesStayConsistentAfterAFailedBatch) {
   EXPECT_EQ(Stored("c1")->events_applied(), 2);
 }
 
-TEST_F(ProcessorTest, EventTimeClockFollowsTheLatestOccurredAt) {
+TEST_P(ProcessorTest, EventTimeClockFollowsTheLatestOccurredAt) {
   OpenStore(ClockMode::kEventTime);
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2025-01-01T00:00:00Z")},
                        {1, Interaction("e2", "c2", "2025-03-01T00:00:00Z")},
@@ -241,7 +262,7 @@ TEST_F(ProcessorTest, EventTimeClockFollowsTheLatestOccurredAt) {
   EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("segment":"at_risk")"));
 }
 
-TEST_F(ProcessorTest, EventTimeSurvivesARestart) {
+TEST_P(ProcessorTest, EventTimeSurvivesARestart) {
   OpenStore(ClockMode::kEventTime);
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2025-01-01T00:00:00Z")},
                        {1, Interaction("e2", "c2", "2025-03-01T00:00:00Z")}})
@@ -255,7 +276,7 @@ TEST_F(ProcessorTest, EventTimeSurvivesARestart) {
   EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
 }
 
-TEST_F(ProcessorTest, KeepsPartitionsApart) {
+TEST_P(ProcessorTest, KeepsPartitionsApart) {
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}, Partition(3)).ok());
   EXPECT_FALSE(Stored("c1", Partition(0)).has_value());
   EXPECT_TRUE(Stored("c1", Partition(3)).has_value());
@@ -265,6 +286,117 @@ TEST_F(ProcessorTest, KeepsPartitionsApart) {
   auto resume = processor_->ResumeOffset(Partition(3));
   ASSERT_TRUE(resume.ok());
   EXPECT_EQ(*resume, Offset(2));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, ProcessorTest, ::testing::Values(1, 3),
+                         [](const auto& info) { return absl::StrCat(info.param, "_lanes"); });
+
+// What one run leaves behind: per partition, the stored profiles and next offset, and the
+// changes in the order they were delivered.
+struct RunResult {
+  std::map<std::pair<int, std::string>, std::string> profiles;
+  std::map<int, std::int64_t> offsets;
+  std::map<int, std::vector<std::string>> changes;
+  std::size_t dead_letters = 0;
+};
+
+// Maps serialize in an order that depends on their insertion history; this order is canonical.
+std::string Canonical(const v1::CustomerProfile& profile) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    EXPECT_TRUE(profile.SerializeToCodedStream(&coded));
+  }
+  return bytes;
+}
+
+RunResult RunBatches(const std::vector<std::vector<InputRecord>>& batches, std::size_t lanes,
+                     const std::filesystem::path& dir) {
+  std::filesystem::remove_all(dir);
+  auto store = state::Store::Open(state::StoreOptions{.path = dir.string()});
+  EXPECT_TRUE(store.ok()) << store.status();
+  RecordingSink sink;
+  ProcessorOptions options;
+  options.clock = ClockMode::kEventTime;
+  options.lanes = lanes;
+  options.parallel_min_records = 1;
+  Processor processor(
+      TestEngine(), **store, sink, [] { return absl::FromUnixSeconds(1'780'000'000); }, options,
+      nullptr);
+  RunResult result;
+  std::map<std::string, int> partition_of;
+  for (const auto& batch : batches) {
+    EXPECT_TRUE(processor.Process(batch).ok());
+    for (const InputRecord& record : batch) {
+      partition_of[std::string(*record.key)] = record.partition.value();
+    }
+  }
+  for (const std::string& change : sink.DeliveredChanges()) {
+    // Keys are customer ids; a change names its customer.
+    for (const auto& [customer, partition] : partition_of) {
+      if (change.find(absl::StrCat(R"("customer_id":")", customer, R"(")")) != std::string::npos) {
+        result.changes[partition].push_back(change);
+      }
+    }
+  }
+  result.dead_letters = sink.DeadLetters().size();
+  for (const auto& [customer, partition] : partition_of) {
+    auto profile = (*store)->ReadProfile(Partition(partition), customer);
+    EXPECT_TRUE(profile.ok()) << profile.status();
+    if (profile.ok() && profile->has_value()) {
+      result.profiles[{partition, customer}] = Canonical(**profile);
+    }
+    auto offset = (*store)->ReadOffset(Partition(partition));
+    EXPECT_TRUE(offset.ok() && offset->has_value());
+    if (offset.ok() && offset->has_value()) result.offsets[partition] = (*offset)->value();
+  }
+  return result;
+}
+
+TEST(ProcessorLanesTest, ParallelLanesLeaveWhatOneLaneLeaves) {
+  // 7 partitions over 3 lanes, several customers each, repeated event ids and garbage included.
+  struct Input {
+    int partition;
+    std::string customer;
+    std::string value;
+  };
+  std::vector<std::vector<Input>> inputs(3);
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int i = 0; i < 60; ++i) {
+      const int customer = (i * 7 + batch) % 20;
+      const std::string id = absl::StrCat("c", customer);
+      const std::string day = absl::StrCat("2026-0", 1 + batch * 2, "-1", i % 10, "T00:00:00Z");
+      inputs[batch].push_back({customer % 7, id,
+                               i % 13 == 0 ? std::string("garbage")
+                               : i % 3 == 0
+                                   ? Purchase(absl::StrCat("e", batch, "-", i / 6), id, day)
+                                   : Interaction(absl::StrCat("i", batch, "-", i), id, day)});
+    }
+  }
+  std::map<int, std::int64_t> next_offset;
+  std::vector<std::vector<InputRecord>> batches(inputs.size());
+  for (std::size_t batch = 0; batch < inputs.size(); ++batch) {
+    for (const Input& input : inputs[batch]) {
+      // The key is the customer id, so results can be attributed to their partition.
+      batches[batch].push_back(
+          InputRecord{Partition(input.partition), Offset(next_offset[input.partition]++),
+                      std::string_view(input.customer), std::string_view(input.value), "",
+                      absl::FromUnixSeconds(1'780'000'000)});
+    }
+  }
+
+  const RunResult one = RunBatches(batches, 1, TestDir("-one"));
+  const RunResult three = RunBatches(batches, 3, TestDir("-three"));
+  EXPECT_FALSE(one.profiles.empty());
+  EXPECT_EQ(one.offsets.size(), 7u);
+  EXPECT_EQ(one.changes.size(), 7u);
+  EXPECT_GT(one.dead_letters, 0u);
+  EXPECT_EQ(three.profiles, one.profiles);
+  EXPECT_EQ(three.offsets, one.offsets);
+  EXPECT_EQ(three.changes, one.changes);
+  EXPECT_EQ(three.dead_letters, one.dead_letters);
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ rocksdb::ColumnFamilyOptions PointLookupOptions(const std::shared_ptr<rocksdb::C
   options.target_file_size_base = 64 * kMiB;
   options.max_bytes_for_level_base = 256 * kMiB;
   options.level_compaction_dynamic_level_bytes = true;
+  // Most lookups are for absent keys (see the table's filter below); the memtables are large, so
+  // a whole-key Bloom filter spares those lookups the skip-list search there too.
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
   SetCompression(options);
 
   rocksdb::BlockBasedTableOptions table;

@@ -153,7 +153,9 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       .decode = {.max_record_bytes = static_cast<std::size_t>(config.max_record_bytes)},
       .output_format = config.output_format == "json" ? core::OutputFormat::kJson
                                                       : core::OutputFormat::kProtobuf,
-      .cache_capacity = static_cast<std::size_t>(config.cache_profiles)};
+      .cache_capacity = static_cast<std::size_t>(config.cache_profiles),
+      .lanes = config.lanes > 0 ? static_cast<std::size_t>(config.lanes)
+                                : std::max(1U, std::thread::hardware_concurrency())};
   pipeline::Processor processor(
       engine, **store, sink, [] { return absl::Now(); }, processor_options, &metrics);
   if (config.print_changes) {

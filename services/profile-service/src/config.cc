@@ -166,6 +166,11 @@ const std::vector<Option>& Options() {
       {"cache-profiles", "N", "Profiles kept in memory in front of RocksDB (0 disables).",
        Int(&Config::cache_profiles, 0, 100'000'000, "--cache-profiles"),
        Show(&Config::cache_profiles)},
+      {"lanes", "N",
+       "Partitions are processed in this many parallel lanes (threads), each owning the "
+       "partitions equal to it modulo N; 0: one per CPU core. Worth raising only where that "
+       "many cores are free for it besides the Kafka client's and RocksDB's own threads.",
+       Int(&Config::lanes, 0, 256, "--lanes"), Show(&Config::lanes)},
       {"max-record-bytes", "N", "Larger input records are dead-lettered as oversize.",
        Int(&Config::max_record_bytes, 1024, 64 << 20, "--max-record-bytes"),
        Show(&Config::max_record_bytes)},

@@ -32,6 +32,8 @@ struct Config {
   int batch_size = 20000;
   absl::Duration batch_max_wait = absl::Milliseconds(20);
   int cache_profiles = 200000;
+  // Processing lanes (threads); 0: one per CPU core.
+  int lanes = 1;
   int max_record_bytes = 1 << 20;
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   bool print_changes = false;

@@ -31,12 +31,13 @@ TEST(Config, DefaultsNeedNoFlags) {
   EXPECT_EQ(parsed->config.http_port, 8080);
   EXPECT_EQ(parsed->config.clock, Clock::kWall);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Hours(168));
+  EXPECT_EQ(parsed->config.lanes, 1);
 }
 
 TEST(Config, FlagsInBothForms) {
   auto parsed = Parse({"--brokers", "k1:9092,k2:9092", "--http-port=0", "--clock", "event-time",
                        "--kafka-property", "security.protocol=SASL_SSL", "--print-changes",
-                       "--dedup-retention", "30m"});
+                       "--dedup-retention", "30m", "--lanes=4"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.brokers, "k1:9092,k2:9092");
   EXPECT_EQ(parsed->config.http_port, 0);
@@ -46,6 +47,7 @@ TEST(Config, FlagsInBothForms) {
   EXPECT_EQ(parsed->config.kafka_properties[0].second, "SASL_SSL");
   EXPECT_TRUE(parsed->config.print_changes);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Minutes(30));
+  EXPECT_EQ(parsed->config.lanes, 4);
 }
 
 TEST(Config, BadOptionsSayWhatToFix) {
@@ -55,6 +57,9 @@ TEST(Config, BadOptionsSayWhatToFix) {
   auto port = Parse({"--http-port", "70000"});
   ASSERT_FALSE(port.ok());
   EXPECT_EQ(port.status().message(), "--http-port: '70000' is not a whole number from 0 to 65535");
+  auto lanes = Parse({"--lanes", "-1"});
+  ASSERT_FALSE(lanes.ok());
+  EXPECT_EQ(lanes.status().message(), "--lanes: '-1' is not a whole number from 0 to 256");
   auto clock = Parse({"--clock", "event"});
   ASSERT_FALSE(clock.ok());
   EXPECT_NE(clock.status().message().find("wall, event-time"), std::string::npos);

@@ -1,7 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +19,7 @@
 namespace RdKafka {
 class Producer;
 }
+struct rd_kafka_topic_s;
 
 namespace cdp::kafka {
 
@@ -55,9 +61,17 @@ class Producer {
 
   Producer(std::unique_ptr<DeliveryTracker> tracker, absl::Duration queue_full_timeout);
 
+  // Every kPollEvery-th Produce serves delivery reports, so they do not pile up between flushes.
+  static constexpr std::uint64_t kPollEvery = 1024;
+
+  [[nodiscard]] rd_kafka_topic_s* TopicHandle(std::string_view topic);
+
   std::unique_ptr<DeliveryTracker> tracker_;
   std::unique_ptr<RdKafka::Producer> producer_;
   absl::Duration queue_full_timeout_;
+  std::atomic<std::uint64_t> produced_ = 0;
+  std::shared_mutex topics_mutex_;
+  std::map<std::string, rd_kafka_topic_s*, std::less<>> topics_;
 };
 
 }  // namespace cdp::kafka

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -13,7 +14,6 @@
 #include "cdp/common/strong_type.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
-#include "cdp/pipeline/internal/profile_cache.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/records.h"
 #include "cdp/state/store.h"
@@ -35,14 +35,24 @@ struct ProcessorOptions {
   absl::Duration dedup_retention = absl::Hours(7 * 24);
   core::DecodeOptions decode;
   core::OutputFormat output_format = core::OutputFormat::kJson;
+  // Profiles kept in memory in front of the state store, over all lanes.
   std::size_t cache_capacity = 200'000;
+  // Partitions are spread over this many lanes (partition modulo lanes). Each lane owns its
+  // partitions' cache and clock, so lanes share nothing and a batch's lanes run in parallel,
+  // one thread each. 1: everything on the calling thread.
+  std::size_t lanes = 1;
+  // A batch with fewer records runs its lanes one after the other on the calling thread: for a
+  // handful of records a thread costs more than it saves.
+  std::size_t parallel_min_records = 1024;
 };
 
 // Turns batches of input records into state and outputs, with the pipeline's delivery contract:
 // decode and validate, drop repeated event ids, apply to profiles, send segment changes and dead
 // letters, wait for their delivery, then commit profiles, dedup entries and each partition's next
-// offset in one atomic state batch. A batch that fails anywhere commits nothing and may be retried
-// from the offsets the state holds; it then regenerates the same changes with the same ids.
+// offset in one atomic state batch per lane. A batch whose outputs fail to deliver commits nothing
+// and may be retried as it is; it then regenerates the same changes with the same ids.
+// Not thread-safe itself; with several lanes it runs them on threads of its own, and the sink's
+// Send is then called from several threads at once.
 class Processor {
  public:
   using WallClock = std::function<absl::Time()>;
@@ -50,10 +60,11 @@ class Processor {
 
   Processor(std::shared_ptr<const core::Engine> engine, state::Store& store, OutputSink& sink,
             WallClock wall_clock, ProcessorOptions options, PipelineMetrics* metrics);
+  ~Processor();
 
   // Unavailable: the outputs could not be delivered; retrying the same batch is safe. Any other
-  // error comes from the state store, which refuses writes after a failed commit: reopen it and
-  // resume from the offsets it holds.
+  // error comes from the state store, which refuses writes after a failed commit (and may have
+  // committed other lanes' partitions): reopen it and resume from the offsets it holds.
   [[nodiscard]] absl::Status Process(std::span<const InputRecord> batch);
 
   // Where to resume a partition: the offset its state recorded, nullopt if it has none.
@@ -65,7 +76,18 @@ class Processor {
 
  private:
   struct WorkingProfile;
+  struct Lane;
+  struct LaneBatch;
 
+  [[nodiscard]] std::size_t LaneIndex(Partition partition) const;
+  [[nodiscard]] Lane& LaneOf(Partition partition);
+  // Runs `work` for every lane that has records: in parallel when `parallel` is set.
+  void ForEachLane(std::span<LaneBatch> lanes, bool parallel,
+                   const std::function<void(Lane&, LaneBatch&)>& work);
+  // Everything up to delivery: decode, validate, dedup, load, apply, send.
+  [[nodiscard]] absl::Status Stage(Lane& lane, LaneBatch& work, absl::Time wall) const;
+  // The lane's state batch (profiles, dedup marks, next offsets), then its cache.
+  [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
   [[nodiscard]] absl::Status LoadProfiles(
       std::unordered_map<std::string, WorkingProfile>& working) const;
 
@@ -76,9 +98,7 @@ class Processor {
   ProcessorOptions options_;
   PipelineMetrics* metrics_;
   ChangeObserver observer_;
-  internal::ProfileCache cache_;
-  // Event-time mode: the latest occurred_at applied per partition.
-  std::unordered_map<Partition, absl::Time> watermarks_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
 };
 
 }  // namespace cdp::pipeline
