@@ -21,11 +21,13 @@
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/mock_cluster.h"
 #include "cdp/kafka/producer.h"
+#include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/processor.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/state/store.h"
 #include "generator.h"
 #include "kafka_adapters.h"
+#include "prometheus/registry.h"
 #include "run.h"
 #include "sink.h"
 
@@ -244,8 +246,11 @@ int main(int argc, char** argv) {
   cdp::pipeline::ProcessorOptions processor_options;
   processor_options.cache_capacity = 500'000;
   processor_options.lanes = static_cast<std::size_t>(options.lanes);
+  // The service's own metrics, so the run pays for them as the service does.
+  prometheus::Registry registry;
+  cdp::pipeline::PipelineMetrics metrics(registry, engine->catalogue(), "customer-events");
   cdp::pipeline::Processor processor(
-      engine, **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
+      engine, **store, sink, [] { return absl::Now(); }, processor_options, &metrics);
   std::mutex latency_mutex;
   std::vector<double> latencies;
   std::atomic<bool> measuring_latency = false;

@@ -3,12 +3,6 @@
 namespace cdp::pipeline {
 namespace {
 
-std::string ChangeKey(std::string_view dimension, std::string_view segment) {
-  std::string key(dimension);
-  key.append("/").append(segment);
-  return key;
-}
-
 std::string_view PayloadName(v1::CustomerEvent::PayloadCase type) {
   switch (type) {
     case v1::CustomerEvent::kPurchase:
@@ -72,7 +66,7 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                       .Help("Segment membership changes emitted, by segment and direction.")
                       .Register(registry);
   auto add_segment = [&](const std::string& dimension, const std::string& segment) {
-    changes_[ChangeKey(dimension, segment)] = Direction{
+    changes_[dimension][segment] = Direction{
         &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "entered"}}),
         &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "exited"}})};
   };
@@ -112,9 +106,12 @@ void PipelineMetrics::CountApplied(v1::CustomerEvent::PayloadCase type) {
 }
 
 void PipelineMetrics::CountChange(const v1::SegmentChange& change) {
-  auto it = changes_.find(ChangeKey(change.dimension(), change.segment()));
-  if (it == changes_.end()) return;
-  (change.direction() == v1::SegmentChange::entered ? it->second.entered : it->second.exited)
+  const auto dimension = changes_.find(std::string_view(change.dimension()));
+  if (dimension == changes_.end()) return;
+  const auto segment = dimension->second.find(std::string_view(change.segment()));
+  if (segment == dimension->second.end()) return;
+  (change.direction() == v1::SegmentChange::entered ? segment->second.entered
+                                                    : segment->second.exited)
       ->Increment();
 }
 

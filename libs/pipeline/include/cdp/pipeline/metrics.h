@@ -1,9 +1,10 @@
 #pragma once
 
 #include <array>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "cdp/core/reject_reason.h"
 #include "cdp/rules/catalogue.h"
@@ -49,8 +50,9 @@ class PipelineMetrics {
   std::array<prometheus::Counter*, static_cast<std::size_t>(core::RejectReason::kCount)>
       rejected_{};
   prometheus::Counter* duplicates_;
-  // Keyed by "dimension/segment" ("/segment" for an independent segment).
-  std::unordered_map<std::string, Direction> changes_;
+  // Dimension ("" for independent segments), then segment; transparent, so a change's
+  // names find their counters without building a key.
+  std::map<std::string, std::map<std::string, Direction, std::less<>>, std::less<>> changes_;
   prometheus::Counter* batches_;
   prometheus::Counter* batch_failures_;
   prometheus::Histogram* batch_seconds_;
