@@ -15,6 +15,7 @@
 #include "change_json.h"
 #include "fold.h"
 #include "profile_context.h"
+#include "time_plan.h"
 #include "time_util.h"
 
 namespace cdp::core {
@@ -255,11 +256,25 @@ void Store(const rules::SegmentCatalogue& catalogue, const Stored& stored, const
   for (const auto& [dimension, tier] : stored.retired_tiers) tiers.erase(dimension);
 }
 
-void Update(const rules::SegmentCatalogue& catalogue, absl::CivilDay today,
-            const ChangeCause& cause, v1::CustomerProfile& profile,
+// Sets the profile's timer to the start of the next day on which time alone could change a
+// membership, or clears it.
+void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
+              const internal::ProfileContext& context, v1::CustomerProfile& profile) {
+  const std::optional<std::int64_t> day = plan.NextChangeDay(profile, context);
+  if (!day) {
+    profile.clear_timer_due_at();
+    return;
+  }
+  const absl::Time due = absl::FromCivil(absl::CivilDay(1970, 1, 1) + *day, catalogue.timezone);
+  *profile.mutable_timer_due_at() = internal::ToTimestamp(due);
+}
+
+void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
+            absl::CivilDay today, const ChangeCause& cause, v1::CustomerProfile& profile,
             std::vector<SegmentChange>& changes) {
   const internal::ProfileContext context(profile, today, catalogue);
   const Membership next = Match(catalogue, context);
+  SetTimer(catalogue, plan, context, profile);
   const Stored stored = Read(catalogue, profile);
   const PendingChanges pending = Diff(catalogue, stored, next);
   // Without a change the stored memberships already equal `next`; skip the rewrite.
@@ -272,10 +287,21 @@ void Update(const rules::SegmentCatalogue& catalogue, absl::CivilDay today,
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const rules::SegmentCatalogue> catalogue, EngineOptions options)
-    : catalogue_(std::move(catalogue)), options_(std::move(options)) {}
+    : catalogue_(std::move(catalogue)),
+      time_plan_(std::make_shared<const internal::TimePlan>(*catalogue_)),
+      options_(std::move(options)) {}
+
+std::optional<absl::Time> TimerDue(const v1::CustomerProfile& profile) {
+  if (!profile.has_timer_due_at()) return std::nullopt;
+  return internal::ToTime(profile.timer_due_at());
+}
 
 bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerProfile& profile,
                    std::vector<SegmentChange>& changes) const {
+  // Time-driven changes due before the event happen first, as if their timers had fired on time:
+  // the changes are then the same however late the timer service runs, and in event-time mode
+  // however the input is batched. An erasure too exits what the customer holds by then.
+  FireTimers(now, profile, changes);
   if (event.has_erasure()) {
     const ChangeCause cause{event.customer_id(), SegmentChange::erasure, event.event_id(),
                             event.occurred_at()};
@@ -288,14 +314,33 @@ bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerP
   internal::FoldEvent(event, catalogue_->timezone, internal::DayNumber(today), profile);
   const ChangeCause cause{event.customer_id(), SegmentChange::event, event.event_id(),
                           event.occurred_at()};
-  Update(*catalogue_, today, cause, profile, changes);
+  Update(*catalogue_, *time_plan_, today, cause, profile, changes);
   return false;
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::CustomerProfile& profile,
                         std::vector<SegmentChange>& changes) const {
   const ChangeCause change_cause{profile.customer_id(), cause, "", internal::ToTimestamp(now)};
-  Update(*catalogue_, absl::ToCivilDay(now, catalogue_->timezone), change_cause, profile, changes);
+  Update(*catalogue_, *time_plan_, absl::ToCivilDay(now, catalogue_->timezone), change_cause,
+         profile, changes);
+}
+
+std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
+                               std::vector<SegmentChange>& changes) const {
+  std::size_t fired = 0;
+  for (std::optional<absl::Time> due = TimerDue(profile); due && *due <= now;) {
+    Reevaluate(*due, SegmentChange::time, profile, changes);
+    ++fired;
+    const std::optional<absl::Time> next = TimerDue(profile);
+    // Each timer is set for a later day than the one it was evaluated on; this only guards
+    // against a time zone whose day start does not move forward.
+    if (next && *next <= *due) {
+      profile.clear_timer_due_at();
+      break;
+    }
+    due = next;
+  }
+  return fired;
 }
 
 Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now) const {

@@ -29,6 +29,8 @@ class ProfileContext final : public rules::EvalContext {
   [[nodiscard]] rules::Value attr(std::string_view key) const override;
   [[nodiscard]] bool consent(std::string_view channel) const override;
   [[nodiscard]] std::int64_t today() const override { return today_; }
+  [[nodiscard]] absl::CivilDay today_civil() const { return today_civil_; }
+  [[nodiscard]] absl::TimeZone zone() const { return zone_; }
 
  private:
   struct Windows {

@@ -3,14 +3,11 @@
 #include <string>
 #include <string_view>
 
-#include "absl/strings/string_view.h"
+#include "cdp/common/absl_string.h"
 
 namespace cdp::core::internal {
 
-// This abseil build keeps its own string_view type, which std::string_view does not convert to.
-[[nodiscard]] inline absl::string_view ToAbsl(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
+using ::cdp::ToAbsl;
 
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 [[nodiscard]] bool IsValidUtf8(std::string_view text);

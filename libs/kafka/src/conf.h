@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "cdp/common/absl_string.h"
 #include "cdp/kafka/types.h"
 
 namespace RdKafka {
@@ -27,10 +28,7 @@ namespace cdp::kafka::internal {
 // librdkafka's symbolic name for an error code, e.g. "UNKNOWN_TOPIC_OR_PART".
 [[nodiscard]] const char* ErrorName(int error_code);
 
-// abseil here has its own string_view type, which std::string_view does not convert to.
-[[nodiscard]] inline absl::string_view ToAbsl(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
+using ::cdp::ToAbsl;
 
 // Timeouts as librdkafka takes them: whole milliseconds, clamped to [0, INT_MAX].
 [[nodiscard]] int ToTimeoutMs(absl::Duration timeout);

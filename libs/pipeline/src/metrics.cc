@@ -76,10 +76,15 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
   }
   auto& batches = prometheus::BuildCounter()
                       .Name("cdp_batches_total")
-                      .Help("Input batches processed, by outcome.")
+                      .Help("Input batches and rounds of timers processed, by outcome.")
                       .Register(registry);
   batches_ = &batches.Add({{"outcome", "committed"}});
   batch_failures_ = &batches.Add({{"outcome", "failed"}});
+  timers_fired_ = &prometheus::BuildCounter()
+                       .Name("cdp_timers_fired_total")
+                       .Help("Customer timers fired: re-evaluations because time passed.")
+                       .Register(registry)
+                       .Add({});
   batch_seconds_ = &prometheus::BuildHistogram()
                         .Name("cdp_batch_duration_seconds")
                         .Help("Time to process one input batch, from decode to state commit.")

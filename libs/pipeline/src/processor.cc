@@ -51,6 +51,9 @@ struct Accepted {
   const v1::CustomerEvent& event;
 };
 
+// A change's index in LaneBatch::change_cause when no input record caused it (a timer).
+constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
+
 }  // namespace
 
 struct Processor::WorkingProfile {
@@ -59,6 +62,8 @@ struct Processor::WorkingProfile {
   v1::CustomerProfile profile;
   bool loaded = false;
   bool erased = false;
+  // The timer as stored, whose index entry Commit moves.
+  std::optional<absl::Time> stored_due;
 };
 
 struct Processor::Lane {
@@ -67,17 +72,33 @@ struct Processor::Lane {
   internal::ProfileCache cache;
   // Event-time mode: the latest occurred_at applied per partition.
   std::unordered_map<Partition, absl::Time> watermarks;
+  // The lane's partitions this instance owns, whose timers it fires.
+  std::set<Partition> owned;
 };
 
 // One lane's share of a batch, from its records to its state batch.
 struct Processor::LaneBatch {
+  [[nodiscard]] bool busy() const { return !records.empty() || !due.empty(); }
+
+  // Send, unless an earlier Send of the batch failed: the batch commits nothing then anyway.
+  void Send(OutputSink& sink, OutputRecord record) {
+    if (!delivery.ok()) return;
+    delivery = sink.Send(std::move(record));
+    ++sent;
+  }
+
   std::vector<const InputRecord*> records;
+  // Or, for a round of timers, the timers due.
+  std::vector<std::pair<Partition, state::Store::DueTimer>> due;
+  // Index entries that named another due time than their profile's timer; Commit removes them.
+  std::vector<std::pair<Partition, state::Store::DueTimer>> stale_timers;
+  std::size_t timers_fired = 0;
   // The lane's events live in one arena: decoding allocates less and freeing them is one step.
   google::protobuf::Arena arena;
   std::vector<Accepted> accepted;
   std::unordered_map<std::string, WorkingProfile> working;
   std::vector<v1::SegmentChange> changes;
-  // For the latency metrics: the index in `accepted` of each change's cause.
+  // For the latency metrics: the index in `accepted` of each change's cause, or kNoCause.
   std::vector<std::size_t> change_cause;
   std::map<Partition, Offset> next_offsets;
   // Event-time "now" before this batch; restored if the batch fails.
@@ -115,6 +136,7 @@ std::size_t Processor::LaneIndex(Partition partition) const {
 Processor::Lane& Processor::LaneOf(Partition partition) { return *lanes_[LaneIndex(partition)]; }
 
 absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partition) {
+  LaneOf(partition).owned.insert(partition);
   if (options_.clock == ClockMode::kEventTime) {
     // Resume with the clock the partition had, so a restart changes nothing that follows.
     auto event_time = store_.ReadEventTime(partition);
@@ -128,13 +150,14 @@ void Processor::Release(Partition partition) {
   Lane& lane = LaneOf(partition);
   lane.cache.ErasePartition(partition);
   lane.watermarks.erase(partition);
+  lane.owned.erase(partition);
 }
 
 void Processor::ForEachLane(std::span<LaneBatch> lanes, bool parallel,
                             const std::function<void(Lane&, LaneBatch&)>& work) {
   std::vector<std::size_t> busy;
   for (std::size_t i = 0; i < lanes.size(); ++i) {
-    if (!lanes[i].records.empty()) busy.push_back(i);
+    if (lanes[i].busy()) busy.push_back(i);
   }
   if (!parallel || busy.size() < 2) {
     for (std::size_t i : busy) work(*lanes_[i], lanes[i]);
@@ -163,6 +186,7 @@ absl::Status Processor::LoadProfiles(
     for (std::size_t i = 0; i < entries.size(); ++i) {
       if ((*stored)[i].has_value()) entries[i]->profile = std::move(*(*stored)[i]);
       entries[i]->loaded = true;
+      entries[i]->stored_due = core::TimerDue(entries[i]->profile);
     }
   }
   return absl::OkStatus();
@@ -172,11 +196,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
   const core::Engine& engine = *engine_;
   // Outputs go out as soon as they exist, so the broker works on them while the rest of the
   // batch is processed and the final Flush waits only for the tail.
-  auto send = [&](OutputRecord record) {
-    if (!work.delivery.ok()) return;
-    work.delivery = sink_.Send(std::move(record));
-    ++work.sent;
-  };
+  auto send = [&](OutputRecord record) { work.Send(sink_, std::move(record)); };
   work.accepted.reserve(work.records.size());
   for (const InputRecord* record : work.records) {
     Offset& next = work.next_offsets.try_emplace(record->partition, Offset(0)).first->second;
@@ -240,6 +260,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       if (auto cached = lane.cache.Take(it->first)) {
         it->second.profile = std::move(*cached);
         it->second.loaded = true;
+        it->second.stored_due = core::TimerDue(it->second.profile);
       }
     }
     target[i] = &it->second;
@@ -265,29 +286,70 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     const std::size_t first_change = work.changes.size();
     entry.erased = engine.Apply(item.event, now, entry.profile, work.changes);
     work.change_cause.resize(work.changes.size(), i);
-    for (std::size_t c = first_change; c < work.changes.size(); ++c) {
-      OutputRecord out{OutputRecord::Kind::kSegmentChange,
-                       work.changes[c].customer_id(),
-                       core::EncodeChange(work.changes[c], options_.output_format),
-                       {}};
-      if (options_.output_format == core::OutputFormat::kJson) {
-        out.headers.push_back({"content-type", "application/json"});
-      }
-      send(std::move(out));
-    }
+    SendChanges(work, first_change);
     work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
   }
   return absl::OkStatus();
 }
 
+void Processor::SendChanges(LaneBatch& work, std::size_t first) const {
+  for (std::size_t c = first; c < work.changes.size(); ++c) {
+    OutputRecord out{OutputRecord::Kind::kSegmentChange,
+                     work.changes[c].customer_id(),
+                     core::EncodeChange(work.changes[c], options_.output_format),
+                     {}};
+    if (options_.output_format == core::OutputFormat::kJson) {
+      out.headers.push_back({"content-type", "application/json"});
+    }
+    work.Send(sink_, std::move(out));
+  }
+}
+
+absl::Status Processor::StageTimers(Lane& lane, LaneBatch& work, absl::Time wall) const {
+  for (const auto& [partition, timer] : work.due) {
+    auto [it, inserted] = work.working.try_emplace(WorkingKey(partition, timer.customer_id));
+    if (!inserted) continue;
+    it->second.partition = partition;
+    it->second.customer_id = timer.customer_id;
+    if (auto cached = lane.cache.Take(it->first)) {
+      it->second.profile = std::move(*cached);
+      it->second.loaded = true;
+      it->second.stored_due = core::TimerDue(it->second.profile);
+    }
+  }
+  if (absl::Status loaded = LoadProfiles(work.working); !loaded.ok()) return loaded;
+
+  for (const auto& [partition, timer] : work.due) {
+    WorkingProfile& entry = work.working.at(WorkingKey(partition, timer.customer_id));
+    if (entry.stored_due != timer.due) work.stale_timers.emplace_back(partition, timer);
+    if (entry.profile.customer_id().empty()) {
+      // No profile behind the index entry: nothing to evaluate, nothing to store.
+      entry.erased = true;
+      continue;
+    }
+    absl::Time now = wall;
+    if (options_.clock == ClockMode::kEventTime) now = lane.watermarks.at(partition);
+    const std::size_t first_change = work.changes.size();
+    work.timers_fired += engine_->FireTimers(now, entry.profile, work.changes);
+    work.change_cause.resize(work.changes.size(), kNoCause);
+    SendChanges(work, first_change);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
+  for (const auto& [partition, timer] : work.stale_timers) {
+    work.state_batch.SetTimer(partition, timer.customer_id, timer.due, std::nullopt);
+  }
   for (auto& [key, entry] : work.working) {
     if (entry.erased) {
       work.state_batch.DeleteProfile(entry.partition, entry.customer_id);
     } else {
       work.state_batch.PutProfile(entry.partition, entry.profile);
     }
+    work.state_batch.SetTimer(entry.partition, entry.customer_id, entry.stored_due,
+                              entry.erased ? std::nullopt : core::TimerDue(entry.profile));
   }
   for (const auto& [partition, next] : work.next_offsets) {
     std::optional<absl::Time> event_time;
@@ -319,7 +381,51 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
     lane_work.status = Stage(lane, lane_work, wall);
   });
+  absl::Status finished = Finish(work, parallel, wall);
+  if (finished.ok() && metrics_ != nullptr) {
+    metrics_->CountBatch(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return finished;
+}
 
+absl::StatusOr<std::size_t> Processor::FireTimers() {
+  const absl::Time wall = wall_clock_();
+  std::vector<LaneBatch> work(lanes_.size());
+  std::size_t due = 0;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const Lane& lane = *lanes_[i];
+    for (Partition partition : lane.owned) {
+      absl::Time now = wall;
+      if (options_.clock == ClockMode::kEventTime) {
+        // A partition's clock starts with its first event.
+        const auto it = lane.watermarks.find(partition);
+        if (it == lane.watermarks.end()) continue;
+        now = it->second;
+      }
+      auto timers = store_.DueTimers(partition, now, options_.timers_per_round);
+      if (!timers.ok()) return timers.status();
+      for (state::Store::DueTimer& timer : *timers) {
+        work[i].due.emplace_back(partition, std::move(timer));
+      }
+    }
+    due += work[i].due.size();
+  }
+  if (due == 0) return 0;
+  ForEachLane(work, due >= options_.parallel_min_records, [&](Lane& lane, LaneBatch& lane_work) {
+    lane_work.status = StageTimers(lane, lane_work, wall);
+  });
+  if (absl::Status finished = Finish(work, due >= options_.parallel_min_records, wall);
+      !finished.ok()) {
+    return finished;
+  }
+  std::size_t fired = 0;
+  for (const LaneBatch& lane_work : work) fired += lane_work.timers_fired;
+  if (metrics_ != nullptr) metrics_->CountTimersFired(fired);
+  return fired;
+}
+
+absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall) {
   auto restore_clocks = [&] {
     for (std::size_t i = 0; i < work.size(); ++i) {
       if (!work[i].records.empty()) lanes_[i]->watermarks = work[i].watermarks_before;
@@ -352,7 +458,9 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     if (work[i].status.ok()) continue;
     // Lanes that committed keep their clocks: their state now records them.
     for (std::size_t j = i; j < work.size(); ++j) {
-      if (!work[j].status.ok()) lanes_[j]->watermarks = work[j].watermarks_before;
+      if (!work[j].status.ok() && !work[j].records.empty()) {
+        lanes_[j]->watermarks = work[j].watermarks_before;
+      }
     }
     if (metrics_ != nullptr) metrics_->CountBatchFailure();
     return work[i].status;
@@ -376,16 +484,15 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
     for (const auto& lane : lanes_) cached += lane->cache.size();
     for (const LaneBatch& lane_work : work) {
       for (std::size_t c = 0; c < lane_work.changes.size(); ++c) {
-        const Accepted& cause = lane_work.accepted[lane_work.change_cause[c]];
         metrics_->CountChange(lane_work.changes[c]);
+        if (lane_work.change_cause[c] == kNoCause) continue;
+        const Accepted& cause = lane_work.accepted[lane_work.change_cause[c]];
         metrics_->ObserveChangeLatency(
             absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
             absl::ToDoubleSeconds(delivered - cause.record->broker_time));
       }
     }
     metrics_->SetCachedProfiles(cached);
-    metrics_->CountBatch(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (observer_) {
     for (const LaneBatch& lane_work : work) {

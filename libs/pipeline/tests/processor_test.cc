@@ -288,6 +288,127 @@ TEST_P(ProcessorTest, KeepsPartitionsApart) {
   EXPECT_EQ(*resume, Offset(2));
 }
 
+// Takes the partition on, as on assignment: its timers fire from then on.
+absl::Status Own(Processor& processor, Partition partition) {
+  return processor.ResumeOffset(partition).status();
+}
+
+TEST_P(ProcessorTest, ATimerMovesACustomerWithoutEventsOnTimeAndSurvivesARestart) {
+  ASSERT_TRUE(Own(*processor_, Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  // `days_since_last_purchase > 30` holds from 28 June, 31 days after the purchase.
+  const absl::Time due = absl::FromUnixSeconds(1'782'604'800);  // 2026-06-28T00:00:00Z
+  auto timers = store_->DueTimers(Partition(0), due, 10);
+  ASSERT_TRUE(timers.ok()) << timers.status();
+  ASSERT_EQ(timers->size(), 1u);
+  EXPECT_EQ((*timers)[0].due, due);
+  EXPECT_EQ((*timers)[0].customer_id, "c1");
+
+  now_ = due - absl::Seconds(1);
+  auto fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(*fired, 0u);
+  EXPECT_EQ(sink_.DeliveredChanges().size(), 2u);
+
+  OpenStore();
+  ASSERT_TRUE(Own(*processor_, Partition(0)).ok());
+  now_ = due;
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(*fired, 1u);
+  const auto changes = sink_.DeliveredChanges();
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_THAT(changes[2], ::testing::HasSubstr(R"("direction":"exited")"));
+  EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("segment":"at_risk")"));
+  EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("cause":"time")"));
+  EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("occurred_at":"2026-06-28T00:00:00Z")"));
+  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+  // Nothing further can change with time alone: the timer is gone, and firing again does nothing.
+  EXPECT_FALSE(Stored("c1")->has_timer_due_at());
+  timers = store_->DueTimers(Partition(0), absl::InfiniteFuture(), 10);
+  ASSERT_TRUE(timers.ok());
+  EXPECT_TRUE(timers->empty());
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 0u);
+  EXPECT_EQ(sink_.DeliveredChanges().size(), 4u);
+}
+
+TEST_P(ProcessorTest, OnlyOwnedPartitionsFireTheirTimers) {
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}, Partition(1)).ok());
+  now_ += absl::Hours(24 * 40);
+  auto fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 0u);
+  ASSERT_TRUE(Own(*processor_, Partition(1)).ok());
+  processor_->Release(Partition(1));
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 0u);
+  ASSERT_TRUE(Own(*processor_, Partition(1)).ok());
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 1u);
+  EXPECT_EQ(Stored("c1", Partition(1))->tiers().at("lifecycle"), "at_risk");
+}
+
+TEST_P(ProcessorTest, AFailedTimerRoundCommitsNothingAndARetryGivesTheSameChanges) {
+  ASSERT_TRUE(Own(*processor_, Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  now_ += absl::Hours(24 * 40);
+  sink_.fail_next_flush_ = true;
+  auto fired = processor_->FireTimers();
+  EXPECT_TRUE(absl::IsUnavailable(fired.status())) << fired.status();
+  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "active");
+  auto timers = store_->DueTimers(Partition(0), now_, 10);
+  ASSERT_TRUE(timers.ok());
+  EXPECT_EQ(timers->size(), 2u);
+
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(*fired, 2u);
+  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(Stored("c2")->tiers().at("lifecycle"), "at_risk");
+  const auto first = sink_.DeliveredChanges();
+
+  // A crash after delivery but before the commit fires the same timers again, with the same ids.
+  std::filesystem::remove_all(dir_);
+  OpenStore();
+  ASSERT_TRUE(Own(*processor_, Partition(0)).ok());
+  const absl::Time later = now_;
+  now_ = absl::FromUnixSeconds(1'780'000'000);
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  now_ = later;
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  const auto again = sink_.DeliveredChanges();
+  ASSERT_EQ(again.size(), 2 * first.size());
+  for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(again[first.size() + i], first[i]);
+}
+
+TEST_P(ProcessorTest, EventTimeTimersFireAtThePartitionsEventTime) {
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(Own(*processor_, Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2025-01-01T10:00:00Z")}}).ok());
+  auto fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 0u);
+  // Another customer's event moves the partition's clock past c1's timer (1 February).
+  ASSERT_TRUE(Process({{1, Interaction("e2", "c2", "2025-02-15T00:00:00Z")}}).ok());
+  fired = processor_->FireTimers();
+  ASSERT_TRUE(fired.ok());
+  EXPECT_EQ(*fired, 1u);
+  const auto changes = sink_.DeliveredChanges();
+  ASSERT_FALSE(changes.empty());
+  EXPECT_THAT(changes.back(), ::testing::HasSubstr(R"("segment":"at_risk")"));
+  EXPECT_THAT(changes.back(), ::testing::HasSubstr(R"("occurred_at":"2025-02-01T00:00:00Z")"));
+  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+}
+
 INSTANTIATE_TEST_SUITE_P(Lanes, ProcessorTest, ::testing::Values(1, 3),
                          [](const auto& info) { return absl::StrCat(info.param, "_lanes"); });
 

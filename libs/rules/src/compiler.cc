@@ -97,23 +97,6 @@ std::optional<Comparison> ComparisonOf(TokenKind kind) {
 }
 
 // `a op b` as `b op' a`, to put a field on the left.
-Comparison Mirror(Comparison comparison) {
-  switch (comparison) {
-    case Comparison::kLess:
-      return Comparison::kGreater;
-    case Comparison::kLessEqual:
-      return Comparison::kGreaterEqual;
-    case Comparison::kGreater:
-      return Comparison::kLess;
-    case Comparison::kGreaterEqual:
-      return Comparison::kLessEqual;
-    case Comparison::kEqual:
-    case Comparison::kNotEqual:
-      break;
-  }
-  return comparison;
-}
-
 bool IsNumeric(std::string_view text) {
   double value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -654,7 +637,9 @@ std::variant<CompiledExpression, CompileError> Compile(std::string_view source) 
   auto node = std::make_unique<Node>();
   Emitter emitter(*node);
   emitter.Emit(*root);
-  return CompiledExpression{std::move(node), emitter.fields(), emitter.time_dependent()};
+  std::vector<TimeFieldUse> time_fields = AnalyseTime(*node);
+  return CompiledExpression{std::move(node), emitter.fields(), emitter.time_dependent(),
+                            std::move(time_fields)};
 }
 
 }  // namespace cdp::rules::internal

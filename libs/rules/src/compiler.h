@@ -16,6 +16,7 @@ struct CompiledExpression {
   std::unique_ptr<const Node> program;
   std::vector<FieldId> fields;
   bool time_dependent = false;
+  std::vector<TimeFieldUse> time_fields;
 };
 
 struct CompileError {

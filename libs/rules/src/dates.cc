@@ -77,4 +77,13 @@ std::int64_t MonthsBetween(std::int64_t from, std::int64_t to) {
   return months;
 }
 
+std::int64_t AddMonths(std::int64_t from, std::int64_t months) {
+  const Date start = DateOf(from);
+  const std::int64_t index = start.year * 12 + (start.month - 1) + months;
+  // Floor division: month indexes before year 0 stay in their year.
+  const std::int64_t year = index >= 0 ? index / 12 : (index - 11) / 12;
+  const int month = static_cast<int>(index - year * 12) + 1;
+  return DaysSinceEpoch(year, month, std::min(start.day, DaysInMonth(year, month)));
+}
+
 }  // namespace cdp::rules::internal

@@ -15,4 +15,8 @@ namespace cdp::rules::internal {
 // last day of a month too short to have that day: 2024-01-31 to 2024-02-29 is one month.
 [[nodiscard]] std::int64_t MonthsBetween(std::int64_t from, std::int64_t to);
 
+// The day `months` whole months after day `from` (before it when negative): the first day on
+// which MonthsBetween(from, day) reaches `months`. 2024-01-31 plus one month is 2024-02-29.
+[[nodiscard]] std::int64_t AddMonths(std::int64_t from, std::int64_t months);
+
 }  // namespace cdp::rules::internal

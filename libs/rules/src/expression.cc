@@ -11,17 +11,25 @@
 namespace cdp::rules {
 
 Expression::Expression(std::string source, std::unique_ptr<const internal::Node> root,
-                       std::vector<FieldId> fields, bool time_dependent)
+                       std::vector<FieldId> fields, bool time_dependent,
+                       std::vector<TimeFieldUse> time_fields)
     : source_(std::move(source)),
       root_(std::move(root)),
       fields_(std::move(fields)),
-      time_dependent_(time_dependent) {}
+      time_dependent_(time_dependent),
+      time_fields_(std::move(time_fields)) {}
 
 Expression::Expression(Expression&&) noexcept = default;
 Expression& Expression::operator=(Expression&&) noexcept = default;
 Expression::~Expression() = default;
 
 bool Expression::Matches(const EvalContext& context) const { return root_->Test(0, context); }
+
+bool Expression::calls_date_functions() const { return !root_->date_calls.empty(); }
+
+std::optional<std::int64_t> Expression::NextDateChange(const EvalContext& context) const {
+  return root_->NextDateChange(context);
+}
 
 absl::StatusOr<Expression> CompileExpression(std::string_view source, std::string_view file,
                                              std::span<const TextPosition> positions) {
@@ -39,7 +47,7 @@ absl::StatusOr<Expression> CompileExpression(std::string_view source, std::strin
   }
   auto& compiled = std::get<internal::CompiledExpression>(result);
   return Expression(std::string(source), std::move(compiled.program), std::move(compiled.fields),
-                    compiled.time_dependent);
+                    compiled.time_dependent, std::move(compiled.time_fields));
 }
 
 absl::StatusOr<Expression> CompileExpression(std::string_view source,

@@ -1,5 +1,9 @@
 #include "program.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <string_view>
 
 #include "dates.h"
@@ -104,6 +108,173 @@ Value Node::Load(std::uint32_t index, const EvalContext& context) const {
     default:
       return Value::Bool(Test(index, context));
   }
+}
+
+namespace {
+
+// Counts further out than this (about 27,000 years in days) are never reached.
+constexpr double kFarthestCount = 1e7;
+
+// What a time-dependent count is compared with.
+struct Comparands {
+  std::vector<std::int64_t> flip_counts;
+  bool non_literal = false;
+};
+
+// Adds where `count <comparison> value` (the count on the left) can change truth as the count
+// grows one by one.
+void AddFlips(Comparison comparison, const Value& value, Comparands& comparands) {
+  if (!value.is_number() || std::abs(value.number()) > kFarthestCount) return;
+  const double c = value.number();
+  auto add = [&](double count) {
+    comparands.flip_counts.push_back(static_cast<std::int64_t>(count));
+  };
+  switch (comparison) {
+    case Comparison::kLess:
+    case Comparison::kGreaterEqual:
+      add(std::ceil(c));
+      break;
+    case Comparison::kLessEqual:
+    case Comparison::kGreater:
+      add(std::floor(c) + 1);
+      break;
+    case Comparison::kEqual:
+    case Comparison::kNotEqual:
+      // A whole count never equals a fraction.
+      if (c == std::floor(c)) {
+        add(c);
+        add(c + 1);
+      }
+      break;
+  }
+}
+
+void Normalise(std::vector<std::int64_t>& counts) {
+  std::sort(counts.begin(), counts.end());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+}
+
+bool IsTimeInput(const Instruction& in) {
+  return in.op == Op::kDaysSince || in.op == Op::kMonthsSince ||
+         (in.op == Op::kField && Field(in.field).time_dependent);
+}
+
+// The first of `counts` above `current`, or nullopt.
+std::optional<std::int64_t> NextCount(const std::vector<std::int64_t>& counts,
+                                      std::int64_t current) {
+  const auto it = std::upper_bound(counts.begin(), counts.end(), current);
+  return it == counts.end() ? std::nullopt : std::optional<std::int64_t>(*it);
+}
+
+}  // namespace
+
+std::vector<TimeFieldUse> AnalyseTime(Node& node) {
+  // Who uses each instruction: every operand has exactly one user, the tree being a tree.
+  std::vector<std::optional<std::uint32_t>> user(node.code.size());
+  for (std::uint32_t i = 0; i < node.code.size(); ++i) {
+    const Instruction& in = node.code[i];
+    switch (in.op) {
+      case Op::kCompare:
+        user[in.lhs] = i;
+        user[in.rhs] = i;
+        break;
+      case Op::kIn:
+      case Op::kNot:
+      case Op::kDaysSince:
+      case Op::kMonthsSince:
+        user[in.lhs] = i;
+        break;
+      default:
+        break;
+    }
+  }
+  auto comparands_of = [&](std::uint32_t operand) {
+    Comparands comparands;
+    if (!user[operand]) {
+      comparands.non_literal = true;
+      return comparands;
+    }
+    const Instruction& parent = node.code[*user[operand]];
+    if (parent.op == Op::kCompare) {
+      const bool on_left = parent.lhs == operand;
+      const Instruction& other = node.code[on_left ? parent.rhs : parent.lhs];
+      if (other.op == Op::kLiteral) {
+        AddFlips(on_left ? parent.comparison : Mirror(parent.comparison), other.value, comparands);
+      } else {
+        comparands.non_literal = true;
+      }
+    } else if (parent.op == Op::kIn) {
+      for (std::uint32_t i = parent.begin; i < parent.end; ++i) {
+        AddFlips(Comparison::kEqual, node.lists[i], comparands);
+      }
+    } else {
+      comparands.non_literal = true;
+    }
+    return comparands;
+  };
+
+  std::map<FieldId, TimeFieldUse> fields;
+  auto use_field = [&](FieldId field, const Comparands& comparands) {
+    TimeFieldUse& use = fields[field];
+    use.field = field;
+    use.flip_counts.insert(use.flip_counts.end(), comparands.flip_counts.begin(),
+                           comparands.flip_counts.end());
+    use.compared_with_non_literal = use.compared_with_non_literal || comparands.non_literal;
+  };
+  node.date_calls.clear();
+  for (std::uint32_t i = 0; i < node.code.size(); ++i) {
+    const Instruction& in = node.code[i];
+    if (in.op == Op::kCompareFieldWith && Field(in.field).time_dependent) {
+      Comparands comparands;
+      AddFlips(in.comparison, in.value, comparands);
+      use_field(in.field, comparands);
+    } else if (IsTimeInput(in)) {
+      Comparands comparands = comparands_of(i);
+      if (in.op == Op::kField) {
+        use_field(in.field, comparands);
+      } else {
+        Normalise(comparands.flip_counts);
+        node.date_calls.push_back(
+            DateCall{i, std::move(comparands.flip_counts), comparands.non_literal});
+      }
+    }
+  }
+  std::vector<TimeFieldUse> result;
+  for (auto& [field, use] : fields) {
+    Normalise(use.flip_counts);
+    result.push_back(std::move(use));
+  }
+  return result;
+}
+
+std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) const {
+  const std::int64_t today = context.today();
+  std::optional<std::int64_t> next;
+  auto consider = [&](std::int64_t day) {
+    if (day > today && (!next || day < *next)) next = day;
+  };
+  for (const DateCall& call : date_calls) {
+    const Instruction& in = code[call.call];
+    const Value date = Load(in.lhs, context);
+    if (!date.is_string()) continue;
+    const std::optional<std::int64_t> from = ParseIsoDate(date.string());
+    if (!from) continue;
+    if (in.op == Op::kDaysSince) {
+      // The count grows by one a day: it reaches count k on day from + k.
+      const std::int64_t current = today - *from;
+      if (call.compared_with_non_literal) {
+        consider(today + 1);
+      } else if (auto k = NextCount(call.flip_counts, current)) {
+        consider(*from + *k);
+      }
+    } else {
+      const std::int64_t current = MonthsBetween(*from, today);
+      std::optional<std::int64_t> k = current + 1;
+      if (!call.compared_with_non_literal) k = NextCount(call.flip_counts, current);
+      if (k) consider(AddMonths(*from, *k));
+    }
+  }
+  return next;
 }
 
 }  // namespace cdp::rules::internal

@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cdp/rules/eval_context.h"
+#include "cdp/rules/expression.h"
 #include "cdp/rules/fields.h"
 #include "cdp/rules/value.h"
 
@@ -39,6 +41,24 @@ enum class Comparison : std::uint8_t {
   kGreaterEqual
 };
 
+// The comparison with its sides swapped: `a < b` is `b > a`.
+inline Comparison Mirror(Comparison comparison) {
+  switch (comparison) {
+    case Comparison::kLess:
+      return Comparison::kGreater;
+    case Comparison::kLessEqual:
+      return Comparison::kGreaterEqual;
+    case Comparison::kGreater:
+      return Comparison::kLess;
+    case Comparison::kGreaterEqual:
+      return Comparison::kLessEqual;
+    case Comparison::kEqual:
+    case Comparison::kNotEqual:
+      break;
+  }
+  return comparison;
+}
+
 struct Instruction {
   Op op = Op::kConstant;
   Comparison comparison = Comparison::kEqual;
@@ -51,6 +71,13 @@ struct Instruction {
   Value value;
 };
 
+// A days_since()/months_since() call and the counts at which its comparisons can flip.
+struct DateCall {
+  std::uint32_t call = 0;                 // the instruction
+  std::vector<std::int64_t> flip_counts;  // ascending, once each; see TimeFieldUse
+  bool compared_with_non_literal = false;
+};
+
 // An expression compiled to a flat tree: instructions refer to their operands by index, the root
 // is instruction 0. Built once, then only read, so evaluation allocates nothing and is thread-safe.
 // Never moved after it is built: string Values view `strings`.
@@ -61,12 +88,18 @@ struct Node {
 
   [[nodiscard]] bool Test(std::uint32_t index, const EvalContext& context) const;
   [[nodiscard]] Value Load(std::uint32_t index, const EvalContext& context) const;
+  // See Expression::NextDateChange.
+  [[nodiscard]] std::optional<std::int64_t> NextDateChange(const EvalContext& context) const;
 
   std::vector<Instruction> code;
   std::vector<std::uint32_t> operands;
   std::vector<Value> lists;
   // deque: growing it never moves the strings already viewed.
   std::deque<std::string> strings;
+  std::vector<DateCall> date_calls;
 };
+
+// What in `node` can change with time alone; also fills node.date_calls.
+[[nodiscard]] std::vector<TimeFieldUse> AnalyseTime(Node& node);
 
 }  // namespace cdp::rules::internal

@@ -74,5 +74,27 @@ TEST(MonthsBetween, AgreesWithCalendarArithmeticOverCenturies) {
   }
 }
 
+TEST(AddMonths, LandsWhereMonthsBetweenReachesTheCount) {
+  EXPECT_EQ(AddMonths(Day(2024, 1, 15), 1), Day(2024, 2, 15));
+  EXPECT_EQ(AddMonths(Day(2024, 1, 31), 1), Day(2024, 2, 29));
+  EXPECT_EQ(AddMonths(Day(2023, 1, 31), 1), Day(2023, 2, 28));
+  EXPECT_EQ(AddMonths(Day(2023, 8, 31), 6), Day(2024, 2, 29));
+  EXPECT_EQ(AddMonths(Day(2024, 11, 30), 2), Day(2025, 1, 30));
+  EXPECT_EQ(AddMonths(Day(2024, 3, 31), -1), Day(2024, 2, 29));
+  EXPECT_EQ(AddMonths(Day(2024, 1, 10), -13), Day(2022, 12, 10));
+  EXPECT_EQ(AddMonths(Day(2024, 5, 5), 0), Day(2024, 5, 5));
+}
+
+TEST(AddMonths, IsTheFirstDayOfEachCountOverYears) {
+  const absl::CivilDay epoch(1970, 1, 1);
+  for (absl::CivilDay from(2019, 1, 1); from.year() < 2021; from += 1) {
+    for (std::int64_t months = -14; months <= 14; ++months) {
+      const std::int64_t day = AddMonths(from - epoch, months);
+      ASSERT_EQ(MonthsBetween(from - epoch, day), months) << from << " + " << months;
+      ASSERT_EQ(MonthsBetween(from - epoch, day - 1), months - 1) << from << " + " << months;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cdp::rules::internal

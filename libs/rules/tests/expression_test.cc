@@ -565,5 +565,103 @@ TEST(Errors, LongChainsAreNotNesting) {
   EXPECT_TRUE(Eval(rule, c));
 }
 
+// Days since 1970-01-01.
+std::int64_t Day(int year, int month, int day) {
+  return absl::CivilDay(year, month, day) - absl::CivilDay(1970, 1, 1);
+}
+
+// Where a day count's comparisons can flip, for the core's timers.
+std::vector<std::int64_t> FlipCounts(std::string_view rule) {
+  const Expression expression = Compile(rule);
+  if (expression.time_fields().size() != 1) {
+    ADD_FAILURE() << rule << " reads " << expression.time_fields().size() << " time fields";
+    return {};
+  }
+  return expression.time_fields()[0].flip_counts;
+}
+
+TEST(TimeFields, FlipCountsFollowTheOperator) {
+  EXPECT_THAT(FlipCounts("days_since_last_purchase > 90"), ElementsAre(91));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase >= 90"), ElementsAre(90));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase < 30"), ElementsAre(30));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase <= 30"), ElementsAre(31));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase == 7"), ElementsAre(7, 8));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase != 7"), ElementsAre(7, 8));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase == 7.5"), ElementsAre());
+  EXPECT_THAT(FlipCounts("days_since_last_purchase > 2.5"), ElementsAre(3));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase < 2.5"), ElementsAre(3));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase in [1, 2, 10]"), ElementsAre(1, 2, 3, 10, 11));
+  EXPECT_THAT(FlipCounts("days_since_last_purchase not in [4]"), ElementsAre(4, 5));
+}
+
+TEST(TimeFields, ALiteralOnTheLeftFlipsLikeItsMirror) {
+  EXPECT_THAT(FlipCounts("90 < days_since_last_purchase"), ElementsAre(91));
+  EXPECT_THAT(FlipCounts("30 >= days_since_last_purchase"), ElementsAre(31));
+}
+
+TEST(TimeFields, EveryComparisonOfAFieldIsMerged) {
+  const Expression expression = Compile(
+      "days_since_last_purchase > 90 and not (days_since_last_purchase > 180) and "
+      "orders_30d >= 2 and region == 'north'");
+  ASSERT_EQ(expression.time_fields().size(), 2u);
+  EXPECT_EQ(expression.time_fields()[0].field, FieldId::kOrders30d);
+  EXPECT_EQ(expression.time_fields()[1].field, FieldId::kDaysSinceLastPurchase);
+  EXPECT_THAT(expression.time_fields()[1].flip_counts, ElementsAre(91, 181));
+  EXPECT_FALSE(expression.time_fields()[1].compared_with_non_literal);
+}
+
+TEST(TimeFields, AComparisonWithAnotherValueMayFlipAnyDay) {
+  const Expression expression =
+      Compile("days_since_last_purchase > days_since_first_purchase or region == 'x'");
+  ASSERT_EQ(expression.time_fields().size(), 2u);
+  EXPECT_TRUE(expression.time_fields()[0].compared_with_non_literal);
+  EXPECT_TRUE(expression.time_fields()[1].compared_with_non_literal);
+}
+
+TEST(TimeFields, RulesWithoutTimeHaveNone) {
+  EXPECT_TRUE(Compile("orders_total >= 1 and has_tag('vip')").time_fields().empty());
+  EXPECT_FALSE(Compile("orders_total >= 1").calls_date_functions());
+}
+
+TEST(NextDateChange, DaysSinceFlipsOnTheDayTheCountCrossesALiteral) {
+  FakeContext context;
+  context.Attr("d", "2024-03-01").SetToday(2024, 3, 5);
+  const Expression rule = Compile("days_since(attr('d')) > 10");
+  EXPECT_TRUE(rule.calls_date_functions());
+  EXPECT_EQ(rule.NextDateChange(context), Day(2024, 3, 12));
+  context.SetToday(2024, 3, 12);
+  EXPECT_EQ(rule.NextDateChange(context), std::nullopt);
+}
+
+TEST(NextDateChange, MonthsSinceFlipsOnTheAnniversaryTheRuleNames) {
+  FakeContext context;
+  context.Attr("baby", "2023-08-31").SetToday(2023, 9, 10);
+  const Expression rule =
+      Compile("months_since(attr('baby')) >= 6 and months_since(attr('baby')) < 12");
+  EXPECT_EQ(rule.NextDateChange(context), Day(2024, 2, 29));
+  context.SetToday(2024, 2, 29);
+  EXPECT_EQ(rule.NextDateChange(context), Day(2024, 8, 31));
+  context.SetToday(2024, 8, 31);
+  EXPECT_EQ(rule.NextDateChange(context), std::nullopt);
+}
+
+TEST(NextDateChange, NothingWithoutADate) {
+  FakeContext context;
+  context.SetToday(2024, 3, 5);
+  const Expression rule = Compile("months_since(attr('baby')) < 6");
+  EXPECT_EQ(rule.NextDateChange(context), std::nullopt);
+  context.Attr("baby", "not a date");
+  EXPECT_EQ(rule.NextDateChange(context), std::nullopt);
+}
+
+TEST(NextDateChange, ComparedWithAnotherValueMeansTheNextChangeOfTheCount) {
+  FakeContext context;
+  context.Attr("a", "2024-01-31").Attr("b", "2024-01-01").SetToday(2024, 2, 10);
+  EXPECT_EQ(Compile("days_since(attr('a')) > days_since(attr('b'))").NextDateChange(context),
+            Day(2024, 2, 11));
+  EXPECT_EQ(Compile("months_since(attr('a')) == months_since(attr('b'))").NextDateChange(context),
+            Day(2024, 2, 29));
+}
+
 }  // namespace
 }  // namespace cdp::rules

@@ -2,10 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
 #include "cdp/common/strong_type.h"
 
 // Key and value encodings; README.md documents the layout they implement.
@@ -13,7 +15,9 @@ namespace cdp::state::internal {
 
 inline constexpr std::size_t kPartitionPrefixBytes = 4;
 inline constexpr char kFormatVersionKey[] = "format_version";
-inline constexpr char kFormatVersion[] = "1";
+inline constexpr char kFormatVersion[] = "2";
+// The last version without the timers family: refused with its own advice.
+inline constexpr char kFormatVersionWithoutTimers[] = "1";
 
 inline void AppendBigEndian(std::string& out, std::uint64_t value, std::size_t bytes) {
   for (std::size_t i = bytes; i > 0; --i) {
@@ -70,6 +74,47 @@ inline std::string EncodeInt64(std::int64_t value) {
 inline std::optional<std::int64_t> DecodeInt64(std::string_view in) {
   if (in.size() != 8) return std::nullopt;
   return static_cast<std::int64_t>(ReadBigEndian(in));
+}
+
+// Timer due instants: unsigned, so that bytewise order is time order. Rounded up to the
+// microsecond so that a timer is never due before its instant; instants before 1970 count as
+// 1970 and the infinite future sorts last.
+inline constexpr std::size_t kTimerDueBytes = 8;
+
+inline std::uint64_t EncodeTimerDue(absl::Time due) {
+  if (due == absl::InfiniteFuture()) return std::numeric_limits<std::uint64_t>::max();
+  if (due <= absl::UnixEpoch()) return 0;
+  // ToUnixMicros rounds down (and saturates far beyond any real instant).
+  const auto micros = static_cast<std::uint64_t>(absl::ToUnixMicros(due));
+  return absl::FromUnixMicros(static_cast<std::int64_t>(micros)) < due ? micros + 1 : micros;
+}
+
+inline absl::Time DecodeTimerDue(std::uint64_t micros) {
+  if (micros > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromUnixMicros(static_cast<std::int64_t>(micros));
+}
+
+// Partition, then due instant, then customer id: a partition's timers in due order, ties by id.
+inline std::string TimerKey(Partition partition, std::uint64_t due_micros,
+                            std::string_view customer_id) {
+  std::string key = PartitionBegin(partition);
+  AppendBigEndian(key, due_micros, kTimerDueBytes);
+  key.append(customer_id);
+  return key;
+}
+
+struct TimerKeyParts {
+  std::uint64_t due_micros;
+  std::string_view customer_id;
+};
+
+// nullopt for a key too short to be a timer's.
+inline std::optional<TimerKeyParts> ParseTimerKey(std::string_view key) {
+  if (key.size() < kPartitionPrefixBytes + kTimerDueBytes) return std::nullopt;
+  return TimerKeyParts{ReadBigEndian(key.substr(kPartitionPrefixBytes, kTimerDueBytes)),
+                       key.substr(kPartitionPrefixBytes + kTimerDueBytes)};
 }
 
 }  // namespace cdp::state::internal

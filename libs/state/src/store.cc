@@ -22,6 +22,7 @@ namespace {
 constexpr std::string_view kProfilesFamily = "profiles";
 constexpr std::string_view kDedupFamily = "dedup";
 constexpr std::string_view kOffsetsFamily = "offsets";
+constexpr std::string_view kTimersFamily = "timers";
 
 absl::StatusCode CodeOf(const rocksdb::Status& status) {
   if (status.IsNotFound()) return absl::StatusCode::kNotFound;
@@ -79,6 +80,7 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* profiles = nullptr;
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
   rocksdb::ColumnFamilyHandle* offsets = nullptr;
+  rocksdb::ColumnFamilyHandle* timers = nullptr;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -96,8 +98,8 @@ struct Store::Impl {
     delete db;
   }
 
-  [[nodiscard]] std::array<rocksdb::ColumnFamilyHandle*, 3> PartitionedFamilies() const {
-    return {profiles, dedup, offsets};
+  [[nodiscard]] std::array<rocksdb::ColumnFamilyHandle*, 4> PartitionedFamilies() const {
+    return {profiles, dedup, offsets, timers};
   }
 
   [[nodiscard]] absl::StatusOr<bool> FamilyEmpty(rocksdb::ColumnFamilyHandle* family) const {
@@ -116,6 +118,7 @@ struct Store::Impl {
     if (name == kProfilesFamily) profiles = handle;
     if (name == kDedupFamily) dedup = handle;
     if (name == kOffsetsFamily) offsets = handle;
+    if (name == kTimersFamily) timers = handle;
   }
 
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> ReadFormatVersion() const {
@@ -225,6 +228,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
       {std::string(kDedupFamily),
        internal::MakeDedupOptions(impl->block_cache, &impl->dedup_filter)},
       {std::string(kOffsetsFamily), internal::MakeOffsetOptions()},
+      {std::string(kTimersFamily), internal::MakeTimerOptions(impl->block_cache)},
   };
   std::vector<std::string> existing_names;
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &existing_names).ok()) {
@@ -266,6 +270,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   if (!version.ok()) return version.status();
   if (!version->has_value()) {
     if (absl::Status created = impl->Create(missing); !created.ok()) return created;
+  } else if (**version == internal::kFormatVersionWithoutTimers) {
+    // Its profiles never got timers, so an index added now would miss them: only rebuilding the
+    // state from the input computes them.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state at '", options.path,
+        "' was written by an older version without the timer index (format version ", **version,
+        "; this build reads version ", internal::kFormatVersion,
+        "); remove the directory, reset the consumer group's offsets to the earliest and restart: "
+        "the service rebuilds the state by reprocessing the input topic"));
   } else if (**version != internal::kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("state at '", options.path, "' has format version ", **version,
@@ -371,33 +384,114 @@ absl::StatusOr<std::vector<bool>> Store::SeenEvents(Partition partition,
   return seen;
 }
 
-void Store::Batch::Add(Kind kind, Partition partition, std::string_view id, std::string value) {
+namespace {
+
+// Visits the timers of `partition` in due order, up to `before` (exclusive; nullopt: all of them),
+// until `visit` returns false. One iterator: a consistent snapshot.
+absl::Status ScanTimers(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* timers,
+                        const std::string& path, Partition partition,
+                        std::optional<std::uint64_t> before,
+                        const std::function<bool(absl::Time, std::string_view)>& visit) {
+  // The bound ends the scan at `before` or the partition's end, not after stepping over the
+  // tombstones of whatever follows.
+  const std::string upper = before.has_value() ? internal::TimerKey(partition, *before, {})
+                                               : internal::PartitionEnd(partition);
+  const rocksdb::Slice upper_slice = upper;
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read, timers));
+  for (it->Seek(internal::PartitionBegin(partition)); it->Valid(); it->Next()) {
+    const std::optional<internal::TimerKeyParts> timer = internal::ParseTimerKey(View(it->key()));
+    if (!timer.has_value()) {
+      return absl::DataLossError(absl::StrCat(
+          "state at '", path, "' holds a timer key of ", it->key().size(), " bytes in partition ",
+          partition.value(), "; drop the partition and restore it"));
+    }
+    if (!visit(internal::DecodeTimerDue(timer->due_micros), timer->customer_id)) break;
+  }
+  if (!it->status().ok()) {
+    return FromRocksDb(it->status(), absl::StrCat("cannot read timers of partition ",
+                                                  partition.value(), " from '", path, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Store::DueTimer>> Store::DueTimers(Partition partition, absl::Time now,
+                                                              std::size_t limit) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  std::vector<DueTimer> due;
+  // Every stored instant counts as 1970 or later, so nothing is due before then.
+  if (limit == 0 || now < absl::UnixEpoch()) return due;
+  // Due at or before `now`: below the microsecond after it (rounded down, as dues are rounded up).
+  std::optional<std::uint64_t> before;
+  if (now != absl::InfiniteFuture()) {
+    before = static_cast<std::uint64_t>(absl::ToUnixMicros(now)) + 1;
+  }
+  absl::Status scanned = ScanTimers(*impl_->db, impl_->timers, impl_->path, partition, before,
+                                    [&](absl::Time at, std::string_view customer_id) {
+                                      due.push_back(DueTimer{at, std::string(customer_id)});
+                                      return due.size() < limit;
+                                    });
+  if (!scanned.ok()) return scanned;
+  return due;
+}
+
+absl::StatusOr<std::optional<absl::Time>> Store::NextTimer(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  std::optional<absl::Time> next;
+  absl::Status scanned = ScanTimers(*impl_->db, impl_->timers, impl_->path, partition, std::nullopt,
+                                    [&](absl::Time at, std::string_view) {
+                                      next = at;
+                                      return false;
+                                    });
+  if (!scanned.ok()) return scanned;
+  return next;
+}
+
+void Store::Batch::Add(Kind kind, Partition partition, std::string key, std::string value) {
   if (partition.value() < 0) {
     if (!invalid_partition_.has_value()) invalid_partition_ = partition;
     return;
   }
-  const Operation& operation = operations_.emplace_back(
-      Operation{kind, internal::PartitionKey(partition, id), std::move(value)});
+  const Operation& operation =
+      operations_.emplace_back(Operation{kind, std::move(key), std::move(value)});
   bytes_ += operation.key.size() + operation.value.size();
 }
 
 void Store::Batch::PutProfile(Partition partition, const v1::CustomerProfile& profile) {
-  Add(Kind::kPutProfile, partition, profile.customer_id(), profile.SerializeAsString());
+  Add(Kind::kPutProfile, partition, internal::PartitionKey(partition, profile.customer_id()),
+      profile.SerializeAsString());
 }
 
 void Store::Batch::DeleteProfile(Partition partition, std::string_view customer_id) {
-  Add(Kind::kDeleteProfile, partition, customer_id, {});
+  Add(Kind::kDeleteProfile, partition, internal::PartitionKey(partition, customer_id), {});
 }
 
 void Store::Batch::MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at) {
-  Add(Kind::kMarkSeen, partition, event_id, internal::EncodeInt64(absl::ToUnixMicros(expires_at)));
+  Add(Kind::kMarkSeen, partition, internal::PartitionKey(partition, event_id),
+      internal::EncodeInt64(absl::ToUnixMicros(expires_at)));
 }
 
 void Store::Batch::SetOffset(Partition partition, Offset next,
                              std::optional<absl::Time> event_time) {
   std::string value = internal::EncodeInt64(next.value());
   if (event_time.has_value()) value += internal::EncodeInt64(absl::ToUnixMicros(*event_time));
-  Add(Kind::kSetOffset, partition, {}, std::move(value));
+  Add(Kind::kSetOffset, partition, internal::PartitionBegin(partition), std::move(value));
+}
+
+void Store::Batch::SetTimer(Partition partition, std::string_view customer_id,
+                            std::optional<absl::Time> previous, std::optional<absl::Time> next) {
+  if (previous == next) return;
+  if (previous.has_value()) {
+    Add(Kind::kDeleteTimer, partition,
+        internal::TimerKey(partition, internal::EncodeTimerDue(*previous), customer_id), {});
+  }
+  if (next.has_value()) {
+    Add(Kind::kPutTimer, partition,
+        internal::TimerKey(partition, internal::EncodeTimerDue(*next), customer_id), {});
+  }
 }
 
 void Store::Batch::Clear() {
@@ -429,6 +523,12 @@ absl::Status Store::Commit(Batch& batch) {
         break;
       case Batch::Kind::kSetOffset:
         added = write.Put(impl_->offsets, operation.key, operation.value);
+        break;
+      case Batch::Kind::kPutTimer:
+        added = write.Put(impl_->timers, operation.key, operation.value);
+        break;
+      case Batch::Kind::kDeleteTimer:
+        added = write.Delete(impl_->timers, operation.key);
         break;
     }
     if (!added.ok()) {
@@ -575,6 +675,8 @@ absl::StatusOr<Store::Stats> Store::GetStats() const {
       family_property(impl_->profiles, rocksdb::DB::Properties::kEstimateNumKeys);
   stats.estimated_dedup_entries =
       family_property(impl_->dedup, rocksdb::DB::Properties::kEstimateNumKeys);
+  stats.estimated_timers =
+      family_property(impl_->timers, rocksdb::DB::Properties::kEstimateNumKeys);
   stats.live_data_bytes = total_property(rocksdb::DB::Properties::kEstimateLiveDataSize);
   stats.sst_files_bytes = total_property(rocksdb::DB::Properties::kTotalSstFilesSize);
   stats.pending_compaction_bytes =

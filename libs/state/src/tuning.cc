@@ -7,6 +7,7 @@
 #include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
 
 namespace cdp::state::internal {
 namespace {
@@ -104,6 +105,26 @@ rocksdb::ColumnFamilyOptions MakeDedupOptions(const std::shared_ptr<rocksdb::Cac
 rocksdb::ColumnFamilyOptions MakeOffsetOptions() {
   rocksdb::ColumnFamilyOptions options;
   options.write_buffer_size = 4 * kMiB;
+  return options;
+}
+
+rocksdb::ColumnFamilyOptions MakeTimerOptions(const std::shared_ptr<rocksdb::Cache>& block_cache) {
+  rocksdb::ColumnFamilyOptions options;
+  // One or two keys of a few dozen bytes per profile write.
+  options.write_buffer_size = 16 * kMiB;
+  options.level_compaction_dynamic_level_bytes = true;
+  // Timers leave each partition's front as they fire, so every scan from there steps over their
+  // tombstones until a compaction drops them: files dense in deletions are compacted early.
+  options.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/128 * 1024,
+                                                    /*deletion_trigger=*/32 * 1024));
+  SetCompression(options);
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache;
+  table.cache_index_and_filter_blocks = true;
+  // No filter: only range scans read this family, and a Bloom filter answers point lookups.
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
 

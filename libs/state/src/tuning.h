@@ -28,4 +28,9 @@ namespace cdp::state::internal {
 // One key per partition, overwritten by every commit.
 [[nodiscard]] rocksdb::ColumnFamilyOptions MakeOffsetOptions();
 
+// Small keys without values, read only by range scans from the front of each partition, deleted
+// from there as timers fire or move: a queue.
+[[nodiscard]] rocksdb::ColumnFamilyOptions MakeTimerOptions(
+    const std::shared_ptr<rocksdb::Cache>& block_cache);
+
 }  // namespace cdp::state::internal

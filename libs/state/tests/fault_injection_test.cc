@@ -2,6 +2,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cdp/state/store.h"
 #include "gmock/gmock.h"
@@ -13,6 +15,7 @@
 namespace cdp::state {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::MakeProfile;
 using testing::TempDir;
@@ -97,10 +100,13 @@ class StorageFaultTest : public ::testing::TestWithParam<Fault> {
   std::unique_ptr<rocksdb::Env> env_;
 };
 
-// What a batch that names (alice, bob, offset) leaves readable.
+const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+
+// What a batch that names (alice, bob, their timers, offset) leaves readable.
 struct Snapshot {
   std::optional<std::int64_t> alice_orders;
   bool has_bob = false;
+  std::vector<std::pair<absl::Time, std::string>> timers;
   std::optional<Offset> offset;
 };
 
@@ -108,10 +114,16 @@ Snapshot Read(const Store& store) {
   Snapshot snapshot;
   auto alice = store.ReadProfile(Partition(0), "alice");
   auto bob = store.ReadProfile(Partition(0), "bob");
+  auto timers = store.DueTimers(Partition(0), absl::InfiniteFuture(), 10);
   auto offset = store.ReadOffset(Partition(0));
-  EXPECT_TRUE(alice.ok() && bob.ok() && offset.ok());
+  EXPECT_TRUE(alice.ok() && bob.ok() && timers.ok() && offset.ok());
   if (alice.ok() && alice->has_value()) snapshot.alice_orders = (*alice)->orders_total();
   snapshot.has_bob = bob.ok() && bob->has_value();
+  if (timers.ok()) {
+    for (const Store::DueTimer& timer : *timers) {
+      snapshot.timers.emplace_back(timer.due, timer.customer_id);
+    }
+  }
   if (offset.ok()) snapshot.offset = *offset;
   return snapshot;
 }
@@ -121,13 +133,16 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   ASSERT_NE(store, nullptr);
   Store::Batch first;
   first.PutProfile(Partition(0), MakeProfile("alice", 1));
+  first.SetTimer(Partition(0), "alice", std::nullopt, kT0 + absl::Hours(1));
   first.SetOffset(Partition(0), Offset(10));
   ASSERT_TRUE(store->Commit(first).ok());
 
   fs_->Inject(GetParam());
   Store::Batch second;
   second.PutProfile(Partition(0), MakeProfile("alice", 2));
+  second.SetTimer(Partition(0), "alice", kT0 + absl::Hours(1), kT0 + absl::Hours(2));
   second.PutProfile(Partition(0), MakeProfile("bob", 1));
+  second.SetTimer(Partition(0), "bob", std::nullopt, kT0);
   second.MarkSeen(Partition(0), "e2", absl::InfiniteFuture());
   second.SetOffset(Partition(0), Offset(20));
   const absl::Status committed = store->Commit(second);
@@ -135,11 +150,12 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   EXPECT_THAT(std::string(committed.message()), HasSubstr("injected disk fault"));
   EXPECT_THAT(std::string(committed.message()), HasSubstr(dir_.db()));
   EXPECT_THAT(std::string(committed.message()), HasSubstr("None of them is visible"));
-  EXPECT_EQ(second.operations(), 4u);
+  EXPECT_EQ(second.operations(), 7u);
 
   Snapshot after = Read(*store);
   EXPECT_EQ(after.alice_orders, 1);
   EXPECT_FALSE(after.has_bob);
+  EXPECT_THAT(after.timers, ElementsAre(std::pair(kT0 + absl::Hours(1), "alice")));
   EXPECT_EQ(after.offset, Offset(10));
 
   // The store keeps refusing writes after the fault, as its message says.
@@ -157,10 +173,13 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   if (recovered.offset == Offset(20)) {
     EXPECT_EQ(recovered.alice_orders, 2);
     EXPECT_TRUE(recovered.has_bob);
+    EXPECT_THAT(recovered.timers,
+                ElementsAre(std::pair(kT0, "bob"), std::pair(kT0 + absl::Hours(2), "alice")));
   } else {
     EXPECT_EQ(recovered.offset, Offset(10));
     EXPECT_EQ(recovered.alice_orders, 1);
     EXPECT_FALSE(recovered.has_bob);
+    EXPECT_THAT(recovered.timers, ElementsAre(std::pair(kT0 + absl::Hours(1), "alice")));
   }
   Store::Batch fourth;
   fourth.SetOffset(Partition(0), Offset(40));

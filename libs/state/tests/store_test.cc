@@ -7,6 +7,7 @@
 #include <csignal>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -63,6 +64,27 @@ bool Stored(const Store& store, Partition partition, std::string_view event_id) 
   return Seen(store, partition, event_id, absl::InfinitePast());
 }
 
+using Timers = std::vector<std::pair<absl::Time, std::string>>;
+
+Timers DueOf(const Store& store, Partition partition, absl::Time now, std::size_t limit = 100) {
+  absl::StatusOr<std::vector<Store::DueTimer>> due = store.DueTimers(partition, now, limit);
+  EXPECT_TRUE(due.ok()) << due.status();
+  Timers timers;
+  if (!due.ok()) return timers;
+  for (const Store::DueTimer& timer : *due) timers.emplace_back(timer.due, timer.customer_id);
+  return timers;
+}
+
+Timers AllTimersOf(const Store& store, Partition partition) {
+  return DueOf(store, partition, absl::InfiniteFuture());
+}
+
+std::optional<absl::Time> NextOf(const Store& store, Partition partition) {
+  absl::StatusOr<std::optional<absl::Time>> next = store.NextTimer(partition);
+  EXPECT_TRUE(next.ok()) << next.status();
+  return next.ok() ? *next : std::nullopt;
+}
+
 std::vector<Partition> PartitionsOf(const Store& store) {
   absl::StatusOr<std::vector<Partition>> partitions = store.StoredPartitions();
   EXPECT_TRUE(partitions.ok()) << partitions.status();
@@ -74,6 +96,7 @@ void Populate(Store& store, Partition partition, std::string_view customer_id) {
   Store::Batch batch;
   batch.PutProfile(partition, MakeProfile(customer_id, 1));
   batch.MarkSeen(partition, std::string(customer_id) + "-event", kT0 + absl::Hours(1));
+  batch.SetTimer(partition, customer_id, std::nullopt, kT0 + absl::Hours(2));
   batch.SetOffset(partition, Offset(100 + partition.value()));
   ASSERT_TRUE(store.Commit(batch).ok());
 }
@@ -85,6 +108,7 @@ TEST(StoreTest, NewStoreIsEmpty) {
   EXPECT_EQ(OffsetOf(*store, Partition(0)), std::nullopt);
   EXPECT_EQ(OrdersOf(*store, Partition(0), "c1"), std::nullopt);
   EXPECT_FALSE(Stored(*store, Partition(0), "e1"));
+  EXPECT_EQ(NextOf(*store, Partition(0)), std::nullopt);
   EXPECT_THAT(PartitionsOf(*store), ::testing::IsEmpty());
 }
 
@@ -227,6 +251,8 @@ TEST(StoreTest, ReopenKeepsEverything) {
   EXPECT_EQ(OrdersOf(*store, Partition(2), "alice"), 1);
   EXPECT_EQ(OffsetOf(*store, Partition(2)), Offset(102));
   EXPECT_TRUE(Seen(*store, Partition(2), "alice-event", kT0));
+  EXPECT_THAT(AllTimersOf(*store, Partition(2)),
+              ElementsAre(std::pair(kT0 + absl::Hours(2), "alice")));
 }
 
 TEST(StoreTest, CommitSurvivesAProcessKill) {
@@ -312,10 +338,14 @@ TEST(StoreTest, DropPartitionRemovesOnlyThatPartition) {
   EXPECT_EQ(OrdersOf(*store, Partition(255), "alice"), std::nullopt);
   EXPECT_EQ(OffsetOf(*store, Partition(255)), std::nullopt);
   EXPECT_FALSE(Stored(*store, Partition(255), "alice-event"));
+  EXPECT_EQ(NextOf(*store, Partition(255)), std::nullopt);
   for (int p : {0, 254, 256}) {
     EXPECT_EQ(OrdersOf(*store, Partition(p), "alice"), 1) << p;
     EXPECT_EQ(OffsetOf(*store, Partition(p)), Offset(100 + p)) << p;
     EXPECT_TRUE(Stored(*store, Partition(p), "alice-event")) << p;
+    EXPECT_THAT(AllTimersOf(*store, Partition(p)),
+                ElementsAre(std::pair(kT0 + absl::Hours(2), "alice")))
+        << p;
   }
   EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(0), Partition(254), Partition(256)));
 }
@@ -346,10 +376,11 @@ TEST(StoreTest, StoredPartitionsListsPartitionsWithAnyKindOfState) {
   batch.MarkSeen(Partition(5), "e1", kT0);
   batch.SetOffset(Partition(0), Offset(1));
   batch.SetOffset(Partition(7), Offset(1));
+  batch.SetTimer(Partition(3), "carol", std::nullopt, kT0);
   ASSERT_TRUE(store->Commit(batch).ok());
 
   EXPECT_THAT(PartitionsOf(*store),
-              ElementsAre(Partition(0), Partition(5), Partition(7), Partition(9)));
+              ElementsAre(Partition(0), Partition(3), Partition(5), Partition(7), Partition(9)));
 }
 
 TEST(StoreTest, ForEachProfileVisitsOnePartitionOrAll) {
@@ -392,6 +423,181 @@ TEST(StoreTest, ForEachProfileVisitsOnePartitionOrAll) {
   EXPECT_THAT(visited, ::testing::IsEmpty());
 }
 
+TEST(StoreTest, SetTimerPutsMovesAndClearsATimer) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const absl::Time first = kT0 + absl::Hours(1);
+  const absl::Time second = kT0 + absl::Hours(2);
+
+  Store::Batch batch;
+  batch.SetTimer(Partition(0), "alice", std::nullopt, first);
+  EXPECT_EQ(batch.operations(), 1u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(first, "alice")));
+
+  batch.SetTimer(Partition(0), "alice", first, second);
+  EXPECT_EQ(batch.operations(), 2u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(second, "alice")));
+
+  batch.SetTimer(Partition(0), "alice", second, std::nullopt);
+  EXPECT_EQ(batch.operations(), 1u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ::testing::IsEmpty());
+  EXPECT_EQ(NextOf(*store, Partition(0)), std::nullopt);
+}
+
+TEST(StoreTest, SetTimerWithPreviousEqualToNextDoesNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetTimer(Partition(0), "alice", std::nullopt, kT0);
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  batch.SetTimer(Partition(0), "alice", kT0, kT0);
+  batch.SetTimer(Partition(0), "bob", std::nullopt, std::nullopt);
+  EXPECT_EQ(batch.operations(), 0u);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(kT0, "alice")));
+}
+
+TEST(StoreTest, DueTimersComeInDueOrderThenByCustomerIdUpToTheLimit) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const absl::Time h1 = kT0 + absl::Hours(1);
+  const absl::Time h2 = kT0 + absl::Hours(2);
+  const absl::Time h3 = kT0 + absl::Hours(3);
+  Store::Batch batch;
+  batch.SetTimer(Partition(0), "carol", std::nullopt, h1);
+  batch.SetTimer(Partition(0), "alice", std::nullopt, h2);
+  batch.SetTimer(Partition(0), "dave", std::nullopt, h3);
+  batch.SetTimer(Partition(0), "bob", std::nullopt, h1);
+  // A prefix of another id sorts first: the due instant has a fixed width before the id.
+  batch.SetTimer(Partition(0), "al", std::nullopt, h2);
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_THAT(DueOf(*store, Partition(0), h3),
+              ElementsAre(std::pair(h1, "bob"), std::pair(h1, "carol"), std::pair(h2, "al"),
+                          std::pair(h2, "alice"), std::pair(h3, "dave")));
+  EXPECT_THAT(DueOf(*store, Partition(0), h3, 3),
+              ElementsAre(std::pair(h1, "bob"), std::pair(h1, "carol"), std::pair(h2, "al")));
+  EXPECT_THAT(DueOf(*store, Partition(0), h3, 0), ::testing::IsEmpty());
+  EXPECT_THAT(DueOf(*store, Partition(0), h2 + absl::Minutes(59)),
+              ElementsAre(std::pair(h1, "bob"), std::pair(h1, "carol"), std::pair(h2, "al"),
+                          std::pair(h2, "alice")));
+  EXPECT_EQ(NextOf(*store, Partition(0)), h1);
+}
+
+TEST(StoreTest, ATimerIsDueFromItsInstantOnNeverBefore) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const absl::Time between_micros = kT0 + absl::Nanoseconds(1);
+  const absl::Time before_1970 = absl::UnixEpoch() - absl::Hours(1);
+  Store::Batch batch;
+  batch.SetTimer(Partition(0), "exact", std::nullopt, kT0);
+  batch.SetTimer(Partition(0), "between", std::nullopt, between_micros);
+  batch.SetTimer(Partition(0), "old", std::nullopt, before_1970);
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_THAT(DueOf(*store, Partition(0), absl::UnixEpoch() - absl::Minutes(30)),
+              ::testing::IsEmpty());
+  EXPECT_THAT(DueOf(*store, Partition(0), absl::UnixEpoch()),
+              ElementsAre(std::pair(absl::UnixEpoch(), "old")));
+  EXPECT_THAT(DueOf(*store, Partition(0), kT0 - absl::Microseconds(1)),
+              ElementsAre(std::pair(absl::UnixEpoch(), "old")));
+  // `now` is inclusive; an instant between two microseconds is due from the next one.
+  EXPECT_THAT(DueOf(*store, Partition(0), kT0),
+              ElementsAre(std::pair(absl::UnixEpoch(), "old"), std::pair(kT0, "exact")));
+  EXPECT_THAT(DueOf(*store, Partition(0), kT0 + absl::Microseconds(1)),
+              ElementsAre(std::pair(absl::UnixEpoch(), "old"), std::pair(kT0, "exact"),
+                          std::pair(kT0 + absl::Microseconds(1), "between")));
+
+  // The same instant given back as `previous` finds the entry it made.
+  batch.SetTimer(Partition(0), "between", between_micros, std::nullopt);
+  batch.SetTimer(Partition(0), "old", before_1970, std::nullopt);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(kT0, "exact")));
+}
+
+TEST(StoreTest, TimersArePerPartition) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetTimer(Partition(0), "alice", std::nullopt, kT0 + absl::Hours(5));
+  batch.SetTimer(Partition(1), "bob", std::nullopt, kT0);
+  batch.SetTimer(Partition(1), "carol", std::nullopt, absl::InfiniteFuture());
+  batch.SetTimer(Partition(2), "dave", std::nullopt, kT0 + absl::Hours(1));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)),
+              ElementsAre(std::pair(kT0 + absl::Hours(5), "alice")));
+  EXPECT_THAT(AllTimersOf(*store, Partition(1)),
+              ElementsAre(std::pair(kT0, "bob"), std::pair(absl::InfiniteFuture(), "carol")));
+  EXPECT_THAT(AllTimersOf(*store, Partition(2)),
+              ElementsAre(std::pair(kT0 + absl::Hours(1), "dave")));
+  EXPECT_THAT(AllTimersOf(*store, Partition(3)), ::testing::IsEmpty());
+  EXPECT_EQ(NextOf(*store, Partition(0)), kT0 + absl::Hours(5));
+  EXPECT_EQ(NextOf(*store, Partition(1)), kT0);
+  EXPECT_EQ(NextOf(*store, Partition(3)), std::nullopt);
+
+  // Moving a customer's timer in one partition leaves the same customer's elsewhere alone.
+  batch.SetTimer(Partition(2), "alice", std::nullopt, kT0);
+  batch.SetTimer(Partition(0), "alice", kT0 + absl::Hours(5), std::nullopt);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(NextOf(*store, Partition(0)), std::nullopt);
+  EXPECT_THAT(AllTimersOf(*store, Partition(2)),
+              ElementsAre(std::pair(kT0, "alice"), std::pair(kT0 + absl::Hours(1), "dave")));
+}
+
+TEST(StoreTest, ATimerCommitsWithItsProfileOrNotAtAll) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(0), MakeProfile("alice", 1));
+  batch.SetTimer(Partition(0), "alice", std::nullopt, kT0);
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 1);
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(kT0, "alice")));
+
+  // A refused batch (here: a timer in a negative partition) leaves both as they were.
+  batch.PutProfile(Partition(0), MakeProfile("alice", 2));
+  batch.SetTimer(Partition(0), "alice", kT0, kT0 + absl::Hours(1));
+  batch.SetTimer(Partition(-1), "bob", std::nullopt, kT0);
+  const absl::Status committed = store->Commit(batch);
+  EXPECT_EQ(committed.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(committed.message()), HasSubstr("partition -1"));
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 1);
+  EXPECT_THAT(AllTimersOf(*store, Partition(0)), ElementsAre(std::pair(kT0, "alice")));
+  EXPECT_EQ(store->DueTimers(Partition(-1), kT0, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->NextTimer(Partition(-1)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, CorruptTimerKeyIsReportedByPartitionWithoutTheCustomerId) {
+  TempDir dir;
+  OpenStore(dir.db());
+  {
+    RawDb raw(dir.db());
+    // Too short to hold a due instant.
+    raw.Put("timers", std::string("\0\0\0\x07", 4) + "al@x", "");
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  for (const absl::Status& read :
+       {store->DueTimers(Partition(7), absl::InfiniteFuture(), 10).status(),
+        store->NextTimer(Partition(7)).status()}) {
+    EXPECT_EQ(read.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(read.message()), HasSubstr("partition 7"));
+    EXPECT_THAT(std::string(read.message()), Not(HasSubstr("al@x")));
+  }
+}
+
 TEST(StoreTest, CorruptProfileIsReportedByPartitionWithoutTheCustomerId) {
   TempDir dir;
   OpenStore(dir.db());
@@ -419,12 +625,46 @@ TEST(StoreTest, RefusesAnotherFormatVersion) {
   OpenStore(dir.db());
   {
     RawDb raw(dir.db());
-    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "2");
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "3");
   }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("format version 2"));
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("format version 3"));
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("reads version 2"));
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir.db()));
+}
+
+std::vector<std::string> FamiliesOf(const std::string& path) {
+  std::vector<std::string> names;
+  const rocksdb::Status listed =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names);
+  EXPECT_TRUE(listed.ok()) << listed.ToString();
+  return names;
+}
+
+TEST(StoreTest, RefusesAVersion1DatabaseThatHasNoTimerIndex) {
+  TempDir dir;
+  // What the previous release left: its three families, version 1, profiles without timers.
+  {
+    RawDb raw(dir.db());
+    for (const char* family : {"profiles", "dedup", "offsets"}) raw.CreateFamily(family);
+    raw.Put("profiles", std::string("\0\0\0\0", 4) + "alice",
+            MakeProfile("alice", 1).SerializeAsString());
+    raw.Put("offsets", std::string("\0\0\0\0", 4), std::string("\0\0\0\0\0\0\0\x05", 8));
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "1");
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+    const std::string message(store.status().message());
+    EXPECT_THAT(message, HasSubstr(dir.db()));
+    EXPECT_THAT(message, HasSubstr("older version without the timer index"));
+    EXPECT_THAT(message, HasSubstr("remove the directory"));
+    EXPECT_THAT(message, HasSubstr("reset the consumer group's offsets"));
+    EXPECT_THAT(message, HasSubstr("reprocessing the input topic"));
+  }
+  // Refused as it was: not half-upgraded to a database that looks current.
+  EXPECT_THAT(FamiliesOf(dir.db()), Not(::testing::Contains("timers")));
 }
 
 TEST(StoreTest, RefusesADatabaseThatIsNotProfileState) {
@@ -456,7 +696,7 @@ TEST(StoreTest, RefusesAVersionedStoreThatLacksItsData) {
   TempDir dir;
   {
     RawDb raw(dir.db());
-    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "1");
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "2");
   }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
@@ -487,6 +727,7 @@ TEST(StoreTest, StatsReflectStoredDataAndCacheUse) {
     ids.push_back("customer-" + std::to_string(i));
     batch.PutProfile(Partition(0), MakeProfile(ids.back(), i));
     batch.MarkSeen(Partition(0), "event-" + std::to_string(i), kT0);
+    batch.SetTimer(Partition(0), ids.back(), std::nullopt, kT0 + absl::Minutes(i));
   }
   ASSERT_TRUE(store->Commit(batch).ok());
   ASSERT_TRUE(store->Compact().ok());
@@ -499,6 +740,7 @@ TEST(StoreTest, StatsReflectStoredDataAndCacheUse) {
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->estimated_profiles, 100u);
   EXPECT_EQ(stats->estimated_dedup_entries, 100u);
+  EXPECT_EQ(stats->estimated_timers, 100u);
   EXPECT_GT(stats->sst_files_bytes, 0u);
   EXPECT_GT(stats->live_data_bytes, 0u);
   EXPECT_GT(stats->block_cache_usage_bytes, 0u);

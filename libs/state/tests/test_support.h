@@ -77,6 +77,15 @@ class RawDb {
     EXPECT_TRUE(db_->Close().ok());
   }
 
+  void CreateFamily(const std::string& name) {
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    const rocksdb::Status created =
+        db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), name, &handle);
+    ASSERT_TRUE(created.ok()) << created.ToString();
+    handles_.push_back(handle);
+    names_.push_back(name);
+  }
+
   void Put(std::string_view family, std::string_view key, std::string_view value) {
     for (std::size_t i = 0; i < names_.size(); ++i) {
       if (names_[i] != family) continue;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -225,7 +226,58 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
 
   int exit_code = kExitOk;
   absl::Duration backoff = absl::Milliseconds(100);
+  // A failed step committed nothing. Undelivered outputs: retry the same step until it goes
+  // through, so no input is skipped and no timer lost, with readiness reporting the trouble
+  // meanwhile. A state failure: RocksDB refuses writes until reopened, so the caller exits and a
+  // restart resumes from the offsets the state holds.
+  auto with_retries = [&](const std::string& what, const std::function<absl::Status()>& step) {
+    absl::Status status = absl::CancelledError("stopping");
+    while (!stop.load()) {
+      status = step();
+      if (status.ok() || !absl::IsUnavailable(status)) break;
+      ready = false;
+      ready_gauge.Set(0);
+      Log("ERROR", what, " failed, retrying in ", absl::FormatDuration(backoff), ": ",
+          status.message());
+      for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+    if (status.ok()) {
+      backoff = absl::Milliseconds(100);
+      ready = true;
+      ready_gauge.Set(1);
+    } else if (!stop.load()) {
+      Log("ERROR", status.message(), "; exiting so that a restart resumes from the stored state");
+    }
+    return status;
+  };
+  // Wall clock: due timers are looked for a few times a second, so each fires well within a
+  // second of its time. Event time: after every batch, since only input moves the clock.
+  constexpr absl::Duration kTimerInterval = absl::Milliseconds(200);
+  absl::Time timers_checked = absl::InfinitePast();
+  bool timers_pending = false;
+  auto fire_timers = [&] {
+    timers_checked = absl::Now();
+    std::size_t fired = 0;
+    absl::Status status = with_retries("firing timers", [&] {
+      auto result = processor.FireTimers();
+      if (result.ok()) fired = *result;
+      return result.status();
+    });
+    // A full round may have left timers behind: look again at once.
+    timers_pending = status.ok() && fired > 0;
+    return status;
+  };
+
   while (!stop.load()) {
+    if (timers_pending || absl::Now() - timers_checked >= kTimerInterval) {
+      if (!fire_timers().ok()) {
+        if (!stop.load()) exit_code = kExitRuntimeError;
+        break;
+      }
+    }
     auto batch =
         (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), absl::Milliseconds(100));
     if (!batch.ok()) {
@@ -240,41 +292,29 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       continue;
     }
     const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch);
-    // A failed batch committed nothing. Undelivered outputs: retry the same records until they
-    // go through, so no input is skipped, with readiness reporting the trouble meanwhile. A state
-    // failure: RocksDB refuses writes until reopened, so exit and let a restart resume from the
-    // offsets it holds.
-    absl::Status processed = absl::CancelledError("stopping");
-    while (!stop.load()) {
-      processed = processor.Process(records);
-      if (processed.ok() || !absl::IsUnavailable(processed)) break;
-      ready = false;
-      ready_gauge.Set(0);
-      Log("ERROR", "batch of ", records.size(), " records failed, retrying in ",
-          absl::FormatDuration(backoff), ": ", processed.message());
-      for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      backoff = std::min(backoff * 2, absl::Seconds(5));
-    }
-    if (!processed.ok() && stop.load()) break;
+    const absl::Status processed =
+        with_retries(absl::StrCat("batch of ", records.size(), " records"),
+                     [&] { return processor.Process(records); });
     if (!processed.ok()) {
-      Log("ERROR", processed.message(),
-          "; exiting so that a restart resumes from the stored state");
-      exit_code = kExitRuntimeError;
+      if (!stop.load()) exit_code = kExitRuntimeError;
       break;
     }
-    backoff = absl::Milliseconds(100);
-    ready = true;
-    ready_gauge.Set(1);
     if (auto committed = (*consumer)->CommitOffsets(NextOffsets(*batch)); !committed.ok()) {
       Log("WARN", "offset commit for lag monitoring failed: ", committed.message());
     }
     ownership.UpdateLag((*consumer)->Lag());
+    if (config.clock == Clock::kEventTime) timers_pending = true;
   }
 
   Log("INFO", "shutting down");
   ready = false;
+  if (exit_code == kExitOk) {
+    // Timers the last batches made due (event time) or that came due meanwhile go out now rather
+    // than wait for whichever instance owns the partitions next.
+    if (auto fired = processor.FireTimers(); !fired.ok()) {
+      Log("WARN", "firing the timers due at shutdown: ", fired.status().message());
+    }
+  }
   if (auto closed = (*consumer)->Close(); !closed.ok()) {
     Log("WARN", "leaving the consumer group: ", closed.message());
   }

@@ -52,6 +52,10 @@ nlohmann::json ProfileJson(const v1::CustomerProfile& profile, const core::Engin
        profile.has_last_event_at()
            ? nlohmann::json(google::protobuf::util::TimeUtil::ToString(profile.last_event_at()))
            : nlohmann::json(nullptr)},
+      {"next_timer_at",
+       profile.has_timer_due_at()
+           ? nlohmann::json(google::protobuf::util::TimeUtil::ToString(profile.timer_due_at()))
+           : nlohmann::json(nullptr)},
   };
 }
 

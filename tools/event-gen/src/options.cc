@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "text.h"
+#include "cdp/common/absl_string.h"
 
 namespace cdp::tools {
 namespace {
@@ -58,15 +58,15 @@ constexpr std::array<std::string_view, 15> kValueOptions = {
     "start",   "days",           "out",   "progress-interval", "kafka-property"};
 
 absl::Status OptionError(std::string_view name, std::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat("--", AsAbsl(name), ": ", AsAbsl(problem)));
+  return absl::InvalidArgumentError(absl::StrCat("--", ToAbsl(name), ": ", ToAbsl(problem)));
 }
 
 template <typename Int>
 absl::StatusOr<Int> ParseInteger(std::string_view name, std::string_view value, Int min, Int max) {
   Int parsed;
-  if (!absl::SimpleAtoi(AsAbsl(value), &parsed) || parsed < min || parsed > max) {
+  if (!absl::SimpleAtoi(ToAbsl(value), &parsed) || parsed < min || parsed > max) {
     return OptionError(name, absl::StrCat("expected a whole number from ", min, " to ", max,
-                                          ", got '", AsAbsl(value), "'"));
+                                          ", got '", ToAbsl(value), "'"));
   }
   return parsed;
 }
@@ -74,10 +74,10 @@ absl::StatusOr<Int> ParseInteger(std::string_view name, std::string_view value, 
 absl::StatusOr<double> ParseReal(std::string_view name, std::string_view value, double min,
                                  double max) {
   double parsed;
-  if (!absl::SimpleAtod(AsAbsl(value), &parsed) || !std::isfinite(parsed) || parsed < min ||
+  if (!absl::SimpleAtod(ToAbsl(value), &parsed) || !std::isfinite(parsed) || parsed < min ||
       parsed > max) {
     return OptionError(name, absl::StrCat("expected a number from ", min, " to ", max, ", got '",
-                                          AsAbsl(value), "'"));
+                                          ToAbsl(value), "'"));
   }
   return parsed;
 }
@@ -95,7 +95,7 @@ absl::StatusOr<CliOptions> ParseCommandLine(std::span<const std::string_view> ar
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (!arg.starts_with("--") || arg.size() == 2) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", AsAbsl(arg), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", ToAbsl(arg), "'"));
     }
     std::string_view name = arg.substr(2);
     std::optional<std::string_view> inline_value;
@@ -109,7 +109,7 @@ absl::StatusOr<CliOptions> ParseCommandLine(std::span<const std::string_view> ar
       continue;
     }
     if (std::find(kValueOptions.begin(), kValueOptions.end(), name) == kValueOptions.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option '--", AsAbsl(name), "'"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown option '--", ToAbsl(name), "'"));
     }
     std::string_view value;
     if (inline_value) {
@@ -149,7 +149,7 @@ absl::StatusOr<CliOptions> ParseCommandLine(std::span<const std::string_view> ar
         options.format = WireFormat::kProtobuf;
       } else {
         return OptionError(name,
-                           absl::StrCat("expected json or protobuf, got '", AsAbsl(value), "'"));
+                           absl::StrCat("expected json or protobuf, got '", ToAbsl(value), "'"));
       }
     } else if (name == "seed") {
       auto parsed =
@@ -167,13 +167,13 @@ absl::StatusOr<CliOptions> ParseCommandLine(std::span<const std::string_view> ar
         options.generator.clock = ClockMode::kSimulated;
       } else {
         return OptionError(name,
-                           absl::StrCat("expected live or simulated, got '", AsAbsl(value), "'"));
+                           absl::StrCat("expected live or simulated, got '", ToAbsl(value), "'"));
       }
     } else if (name == "start") {
       std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, AsAbsl(value), &options.generator.start, &error)) {
+      if (!absl::ParseTime(absl::RFC3339_full, ToAbsl(value), &options.generator.start, &error)) {
         return OptionError(name, absl::StrCat("expected an RFC 3339 time such as ",
-                                              "2024-01-01T00:00:00Z, got '", AsAbsl(value), "'"));
+                                              "2024-01-01T00:00:00Z, got '", ToAbsl(value), "'"));
       }
       start_given = true;
     } else if (name == "days") {
@@ -190,7 +190,7 @@ absl::StatusOr<CliOptions> ParseCommandLine(std::span<const std::string_view> ar
     } else if (name == "kafka-property") {
       const std::size_t equals = value.find('=');
       if (equals == std::string_view::npos || equals == 0) {
-        return OptionError(name, absl::StrCat("expected KEY=VALUE, got '", AsAbsl(value), "'"));
+        return OptionError(name, absl::StrCat("expected KEY=VALUE, got '", ToAbsl(value), "'"));
       }
       options.kafka_properties.emplace_back(std::string(value.substr(0, equals)),
                                             std::string(value.substr(equals + 1)));

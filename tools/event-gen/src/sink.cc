@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "cdp/common/absl_string.h"
 #include "cdp/kafka/producer.h"
-#include "text.h"
 
 namespace cdp::tools {
 namespace {
@@ -45,7 +45,7 @@ class FileSink final : public Sink {
  private:
   absl::Status Failure(std::string_view what) const {
     return absl::UnavailableError(
-        absl::StrCat("cannot ", AsAbsl(what), " ", path_, ": ", std::strerror(errno)));
+        absl::StrCat("cannot ", ToAbsl(what), " ", path_, ": ", std::strerror(errno)));
   }
 
   std::FILE* file_;

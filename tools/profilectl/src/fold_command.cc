@@ -36,8 +36,9 @@ constexpr std::string_view kUsage =
 
 The offline reference of the pipeline: replays input records with the core engine alone (no
 Kafka, no RocksDB) exactly as profile-service processes them - decode, validate, drop repeated
-event ids per partition, apply, collect segment changes - and prints the final profiles as
-'profilectl export' does, so the two can be compared.
+event ids per partition, apply, collect segment changes, and at the end fire the timers due by
+each partition's "now" - and prints the final profiles as 'profilectl export' does, so the two
+can be compared.
 
 EVENTS ('-': standard input) holds one input record per line, in consumption order (ascending
 offsets within each partition):
@@ -213,6 +214,7 @@ int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostr
     duplicates += *outcome == Outcome::kDuplicate;
   }
   if (events->bad()) return Failure(err, "reading '" + command->events + "' failed");
+  fold.FireTimers();
 
   for (const auto& [key, profile] : fold.profiles()) {
     auto json = ProfileJsonLine(key.first, profile);

@@ -58,4 +58,12 @@ absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
   return Outcome::kApplied;
 }
 
+void ReferenceFold::FireTimers() {
+  for (auto& [key, profile] : profiles_) {
+    absl::Time now = options_.validation_now;
+    if (options_.clock == ClockMode::kEventTime) now = partitions_.at(key.first).watermark;
+    engine_.FireTimers(now, profile, changes_);
+  }
+}
+
 }  // namespace cdp::profilectl

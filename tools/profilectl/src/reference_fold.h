@@ -61,6 +61,10 @@ class ReferenceFold {
   // the input is then not in consumption order.
   [[nodiscard]] absl::StatusOr<Outcome> Consume(const EventRecord& record);
 
+  // Fires every profile's timers due by its partition's "now", as the service's timer service
+  // does as soon as it runs: call once the records are consumed.
+  void FireTimers();
+
   [[nodiscard]] const Profiles& profiles() const { return profiles_; }
   [[nodiscard]] const std::vector<v1::SegmentChange>& changes() const { return changes_; }
   [[nodiscard]] const std::vector<RejectedRecord>& rejects() const { return rejects_; }

@@ -17,6 +17,10 @@
 
 namespace cdp::core {
 
+namespace internal {
+class TimePlan;
+}  // namespace internal
+
 struct EngineOptions {
   // Amounts in any other currency are rejected as unsupported_currency.
   std::string reporting_currency = "CNY";
@@ -34,8 +38,8 @@ struct NamedValue {
 
 // What the profile looks like at `now`: every catalogue field, the memberships it implies.
 struct Evaluation {
-  std::vector<NamedValue> fields;  // every field, in FieldId order
-  std::vector<std::string> segments;  // independent segments held, sorted
+  std::vector<NamedValue> fields;                          // every field, in FieldId order
+  std::vector<std::string> segments;                       // independent segments held, sorted
   std::vector<std::pair<std::string, std::string>> tiers;  // dimension id -> tier id held
 };
 
@@ -58,9 +62,17 @@ class Engine {
                            std::vector<v1::SegmentChange>& changes) const;
 
   // Re-evaluates memberships with no new event (time passed, or definitions changed); changes
-  // carry `cause` and `occurred_at = now`.
+  // carry `cause` and `occurred_at = now`. Like Apply, sets the profile's timer (timer_due_at).
   void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, v1::CustomerProfile& profile,
                   std::vector<v1::SegmentChange>& changes) const;
+
+  // Fires the profile's timers due at or before `now`, earliest first: each re-evaluates the
+  // memberships at its due instant (cause: time, occurred_at: the due instant) and sets the next
+  // timer. Firing again is a no-op, and the same profile always yields the same changes, with the
+  // same change ids. Apply fires due timers itself before applying its event. Returns the number
+  // of timers fired.
+  std::size_t FireTimers(absl::Time now, v1::CustomerProfile& profile,
+                         std::vector<v1::SegmentChange>& changes) const;
 
   // Every field and membership at `now`, without changing the profile.
   [[nodiscard]] Evaluation Evaluate(const v1::CustomerProfile& profile, absl::Time now) const;
@@ -69,7 +81,11 @@ class Engine {
 
  private:
   std::shared_ptr<const rules::SegmentCatalogue> catalogue_;
+  std::shared_ptr<const internal::TimePlan> time_plan_;
   EngineOptions options_;
 };
+
+// When the profile's timer is due (timer_due_at), nullopt when it has none.
+[[nodiscard]] std::optional<absl::Time> TimerDue(const v1::CustomerProfile& profile);
 
 }  // namespace cdp::core

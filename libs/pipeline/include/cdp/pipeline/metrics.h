@@ -36,6 +36,7 @@ class PipelineMetrics {
     batch_seconds_->Observe(seconds);
   }
   void CountBatchFailure() { batch_failures_->Increment(); }
+  void CountTimersFired(std::size_t n) { timers_fired_->Increment(static_cast<double>(n)); }
   void ObserveChangeLatency(double from_occurred_seconds, double from_broker_seconds);
   void SetCachedProfiles(std::size_t n) { cached_profiles_->Set(static_cast<double>(n)); }
 
@@ -59,6 +60,7 @@ class PipelineMetrics {
   prometheus::Histogram* latency_from_occurred_;
   prometheus::Histogram* latency_from_broker_;
   prometheus::Gauge* cached_profiles_;
+  prometheus::Counter* timers_fired_;
 };
 
 }  // namespace cdp::pipeline

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,9 @@ struct ProcessorOptions {
   // A batch with fewer records runs its lanes one after the other on the calling thread: for a
   // handful of records a thread costs more than it saves.
   std::size_t parallel_min_records = 1024;
+  // FireTimers fires at most this many timers per partition per call, so that a burst of due
+  // timers (midnight) does not hold up live input for long.
+  std::size_t timers_per_round = 10'000;
 };
 
 // Turns batches of input records into state and outputs, with the pipeline's delivery contract:
@@ -67,7 +71,15 @@ class Processor {
   // committed other lanes' partitions): reopen it and resume from the offsets it holds.
   [[nodiscard]] absl::Status Process(std::span<const InputRecord> batch);
 
-  // Where to resume a partition: the offset its state recorded, nullopt if it has none.
+  // Fires the timers due in the partitions this instance owns (given to ResumeOffset and not
+  // released since): at the wall clock, or in event-time mode at each partition's event time. Each
+  // re-evaluates its customer (cause: time); the changes are delivered and committed with the
+  // profiles as for a batch, and the errors mean the same as Process's. Returns how many timers
+  // fired; when a partition had more than options.timers_per_round due, call again.
+  [[nodiscard]] absl::StatusOr<std::size_t> FireTimers();
+
+  // Where to resume a partition: the offset its state recorded, nullopt if it has none. The
+  // partition is owned from then on.
   [[nodiscard]] absl::StatusOr<std::optional<Offset>> ResumeOffset(Partition partition);
   // Forgets what is cached for a partition this instance no longer owns.
   void Release(Partition partition);
@@ -86,6 +98,12 @@ class Processor {
                    const std::function<void(Lane&, LaneBatch&)>& work);
   // Everything up to delivery: decode, validate, dedup, load, apply, send.
   [[nodiscard]] absl::Status Stage(Lane& lane, LaneBatch& work, absl::Time wall) const;
+  // The same for the lane's due timers.
+  [[nodiscard]] absl::Status StageTimers(Lane& lane, LaneBatch& work, absl::Time wall) const;
+  // Delivery, state commit, metrics and observer, for staged lanes.
+  [[nodiscard]] absl::Status Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall);
+  // Sends the changes from `first` on as output records.
+  void SendChanges(LaneBatch& work, std::size_t first) const;
   // The lane's state batch (profiles, dedup marks, next offsets), then its cache.
   [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
   [[nodiscard]] absl::Status LoadProfiles(

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +31,20 @@ struct TextPosition {
   int column = 1;
 };
 
+// A time-dependent field a rule reads, and what it is compared with: enough for the core to work
+// out on which days time alone can change the rule's result.
+struct TimeFieldUse {
+  FieldId field = FieldId::kCount;
+  // For a field that counts whole days or months and grows with time (days_since_*): the counts
+  // at which a comparison of it with a literal becomes true or false as it grows. `> 90` flips at
+  // 91, `<= 30` at 31, `== 7` at 7 and 8, `in [1, 2]` at 1, 2 and 3. Ascending, once each. Between
+  // two of them every such comparison keeps its result.
+  std::vector<std::int64_t> flip_counts;
+  // Also compared with something other than a literal (another field, a function): the result may
+  // change on any day the field's value does.
+  bool compared_with_non_literal = false;
+};
+
 // A boolean rule compiled once at load: parsed, type-checked against the field catalogue.
 // Immutable and safe to evaluate from several threads.
 class Expression {
@@ -46,18 +62,28 @@ class Expression {
   // Whether the rule reads anything that can change with time alone (a time-dependent field,
   // days_since()/months_since()).
   [[nodiscard]] bool time_dependent() const { return time_dependent_; }
+  // Every time-dependent field the rule reads, in FieldId order.
+  [[nodiscard]] const std::vector<TimeFieldUse>& time_fields() const { return time_fields_; }
+  // Whether the rule calls days_since() or months_since().
+  [[nodiscard]] bool calls_date_functions() const;
+  // The first day after context.today() (days since 1970-01-01) on which a days_since() or
+  // months_since() call of the rule can change the rule's result; nullopt when there is none (no
+  // such call, or its date is null or not a date).
+  [[nodiscard]] std::optional<std::int64_t> NextDateChange(const EvalContext& context) const;
 
  private:
   friend absl::StatusOr<Expression> CompileExpression(std::string_view, const SourceLocation&);
   friend absl::StatusOr<Expression> CompileExpression(std::string_view, std::string_view,
                                                       std::span<const TextPosition>);
   Expression(std::string source, std::unique_ptr<const internal::Node> root,
-             std::vector<FieldId> fields, bool time_dependent);
+             std::vector<FieldId> fields, bool time_dependent,
+             std::vector<TimeFieldUse> time_fields);
 
   std::string source_;
   std::unique_ptr<const internal::Node> root_;
   std::vector<FieldId> fields_;
   bool time_dependent_ = false;
+  std::vector<TimeFieldUse> time_fields_;
 };
 
 // Errors read "file:line:column: message", e.g.

@@ -36,7 +36,8 @@ struct StoreOptions {
 
 // Customer state in RocksDB, grouped by the input partition it came from so that a partition's
 // state is one contiguous key range that can be dropped or moved as a whole: profiles, the event
-// ids already applied (dedup entries) and the partition's next input offset. Thread-safe.
+// ids already applied (dedup entries), the customers' timers and the partition's next input
+// offset. Thread-safe.
 class Store {
  public:
   // Changes that become visible together, or not at all, on Commit. Not thread-safe.
@@ -52,20 +53,26 @@ class Store {
     // with the offset so that a restart resumes with the same clock.
     void SetOffset(Partition partition, Offset next,
                    std::optional<absl::Time> event_time = std::nullopt);
+    // Moves the customer's timer from `previous` to `next` (either may be nullopt = no timer):
+    // removes the index entry due at `previous` and adds one due at `next`. Nothing when equal.
+    // Goes in the batch of the profile that carries `next`: both commit, or neither does.
+    void SetTimer(Partition partition, std::string_view customer_id,
+                  std::optional<absl::Time> previous, std::optional<absl::Time> next);
 
     [[nodiscard]] std::size_t operations() const { return operations_.size(); }
     void Clear();
 
    private:
     friend class Store;
-    enum class Kind { kPutProfile, kDeleteProfile, kMarkSeen, kSetOffset };
+    enum class Kind { kPutProfile, kDeleteProfile, kMarkSeen, kSetOffset, kPutTimer, kDeleteTimer };
     struct Operation {
       Kind kind;
       std::string key;
       std::string value;
     };
 
-    void Add(Kind kind, Partition partition, std::string_view id, std::string value);
+    // `key` is built by the caller; `partition` is only checked.
+    void Add(Kind kind, Partition partition, std::string key, std::string value);
 
     std::vector<Operation> operations_;
     std::size_t bytes_ = 0;
@@ -73,9 +80,16 @@ class Store {
     std::optional<Partition> invalid_partition_;
   };
 
+  // A customer whose timer is due: time alone may have changed its segments.
+  struct DueTimer {
+    absl::Time due;
+    std::string customer_id;
+  };
+
   struct Stats {
     std::uint64_t estimated_profiles = 0;
     std::uint64_t estimated_dedup_entries = 0;
+    std::uint64_t estimated_timers = 0;
     std::uint64_t live_data_bytes = 0;
     std::uint64_t sst_files_bytes = 0;
     std::uint64_t pending_compaction_bytes = 0;
@@ -113,6 +127,14 @@ class Store {
   [[nodiscard]] absl::StatusOr<std::vector<bool>> SeenEvents(
       Partition partition, std::span<const std::string_view> event_ids, absl::Time now) const;
 
+  // Timers of `partition` due at or before `now`, earliest first (ties by customer id), at most
+  // `limit`. Reads a consistent snapshot. Due instants are kept to the microsecond, rounded up,
+  // so a timer is never reported before it is due; instants before 1970 count as 1970.
+  [[nodiscard]] absl::StatusOr<std::vector<DueTimer>> DueTimers(Partition partition, absl::Time now,
+                                                                std::size_t limit) const;
+  // The earliest timer of `partition`, nullopt when it has none (lets the caller sleep until then).
+  [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> NextTimer(Partition partition) const;
+
   // Applies the batch atomically and empties it. On failure nothing of it is applied and the
   // batch is left as it was.
   [[nodiscard]] absl::Status Commit(Batch& batch);
@@ -128,14 +150,14 @@ class Store {
       std::optional<Partition> partition,
       const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const;
 
-  // Partitions that hold any state (profile, dedup entry or offset), ascending.
+  // Partitions that hold any state (profile, dedup entry, timer or offset), ascending.
   [[nodiscard]] absl::StatusOr<std::vector<Partition>> StoredPartitions() const;
 
   // Removes everything the partition owns, atomically.
   [[nodiscard]] absl::Status DropPartition(Partition partition);
 
-  // Compacts all data now: reclaims the space of dropped partitions and deleted profiles and
-  // drops dedup entries expired before the horizon. Blocks until done; for maintenance.
+  // Compacts all data now: reclaims the space of dropped partitions, deleted profiles and moved
+  // timers and drops dedup entries expired before the horizon. Blocks until done; for maintenance.
   [[nodiscard]] absl::Status Compact();
 
   [[nodiscard]] absl::StatusOr<Stats> GetStats() const;

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "cdp/rules/catalogue.h"
+#include "cdp/v1/customer_profile.pb.h"
+#include "profile_context.h"
+
+namespace cdp::core::internal {
+
+// Which inputs of a catalogue's rules time alone can change, worked out once per catalogue, so that
+// after each update a profile learns the next day on which it may have to be re-evaluated. That day
+// is where a timer is set: time-driven changes then cost work in proportion to the changes due, not
+// to the number of customers.
+//
+// Memberships can only change when "today" changes, at the start of a day in the catalogue's time
+// zone. The plan lists, per profile, every day on which some value a time-dependent rule reads can
+// change in a way the rule sees: a day count reaching a number it is compared with, a day's
+// purchases or interactions entering or leaving a window, a birthday, a new month, an attribute
+// date's anniversary. The earliest such day after today is when to look again.
+class TimePlan {
+ public:
+  explicit TimePlan(const rules::SegmentCatalogue& catalogue);
+
+  // The first day after the context's today (days since 1970-01-01) on which time alone could
+  // change a membership of `profile`; nullopt when nothing can change without a new event.
+  [[nodiscard]] std::optional<std::int64_t> NextChangeDay(const v1::CustomerProfile& profile,
+                                                          const ProfileContext& context) const;
+
+  // Whether any rule depends on time at all.
+  [[nodiscard]] bool empty() const { return empty_; }
+
+ private:
+  // A count of days since an anchor (first purchase, last purchase, last activity).
+  struct DayCount {
+    bool read = false;
+    // Counts at which a comparison can flip; ascending, once each.
+    std::vector<std::int64_t> flip_counts;
+    // Compared with another value: may flip whenever the count changes, so every day.
+    bool every_day = false;
+  };
+  enum Anchor { kFirstPurchase, kLastPurchase, kLastActivity, kAnchorCount };
+
+  std::array<DayCount, kAnchorCount> day_counts_;
+  // Window lengths in days over purchase buckets and over interaction buckets (0 = not read).
+  std::vector<std::int64_t> purchase_windows_;
+  std::vector<std::int64_t> interaction_windows_;
+  bool age_ = false;
+  bool current_month_ = false;
+  std::vector<const rules::Expression*> with_date_calls_;
+  bool empty_ = true;
+};
+
+}  // namespace cdp::core::internal
