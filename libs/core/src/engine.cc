@@ -265,7 +265,7 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
     profile.clear_timer_due_at();
     return;
   }
-  const absl::Time due = absl::FromCivil(absl::CivilDay(1970, 1, 1) + *day, catalogue.timezone);
+  const absl::Time due = absl::FromCivil(internal::CivilDayOf(*day), catalogue.timezone);
   *profile.mutable_timer_due_at() = internal::ToTimestamp(due);
 }
 

@@ -12,6 +12,23 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   return ts;
 }
 
+absl::CivilDay CivilDayOf(std::int64_t day_number) {
+  // Days to a proleptic Gregorian date by whole 400-year eras, with years starting in March so
+  // that the leap day comes last (the well-known civil_from_days algorithm).
+  const std::int64_t z = day_number + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t day_of_era = z - era * 146097;
+  const std::int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const std::int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const std::int64_t shifted_month = (5 * day_of_year + 2) / 153;
+  const int day = static_cast<int>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
+  const int month = static_cast<int>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
+  const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  return absl::CivilDay(year, month, day);
+}
+
 std::optional<absl::CivilDay> ParseIsoDate(std::string_view text) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
   const auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {

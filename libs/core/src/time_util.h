@@ -31,6 +31,10 @@ inline constexpr std::int64_t kRetentionDays = 365;
   return day - absl::CivilDay(1970, 1, 1);
 }
 
+// The inverse of DayNumber, in constant time: absl's civil arithmetic walks year by year when
+// adding many days, too slow for every profile update.
+[[nodiscard]] absl::CivilDay CivilDayOf(std::int64_t day_number);
+
 [[nodiscard]] inline std::int64_t DayOf(absl::Time time, absl::TimeZone zone) {
   return DayNumber(absl::ToCivilDay(time, zone));
 }
