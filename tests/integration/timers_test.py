@@ -99,14 +99,14 @@ def archetypes(start):
          + move("at_risk", "active", local_time(d + 100), "event")
          + move("active", "at_risk", midnight(d + 100 + 91), "time")
          + move("at_risk", "churned", midnight(d + 100 + 181), "time")),
-        # Churns, then buys again.
+        # Churns, then buys again: won back, until silence makes them drift once more.
         ("churner", [purchase, d, purchase, d + 200],
          [enter("new", local_time(d))]
          + move("new", "active", midnight(d + 31), "time")
          + move("active", "at_risk", midnight(d + 91), "time")
          + move("at_risk", "churned", midnight(d + 181), "time")
-         + move("churned", "active", local_time(d + 200), "event")
-         + move("active", "at_risk", midnight(d + 200 + 91), "time")
+         + move("churned", "won_back", local_time(d + 200), "event")
+         + move("won_back", "at_risk", midnight(d + 200 + 91), "time")
          + move("at_risk", "churned", midnight(d + 200 + 181), "time")),
     ]
 

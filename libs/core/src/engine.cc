@@ -223,9 +223,22 @@ void Emit(const ChangeCause& cause, const v1::CustomerProfile& profile,
 }
 
 // Makes the profile hold `next`, given that it holds `stored` now and `pending` are the changes
-// between the two.
-void Store(const rules::SegmentCatalogue& catalogue, const Stored& stored, const Membership& next,
-           const PendingChanges& pending, v1::CustomerProfile& profile) {
+// between the two, which happened at `when`.
+void Store(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
+           const Stored& stored, const Membership& next, const PendingChanges& pending,
+           const google::protobuf::Timestamp& when, v1::CustomerProfile& profile) {
+  // Before the lists change: `pending` views them. Only what rules read is kept: every profile
+  // would otherwise carry an entry per segment it ever held, on every read and write.
+  for (const Pending& p : pending) {
+    if (!plan.history_read(p.segment)) continue;
+    v1::CustomerProfile::MembershipHistory& entry =
+        (*profile.mutable_membership_history())[std::string(p.segment)];
+    if (p.direction == SegmentChange::entered) {
+      *entry.mutable_last_entered_at() = when;
+    } else {
+      *entry.mutable_last_exited_at() = when;
+    }
+  }
   const bool segments_moved = std::any_of(pending.begin(), pending.end(),
                                           [](const Pending& p) { return p.dimension.empty(); });
   // Without a segment change the list already names `next`, sorted, unless something other than
@@ -272,16 +285,28 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
 void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
             absl::CivilDay today, const ChangeCause& cause, v1::CustomerProfile& profile,
             std::vector<SegmentChange>& changes) {
-  const internal::ProfileContext context(profile, today, catalogue);
-  const Membership next = Match(catalogue, context);
-  SetTimer(catalogue, plan, context, profile);
-  const Stored stored = Read(catalogue, profile);
-  const PendingChanges pending = Diff(catalogue, stored, next);
-  // Without a change the stored memberships already equal `next`; skip the rewrite.
-  if (pending.empty()) return;
-  // Before Store: `pending` views the memberships it replaces.
-  Emit(cause, profile, pending, changes);
-  Store(catalogue, stored, next, pending, profile);
+  // Rules reading membership history (ever_in, days_in) see the memberships as stored before
+  // the evaluation, so a change they read can make them hold differently: one more pass settles
+  // them (won_back entered, then a segment on days_in("won_back")). More passes could cycle.
+  for (int pass = 0; pass < 2; ++pass) {
+    const internal::ProfileContext context(profile, today, catalogue);
+    const Membership next = Match(catalogue, context);
+    const Stored stored = Read(catalogue, profile);
+    const PendingChanges pending = Diff(catalogue, stored, next);
+    const bool history_moved = std::any_of(pending.begin(), pending.end(), [&](const Pending& p) {
+      return plan.history_read(p.segment);
+    });
+    if (pending.empty()) {
+      SetTimer(catalogue, plan, context, profile);
+      return;
+    }
+    // Before Store: `pending` views the memberships it replaces.
+    Emit(cause, profile, pending, changes);
+    Store(catalogue, plan, stored, next, pending, cause.occurred_at, profile);
+    if (!history_moved) break;
+  }
+  // The timer reads what was stored: when a membership was entered counts for days_in.
+  SetTimer(catalogue, plan, internal::ProfileContext(profile, today, catalogue), profile);
 }
 
 }  // namespace

@@ -56,6 +56,23 @@ bool ProfileContext::consent(std::string_view channel) const {
   return it != profile_.consent().end() && it->second;
 }
 
+bool ProfileContext::ever_in(std::string_view id) const {
+  return profile_.membership_history().contains(std::string(id));
+}
+
+std::optional<std::int64_t> ProfileContext::entered_day(std::string_view id) const {
+  const bool held = std::binary_search(profile_.segments().begin(), profile_.segments().end(), id,
+                                       std::less<>()) ||
+                    std::any_of(profile_.tiers().begin(), profile_.tiers().end(),
+                                [&](const auto& entry) { return entry.second == id; });
+  if (!held) return std::nullopt;
+  const auto it = profile_.membership_history().find(std::string(id));
+  if (it == profile_.membership_history().end() || !it->second.has_last_entered_at()) {
+    return std::nullopt;
+  }
+  return DayOf(ToTime(it->second.last_entered_at()), zone_);
+}
+
 const ProfileContext::Windows& ProfileContext::windows() const {
   if (windows_) return *windows_;
   Windows sums;

@@ -28,6 +28,8 @@ class ProfileContext final : public rules::EvalContext {
   [[nodiscard]] bool has_tag(std::string_view tag) const override;
   [[nodiscard]] rules::Value attr(std::string_view key) const override;
   [[nodiscard]] bool consent(std::string_view channel) const override;
+  [[nodiscard]] bool ever_in(std::string_view id) const override;
+  [[nodiscard]] std::optional<std::int64_t> entered_day(std::string_view id) const override;
   [[nodiscard]] std::int64_t today() const override { return today_; }
   [[nodiscard]] absl::CivilDay today_civil() const { return today_civil_; }
   [[nodiscard]] absl::TimeZone zone() const { return zone_; }

@@ -34,6 +34,9 @@ std::optional<std::int64_t> NextFlip(std::int64_t anchor, std::int64_t today,
 
 TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
   auto read = [&](const rules::Expression& rule) {
+    for (const rules::MembershipRef& ref : rule.membership_refs()) {
+      if (!history_read(ref.id)) history_refs_.push_back(ref.id);
+    }
     if (!rule.time_dependent()) return;
     empty_ = false;
     if (rule.calls_date_functions()) with_date_calls_.push_back(&rule);

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "cdp/rules/catalogue.h"
@@ -32,6 +35,10 @@ class TimePlan {
 
   // Whether any rule depends on time at all.
   [[nodiscard]] bool empty() const { return empty_; }
+  // Whether a rule reads the membership history (ever_in, days_in) of the segment or tier `id`.
+  [[nodiscard]] bool history_read(std::string_view id) const {
+    return std::find(history_refs_.begin(), history_refs_.end(), id) != history_refs_.end();
+  }
 
  private:
   // A count of days since an anchor (first purchase, last purchase, last activity).
@@ -52,6 +59,7 @@ class TimePlan {
   bool current_month_ = false;
   std::vector<const rules::Expression*> with_date_calls_;
   bool empty_ = true;
+  std::vector<std::string> history_refs_;
 };
 
 }  // namespace cdp::core::internal

@@ -141,6 +141,38 @@ TEST_F(TimerTest, AnErasureExitsWhatTheCustomerHoldsOnceDueTimersFired) {
                                               "exited lifecycle/active cause=erasure e2"));
 }
 
+TEST_F(TimerTest, ACustomerWhoChurnedAndBuysAgainIsWonBack) {
+  Use(R"(
+timezone: Asia/Shanghai
+dimensions:
+  - id: lifecycle
+    tiers:
+      - {id: churned,  when: "orders_total >= 1 and days_since_last_purchase > 180"}
+      - {id: at_risk,  when: "orders_total >= 1 and days_since_last_purchase > 90"}
+      - {id: won_back, when: "ever_in('churned') and days_since_last_purchase <= 90"}
+      - {id: active,   when: "orders_total >= 1"}
+segments:
+  - {id: settled_back, when: "days_in('won_back') >= 30"}
+)");
+  Apply(Envelope("e1", "2024-01-01T10:00:00+08:00", R"("purchase": {"total_amount": 100})"));
+  Fire("2024-12-01T00:00:00Z");
+  EXPECT_EQ(profile_.tiers().at("lifecycle"), "churned");
+  EXPECT_THAT(
+      Apply(Envelope("e2", "2024-12-10T10:00:00+08:00", R"("purchase": {"total_amount": 100})")),
+      ElementsAre("exited lifecycle/churned to=won_back cause=event e2",
+                  "entered lifecycle/won_back from=churned cause=event e2"));
+  // days_in counts from the day the customer entered: its threshold is a timer like any other.
+  EXPECT_EQ(Due(), "2025-01-08T16:00:00Z");
+  EXPECT_THAT(Fire("2025-01-08T16:00:00Z"), ElementsAre("entered settled_back cause=time"));
+  EXPECT_THAT(Fire("2025-03-10T16:00:00Z"),
+              ElementsAre("exited lifecycle/won_back to=at_risk cause=time",
+                          "entered lifecycle/at_risk from=won_back cause=time",
+                          // A second pass: the rule reads the tier the first pass left.
+                          "exited settled_back cause=time"));
+  EXPECT_TRUE(profile_.membership_history().contains("won_back"));
+  EXPECT_TRUE(profile_.membership_history().at("won_back").has_last_exited_at());
+}
+
 TEST_F(TimerTest, RulesWithoutTimeSetNoTimer) {
   Use(R"(
 segments:

@@ -84,6 +84,7 @@ class Loader {
     // Segments before dimensions, whatever the order in the file: tiers are checked against them.
     if (const Entry* segments = Find(entries, "segments")) LoadSegments(*segments);
     if (const Entry* dimensions = Find(entries, "dimensions")) LoadDimensions(*dimensions);
+    CheckMembershipRefs();
     return Finish();
   }
 
@@ -92,6 +93,44 @@ class Loader {
     TextPosition at;
     std::string text;
   };
+
+  // An ever_in()/days_in() argument, checked once every id is known.
+  struct PendingRef {
+    std::string id;
+    TextPosition at;
+  };
+
+  // History is kept per id, so a name must be exactly one segment or tier of the file.
+  void CheckMembershipRefs() {
+    std::map<std::string, std::vector<std::string>, std::less<>> owners;
+    std::vector<std::string_view> known;
+    for (const Segment& segment : catalogue_.segments) {
+      owners[segment.id].push_back(internal::Cat("the segment '", segment.id, "'"));
+    }
+    for (const Dimension& dimension : catalogue_.dimensions) {
+      for (const Tier& tier : dimension.tiers) {
+        owners[tier.id].push_back(internal::Cat("a tier of '", dimension.id, "'"));
+      }
+    }
+    for (const auto& [id, owner] : owners) known.push_back(id);
+    for (const PendingRef& ref : pending_refs_) {
+      const auto it = owners.find(ref.id);
+      if (it == owners.end()) {
+        std::string message = internal::Cat("'", ref.id, "' is no segment or tier of this file");
+        if (const std::optional<std::string> match = cdp::Suggest(ref.id, known)) {
+          message += internal::Cat("; did you mean '", *match, "'?");
+        }
+        errors_.push_back(Error{
+            ref.at, internal::Cat(file_, ":", ref.at.line, ":", ref.at.column, ": ", message)});
+      } else if (it->second.size() > 1) {
+        errors_.push_back(
+            Error{ref.at,
+                  internal::Cat(file_, ":", ref.at.line, ":", ref.at.column, ": '", ref.id, "' is ",
+                                internal::Join(it->second, " and "),
+                                "; give the tiers ids unique in the file to read their history")});
+      }
+    }
+  }
 
   absl::StatusOr<SegmentCatalogue> Finish() {
     if (errors_.empty()) return std::move(catalogue_);
@@ -279,6 +318,9 @@ class Loader {
       errors_.push_back(Error{start, std::string(expression.status().message())});
       return std::nullopt;
     }
+    for (const MembershipRef& ref : expression->membership_refs()) {
+      pending_refs_.push_back(PendingRef{ref.id, (*positions)[ref.offset]});
+    }
     return std::move(*expression);
   }
 
@@ -406,6 +448,7 @@ class Loader {
   internal::SourceText source_;
   SegmentCatalogue catalogue_;
   std::map<std::string, TextPosition, std::less<>> segment_ids_;
+  std::vector<PendingRef> pending_refs_;
   std::vector<Error> errors_;
 };
 

@@ -27,6 +27,10 @@ bool Expression::Matches(const EvalContext& context) const { return root_->Test(
 
 bool Expression::calls_date_functions() const { return !root_->date_calls.empty(); }
 
+const std::vector<MembershipRef>& Expression::membership_refs() const {
+  return root_->membership_refs;
+}
+
 std::optional<std::int64_t> Expression::NextDateChange(const EvalContext& context) const {
   return root_->NextDateChange(context);
 }

@@ -62,6 +62,8 @@ bool Node::Test(std::uint32_t index, const EvalContext& context) const {
       return context.has_tag(in.value.string());
     case Op::kConsent:
       return context.consent(in.value.string());
+    case Op::kEverIn:
+      return context.ever_in(in.value.string());
     case Op::kCompare:
       return Holds(in.comparison, Load(in.lhs, context), Load(in.rhs, context));
     case Op::kCompareFieldWith:
@@ -80,6 +82,7 @@ bool Node::Test(std::uint32_t index, const EvalContext& context) const {
     case Op::kAttr:
     case Op::kDaysSince:
     case Op::kMonthsSince:
+    case Op::kDaysIn:
       break;
   }
   return false;  // the type checker only lets conditions reach here
@@ -104,6 +107,11 @@ Value Node::Load(std::uint32_t index, const EvalContext& context) const {
       const std::int64_t elapsed =
           in.op == Op::kDaysSince ? today - *day : MonthsBetween(*day, today);
       return Value::Number(static_cast<double>(elapsed));
+    }
+    case Op::kDaysIn: {
+      const std::optional<std::int64_t> entered = context.entered_day(in.value.string());
+      if (!entered) return Value::Null();
+      return Value::Number(static_cast<double>(context.today() - *entered));
     }
     default:
       return Value::Bool(Test(index, context));
@@ -155,7 +163,7 @@ void Normalise(std::vector<std::int64_t>& counts) {
 }
 
 bool IsTimeInput(const Instruction& in) {
-  return in.op == Op::kDaysSince || in.op == Op::kMonthsSince ||
+  return in.op == Op::kDaysSince || in.op == Op::kMonthsSince || in.op == Op::kDaysIn ||
          (in.op == Op::kField && Field(in.field).time_dependent);
 }
 
@@ -255,11 +263,14 @@ std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) con
   };
   for (const DateCall& call : date_calls) {
     const Instruction& in = code[call.call];
-    const Value date = Load(in.lhs, context);
-    if (!date.is_string()) continue;
-    const std::optional<std::int64_t> from = ParseIsoDate(date.string());
+    std::optional<std::int64_t> from;
+    if (in.op == Op::kDaysIn) {
+      from = context.entered_day(in.value.string());
+    } else if (const Value date = Load(in.lhs, context); date.is_string()) {
+      from = ParseIsoDate(date.string());
+    }
     if (!from) continue;
-    if (in.op == Op::kDaysSince) {
+    if (in.op != Op::kMonthsSince) {
       // The count grows by one a day: it reaches count k on day from + k.
       const std::int64_t current = today - *from;
       if (call.compared_with_non_literal) {

@@ -21,6 +21,7 @@ enum class Op : std::uint8_t {
   kNot,               // lhs
   kHasTag,            // value (the tag)
   kConsent,           // value (the channel)
+  kEverIn,            // value (a segment or tier id)
   kCompare,           // lhs <comparison> rhs
   kCompareFieldWith,  // field <comparison> value: the common shape, in one step
   kIn,                // lhs in lists[begin, end); `negate` for `not in`
@@ -30,6 +31,7 @@ enum class Op : std::uint8_t {
   kAttr,         // value (the key)
   kDaysSince,    // lhs (a date string)
   kMonthsSince,  // lhs (a date string)
+  kDaysIn,       // value (a segment or tier id)
 };
 
 enum class Comparison : std::uint8_t {
@@ -97,6 +99,7 @@ struct Node {
   // deque: growing it never moves the strings already viewed.
   std::deque<std::string> strings;
   std::vector<DateCall> date_calls;
+  std::vector<MembershipRef> membership_refs;
 };
 
 // What in `node` can change with time alone; also fills node.date_calls.

@@ -159,6 +159,25 @@ TEST(Catalogue, RuleErrorsInFlowMappings) {
                           "t.yaml:5:36: '=' is not a comparison; did you mean '=='?"));
 }
 
+TEST(Catalogue, HistoryFunctionsNameOneSegmentOrTierOfTheFile) {
+  EXPECT_THAT(
+      Errors(R"yaml(segments:
+  - {id: vip, when: "ever_in('chruned')"}
+dimensions:
+  - id: lifecycle
+    tiers:
+      - {id: churned, when: "days_in('vip') > 3"}
+      - {id: high, when: "ever_in('high')"}
+  - id: value
+    tiers:
+      - {id: high, when: "orders_total > 1"}
+)yaml"),
+      ElementsAre("t.yaml:2:30: 'chruned' is no segment or tier of this file; did you "
+                  "mean 'churned'?",
+                  "t.yaml:7:35: 'high' is a tier of 'lifecycle' and a tier of 'value'; give "
+                  "the tiers ids unique in the file to read their history"));
+}
+
 TEST(Catalogue, ReportsEveryErrorInFileOrder) {
   EXPECT_THAT(
       Errors(R"(timezone: Asia/Shangai

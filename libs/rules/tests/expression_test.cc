@@ -527,7 +527,7 @@ TEST(Errors, Functions) {
             "r.yaml:1:1: unknown function 'month_since'; did you mean 'months_since'?");
   EXPECT_EQ(ErrorOf("is_member('x')"),
             "r.yaml:1:1: unknown function 'is_member'; the functions are has_tag, attr, consent, "
-            "days_since and months_since");
+            "days_since, months_since, ever_in and days_in");
   EXPECT_EQ(ErrorOf("orders_total('x')"), "r.yaml:1:1: 'orders_total' is a field, not a function");
   EXPECT_EQ(ErrorOf("has_tag()"),
             "r.yaml:1:1: has_tag() takes one argument, e.g. has_tag(\"vip\")");
@@ -661,6 +661,43 @@ TEST(NextDateChange, ComparedWithAnotherValueMeansTheNextChangeOfTheCount) {
             Day(2024, 2, 11));
   EXPECT_EQ(Compile("months_since(attr('a')) == months_since(attr('b'))").NextDateChange(context),
             Day(2024, 2, 29));
+}
+
+TEST(History, EverInAndDaysIn) {
+  FakeContext context;
+  context.SetToday(2024, 3, 15)
+      .Membership("churned", std::nullopt)
+      .Membership("loyal", absl::CivilDay(2024, 3, 1));
+  EXPECT_TRUE(Eval("ever_in('churned')", context));
+  EXPECT_TRUE(Eval("ever_in('loyal')", context));
+  EXPECT_FALSE(Eval("ever_in('at_risk')", context));
+  EXPECT_TRUE(Eval("days_in('loyal') == 14", context));
+  // Not held now: null, so every comparison is false.
+  EXPECT_FALSE(Eval("days_in('churned') >= 0", context));
+  EXPECT_TRUE(Eval("not (days_in('churned') >= 0)", context));
+}
+
+TEST(History, DaysInIsTimeDependentAndFlipsOnItsCount) {
+  FakeContext context;
+  context.SetToday(2024, 3, 15).Membership("loyal", absl::CivilDay(2024, 3, 1));
+  const Expression rule = Compile("days_in('loyal') > 30");
+  EXPECT_TRUE(rule.time_dependent());
+  EXPECT_TRUE(rule.calls_date_functions());
+  EXPECT_EQ(rule.NextDateChange(context), Day(2024, 4, 1));
+  EXPECT_FALSE(Compile("ever_in('churned')").time_dependent());
+}
+
+TEST(History, NamesAreReportedWithWhereTheyAre) {
+  const Expression rule = Compile("ever_in('churned') and days_in(\"won_back\") < 3");
+  ASSERT_EQ(rule.membership_refs().size(), 2u);
+  EXPECT_EQ(rule.membership_refs()[0].id, "churned");
+  EXPECT_EQ(rule.membership_refs()[0].offset, 8u);
+  EXPECT_EQ(rule.membership_refs()[1].id, "won_back");
+  EXPECT_EQ(rule.membership_refs()[1].offset, 31u);
+  EXPECT_EQ(
+      ErrorOf("ever_in(region)"),
+      "r.yaml:1:9: ever_in() takes a quoted name, e.g. ever_in(\"churned\"), found string field "
+      "'region'");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -46,6 +47,12 @@ class FakeContext : public EvalContext {
     consent_[std::move(channel)] = granted;
     return *this;
   }
+  // Held ever; held now since `entered` (a day as SetToday takes it) unless that is nullopt.
+  FakeContext& Membership(std::string id, std::optional<absl::CivilDay> entered) {
+    if (entered) held_since_[id] = *entered - absl::CivilDay(1970, 1, 1);
+    ever_.insert(std::move(id));
+    return *this;
+  }
   FakeContext& SetToday(int year, int month, int day) {
     today_ = absl::CivilDay(year, month, day) - absl::CivilDay(1970, 1, 1);
     return *this;
@@ -67,6 +74,11 @@ class FakeContext : public EvalContext {
     const auto it = consent_.find(channel);
     return it != consent_.end() && it->second;
   }
+  bool ever_in(std::string_view id) const override { return ever_.contains(id); }
+  std::optional<std::int64_t> entered_day(std::string_view id) const override {
+    const auto it = held_since_.find(id);
+    return it == held_since_.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+  }
   std::int64_t today() const override { return today_; }
 
  private:
@@ -76,6 +88,8 @@ class FakeContext : public EvalContext {
   std::deque<std::string> strings_;
   std::map<std::string, std::string, std::less<>> attributes_;
   std::map<std::string, bool, std::less<>> consent_;
+  std::set<std::string, std::less<>> ever_;
+  std::map<std::string, std::int64_t, std::less<>> held_since_;
   std::int64_t today_ = 0;
   mutable int field_reads_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "cdp/rules/expression.h"
 
@@ -27,6 +28,8 @@ class ArrayContext : public EvalContext {
     return key == "baby_birth_date" ? Value::String("2024-01-31") : Value::Null();
   }
   bool consent(std::string_view) const override { return true; }
+  bool ever_in(std::string_view id) const override { return id == "churned"; }
+  std::optional<std::int64_t> entered_day(std::string_view) const override { return 19700; }
   std::int64_t today() const override { return 19800; }
 
  private:

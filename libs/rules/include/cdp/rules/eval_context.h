@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "cdp/rules/fields.h"
@@ -20,6 +21,11 @@ class EvalContext {
   [[nodiscard]] virtual Value attr(std::string_view key) const = 0;
   // Marketing consent for a channel name ("sms", "email"...); false when never given.
   [[nodiscard]] virtual bool consent(std::string_view channel) const = 0;
+  // Whether the customer ever held the segment or tier `id` (now included).
+  [[nodiscard]] virtual bool ever_in(std::string_view id) const = 0;
+  // While the customer holds the segment or tier `id`: the day (days since 1970-01-01, business
+  // time zone) they last entered it; nullopt otherwise.
+  [[nodiscard]] virtual std::optional<std::int64_t> entered_day(std::string_view id) const = 0;
   // Today's civil day in the business time zone, as days since 1970-01-01; used by
   // days_since()/months_since() on date strings.
   [[nodiscard]] virtual std::int64_t today() const = 0;

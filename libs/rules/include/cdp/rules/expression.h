@@ -45,6 +45,13 @@ struct TimeFieldUse {
   bool compared_with_non_literal = false;
 };
 
+// A segment or tier a rule reads the history of (ever_in, days_in), and where its quoted name
+// starts in the rule's text.
+struct MembershipRef {
+  std::string id;
+  std::uint32_t offset = 0;
+};
+
 // A boolean rule compiled once at load: parsed, type-checked against the field catalogue.
 // Immutable and safe to evaluate from several threads.
 class Expression {
@@ -64,11 +71,13 @@ class Expression {
   [[nodiscard]] bool time_dependent() const { return time_dependent_; }
   // Every time-dependent field the rule reads, in FieldId order.
   [[nodiscard]] const std::vector<TimeFieldUse>& time_fields() const { return time_fields_; }
-  // Whether the rule calls days_since() or months_since().
+  // The segments and tiers the rule names in ever_in()/days_in(), in the order written.
+  [[nodiscard]] const std::vector<MembershipRef>& membership_refs() const;
+  // Whether the rule calls days_since(), months_since() or days_in().
   [[nodiscard]] bool calls_date_functions() const;
-  // The first day after context.today() (days since 1970-01-01) on which a days_since() or
-  // months_since() call of the rule can change the rule's result; nullopt when there is none (no
-  // such call, or its date is null or not a date).
+  // The first day after context.today() (days since 1970-01-01) on which a days_since(),
+  // months_since() or days_in() call of the rule can change the rule's result; nullopt when there
+  // is none (no such call, or its date is null, not a date, or the membership not held).
   [[nodiscard]] std::optional<std::int64_t> NextDateChange(const EvalContext& context) const;
 
  private:
