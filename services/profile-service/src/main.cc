@@ -1,16 +1,8 @@
-#include <csignal>
 #include <iostream>
 
 #include "application.h"
+#include "cdp/common/stop_signal.h"
 #include "config.h"
-
-namespace {
-
-std::atomic<bool> stop_requested = false;
-
-extern "C" void RequestStop(int) { stop_requested.store(true); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   auto parsed = cdp::service::ParseCommandLine(argc, argv);
@@ -27,7 +19,6 @@ int main(int argc, char** argv) {
     std::cout << "profile-service " << CDP_VERSION << "\n";
     return cdp::service::kExitOk;
   }
-  std::signal(SIGTERM, RequestStop);
-  std::signal(SIGINT, RequestStop);
-  return cdp::service::RunApplication(parsed->config, stop_requested);
+  cdp::InstallStopHandlers();
+  return cdp::service::RunApplication(parsed->config, cdp::StopRequested());
 }

@@ -1,7 +1,5 @@
 // event-gen: synthetic customer traffic for the profile pipeline. See README.md.
 
-#include <atomic>
-#include <csignal>
 #include <iostream>
 #include <span>
 #include <string>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "cdp/common/stop_signal.h"
 #include "generator.h"
 #include "options.h"
 #include "run.h"
@@ -20,21 +19,6 @@ namespace {
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-
-std::atomic<bool> stop_requested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-extern "C" void RequestStop(int /*signal*/) { stop_requested.store(true); }
-
-void InstallStopHandlers() {
-  struct sigaction action {};
-  action.sa_handler = RequestStop;
-  // A second signal kills at once, should the final flush hang on an unreachable broker.
-  action.sa_flags = SA_RESETHAND;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
 
 int UsageError(absl::string_view message) {
   std::cerr << "event-gen: " << message << "\nRun 'event-gen --help' for the options.\n";
@@ -73,12 +57,12 @@ int Main(std::span<const std::string_view> args) {
     return kExitFailed;
   }
 
-  InstallStopHandlers();
+  cdp::InstallStopHandlers();
   const RunSummary summary = RunTraffic(*generator, **sink,
                                         {.format = options->format,
                                          .rate = options->rate,
                                          .progress_interval = options->progress_interval},
-                                        stop_requested, std::cerr);
+                                        cdp::StopRequested(), std::cerr);
   const absl::Status finished = (*sink)->Finish();
 
   const double seconds = absl::ToDoubleSeconds(summary.elapsed);

@@ -1,6 +1,5 @@
 // replay: publishes historical customer events in occurred_at order. See README.md.
 
-#include <atomic>
 #include <csignal>
 #include <iostream>
 #include <span>
@@ -12,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cdp/common/stop_signal.h"
 #include "cdp/kafka/producer.h"
 #include "load.h"
 #include "options.h"
@@ -21,26 +21,6 @@ namespace {
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-
-std::atomic<bool> stop_requested{false};
-std::atomic<int> stop_signal{0};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-static_assert(std::atomic<int>::is_always_lock_free, "set from a signal handler");
-
-extern "C" void RequestStop(int signal) {
-  stop_signal.store(signal);
-  stop_requested.store(true);
-}
-
-void InstallStopHandlers() {
-  struct sigaction action {};
-  action.sa_handler = RequestStop;
-  // A second signal kills at once, should the final flush hang on an unreachable broker.
-  action.sa_flags = SA_RESETHAND;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
 
 int UsageError(absl::string_view message) {
   std::cerr << "replay: " << message << "\nRun 'replay --help' for the options.\n";
@@ -104,10 +84,10 @@ int Main(std::span<const std::string_view> args) {
       "replay: read %d events in %.1f s; publishing to %s\n", loaded->events.size(),
       absl::ToDoubleSeconds(absl::Now() - load_start), options->publish.topic);
 
-  InstallStopHandlers();
+  cdp::InstallStopHandlers();
   const std::span<const ReplayEvent> events = loaded->events;
   const PublishSummary summary =
-      Publish(events, **producer, options->publish, stop_requested, std::cerr);
+      Publish(events, **producer, options->publish, cdp::StopRequested(), std::cerr);
 
   const double seconds = absl::ToDoubleSeconds(summary.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(summary.delivered) / seconds : 0.0;
@@ -123,7 +103,7 @@ int Main(std::span<const std::string_view> args) {
     return 0;
   }
 
-  const int signal = stop_signal.load();
+  const int signal = cdp::StopSignal();
   const std::optional<absl::Time> complete = LastCompleteOccurredAt(events, summary.delivered);
   std::cout << absl::StrFormat("replay: %s after %d of %d events were delivered (%.1f s); ",
                                !summary.stopped    ? "failed"
