@@ -1,6 +1,7 @@
-// Cost of the pure core per event: Apply (fold + evaluate every rule + diff) of a purchase on a
-// customer with a realistic history, a re-evaluation with no event, and Apply of events that each
-// change memberships. One iteration is one event, so the reported time is ns/event; the
+// Cost of the pure core per event: Apply (fold + evaluate the rules the event can change + diff)
+// of a purchase on a customer with a realistic history, a re-evaluation with no event (a timer's:
+// the time-dependent rules), a reload's re-evaluation of one changed segment, and Apply of events
+// that each change memberships. One iteration is one event, so the reported time is ns/event; the
 // `per_change` counter is the time per segment change where events produce them, and
 // BM_EncodeChangeJson is one iteration per change.
 //
@@ -17,6 +18,7 @@
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
 #include "cdp/rules/catalogue.h"
+#include "cdp/rules/digest.h"
 
 namespace cdp::core {
 namespace {
@@ -121,6 +123,25 @@ void BM_Reevaluate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Reevaluate)->Unit(benchmark::kNanosecond);
+
+// A segment file reload's sweep, per stored profile: re-evaluating the one segment whose
+// definition changed (the first of the catalogue's segments) rather than every rule.
+void BM_ReevaluateSelection(benchmark::State& state) {
+  const Engine engine(g_catalogue, EngineOptions{});
+  v1::CustomerProfile profile = History(engine);
+  const std::vector<rules::RuleRef> changed = {
+      {rules::RuleKind::kSegment,
+       g_catalogue->segments.empty() ? "" : g_catalogue->segments[0].id}};
+  const RuleSelection only(engine.catalogue(), changed);
+  std::vector<v1::SegmentChange> changes;
+  for (auto _ : state) {
+    changes.clear();
+    engine.Reevaluate(kNow, v1::SegmentChange::definition_change, only, profile, changes);
+    benchmark::DoNotOptimize(changes.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ReevaluateSelection)->Unit(benchmark::kNanosecond);
 
 // Profile updates that each move the customer: `moves` picks how many memberships change per
 // event (0: none, the baseline; 1: the tier1_city segment; 4: also personalised, and gold_member

@@ -15,6 +15,7 @@
 #include "change_json.h"
 #include "fold.h"
 #include "profile_context.h"
+#include "rule_inputs.h"
 #include "time_plan.h"
 #include "time_util.h"
 
@@ -32,21 +33,6 @@ struct Membership {
   absl::InlinedVector<bool, kInlineRules> segments;
   absl::InlinedVector<const rules::Tier*, kInlineRules> tiers;
 };
-
-Membership Match(const rules::SegmentCatalogue& catalogue, const rules::EvalContext& context) {
-  Membership held;
-  held.segments.reserve(catalogue.segments.size());
-  for (const rules::Segment& segment : catalogue.segments) {
-    held.segments.push_back(segment.when.Matches(context));
-  }
-  held.tiers.reserve(catalogue.dimensions.size());
-  for (const rules::Dimension& dimension : catalogue.dimensions) {
-    const auto tier = std::find_if(dimension.tiers.begin(), dimension.tiers.end(),
-                                   [&](const rules::Tier& t) { return t.when.Matches(context); });
-    held.tiers.push_back(tier == dimension.tiers.end() ? nullptr : &*tier);
-  }
-  return held;
-}
 
 Membership Nothing(const rules::SegmentCatalogue& catalogue) {
   Membership none;
@@ -112,6 +98,56 @@ Stored Read(const rules::SegmentCatalogue& catalogue, const v1::CustomerProfile&
   }
   std::sort(stored.retired_tiers.begin(), stored.retired_tiers.end());
   return stored;
+}
+
+const rules::Tier* FirstMatch(const rules::Dimension& dimension,
+                              const rules::EvalContext& context) {
+  const auto tier = std::find_if(dimension.tiers.begin(), dimension.tiers.end(),
+                                 [&](const rules::Tier& t) { return t.when.Matches(context); });
+  return tier == dimension.tiers.end() ? nullptr : &*tier;
+}
+
+// Whether the held segment or tier `id` is kept by its min_dwell today, whatever its rule says:
+// until the start of the day `min_dwell_days` after the day it was entered.
+bool Dwelling(const rules::EvalContext& context, std::string_view id, int min_dwell_days) {
+  if (min_dwell_days == 0) return false;
+  const std::optional<std::int64_t> entered = context.entered_day(id);
+  return entered && context.today() < *entered + min_dwell_days;
+}
+
+// What the rules `only` selects say the customer holds, a min_dwell running keeping what is held;
+// the others keep what is `stored`.
+Membership Match(const rules::SegmentCatalogue& catalogue, const rules::EvalContext& context,
+                 const Stored& stored, const RuleSelection& only) {
+  Membership held;
+  held.segments.reserve(catalogue.segments.size());
+  for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
+    const rules::Segment& segment = catalogue.segments[i];
+    held.segments.push_back(
+        only.segment(i)
+            ? (stored.segments[i] && Dwelling(context, segment.id, segment.min_dwell_days)) ||
+                  segment.when.Matches(context)
+            : stored.segments[i]);
+  }
+  held.tiers.reserve(catalogue.dimensions.size());
+  for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
+    const rules::Dimension& dimension = catalogue.dimensions[i];
+    if (stored.tiers[i] == nullptr) {
+      held.tiers.push_back(only.dimension(i) ? FirstMatch(dimension, context) : nullptr);
+      continue;
+    }
+    // A tier the dimension no longer defines is evaluated away, as a retired segment exits.
+    const std::size_t index = IndexOf(dimension.tiers, *stored.tiers[i]);
+    if (index < dimension.tiers.size()) {
+      const rules::Tier& tier = dimension.tiers[index];
+      if (!only.dimension(i) || Dwelling(context, tier.id, tier.min_dwell_days)) {
+        held.tiers.push_back(&tier);
+        continue;
+      }
+    }
+    held.tiers.push_back(FirstMatch(dimension, context));
+  }
+  return held;
 }
 
 // One membership change, before it becomes a SegmentChange; views into the catalogue and profile.
@@ -227,10 +263,11 @@ void Emit(const ChangeCause& cause, const v1::CustomerProfile& profile,
 void Store(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
            const Stored& stored, const Membership& next, const PendingChanges& pending,
            const google::protobuf::Timestamp& when, v1::CustomerProfile& profile) {
-  // Before the lists change: `pending` views them. Only what rules read is kept: every profile
-  // would otherwise carry an entry per segment it ever held, on every read and write.
+  // Before the lists change: `pending` views them. Only what rules read or a min_dwell counts from
+  // is kept: every profile would otherwise carry an entry per segment it ever held, on every read
+  // and write.
   for (const Pending& p : pending) {
-    if (!plan.history_read(p.segment)) continue;
+    if (!plan.history_kept(p.segment)) continue;
     v1::CustomerProfile::MembershipHistory& entry =
         (*profile.mutable_membership_history())[std::string(p.segment)];
     if (p.direction == SegmentChange::entered) {
@@ -282,28 +319,40 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
   *profile.mutable_timer_due_at() = internal::ToTimestamp(due);
 }
 
+// Evaluates the rules `first` selects, stores the memberships that result and emits their changes;
+// then sets the timer.
+// `timer_kept_if_unchanged`: the caller knows the timer cannot have to move unless a membership
+// does (see Engine::Reevaluate with a selection).
 void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
-            absl::CivilDay today, const ChangeCause& cause, v1::CustomerProfile& profile,
-            std::vector<SegmentChange>& changes) {
+            const internal::RuleInputs& inputs, absl::CivilDay today, const ChangeCause& cause,
+            const RuleSelection& first, v1::CustomerProfile& profile,
+            std::vector<SegmentChange>& changes, bool timer_kept_if_unchanged = false) {
   // Rules reading membership history (ever_in, days_in) see the memberships as stored before
   // the evaluation, so a change they read can make them hold differently: one more pass settles
-  // them (won_back entered, then a segment on days_in("won_back")). More passes could cycle.
+  // them (won_back entered, then a segment on days_in("won_back")). More passes could cycle. Only
+  // the rules reading the history of a membership that moved can change in it: nothing else did.
+  RuleSelection readers;
+  const RuleSelection* only = &first;
   for (int pass = 0; pass < 2; ++pass) {
     const internal::ProfileContext context(profile, today, catalogue);
-    const Membership next = Match(catalogue, context);
     const Stored stored = Read(catalogue, profile);
+    const Membership next = Match(catalogue, context, stored, *only);
     const PendingChanges pending = Diff(catalogue, stored, next);
-    const bool history_moved = std::any_of(pending.begin(), pending.end(), [&](const Pending& p) {
-      return plan.history_read(p.segment);
-    });
     if (pending.empty()) {
-      SetTimer(catalogue, plan, context, profile);
+      if (pass > 0 || !timer_kept_if_unchanged) SetTimer(catalogue, plan, context, profile);
       return;
+    }
+    bool history_moved = false;
+    for (const Pending& p : pending) {
+      if (!plan.history_read(p.segment)) continue;
+      history_moved = true;
+      inputs.AddHistoryReaders(p.segment, readers);
     }
     // Before Store: `pending` views the memberships it replaces.
     Emit(cause, profile, pending, changes);
     Store(catalogue, plan, stored, next, pending, cause.occurred_at, profile);
     if (!history_moved) break;
+    if (!first.all()) only = &readers;
   }
   // The timer reads what was stored: when a membership was entered counts for days_in.
   SetTimer(catalogue, plan, internal::ProfileContext(profile, today, catalogue), profile);
@@ -311,10 +360,75 @@ void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& 
 
 }  // namespace
 
+RuleSelection::RuleSelection(const rules::SegmentCatalogue& catalogue,
+                             std::span<const rules::RuleRef> rules) {
+  for (const rules::RuleRef& rule : rules) {
+    if (rule.kind == rules::RuleKind::kSegment) {
+      const std::size_t i = IndexOf(catalogue.segments, rule.id);
+      if (i < catalogue.segments.size()) AddSegment(i);
+    } else {
+      const std::size_t i = IndexOf(catalogue.dimensions, rule.id);
+      if (i < catalogue.dimensions.size()) AddDimension(i);
+    }
+  }
+}
+
+RuleSelection RuleSelection::All() {
+  RuleSelection all;
+  all.all_ = true;
+  return all;
+}
+
+void RuleSelection::AddSegment(std::size_t index) {
+  if (segments_.size() <= index) segments_.resize(index + 1);
+  segments_[index] = true;
+}
+
+void RuleSelection::AddDimension(std::size_t index) {
+  if (dimensions_.size() <= index) dimensions_.resize(index + 1);
+  dimensions_[index] = true;
+}
+
+void RuleSelection::Add(const RuleSelection& other) {
+  all_ = all_ || other.all_;
+  for (std::size_t i = 0; i < other.segments_.size(); ++i) {
+    if (other.segments_[i]) AddSegment(i);
+  }
+  for (std::size_t i = 0; i < other.dimensions_.size(); ++i) {
+    if (other.dimensions_[i]) AddDimension(i);
+  }
+}
+
+bool RuleSelection::Intersects(const RuleSelection& other) const {
+  if (all_ || other.all_) return !empty() && !other.empty();
+  for (std::size_t i = 0; i < std::min(segments_.size(), other.segments_.size()); ++i) {
+    if (segments_[i] && other.segments_[i]) return true;
+  }
+  for (std::size_t i = 0; i < std::min(dimensions_.size(), other.dimensions_.size()); ++i) {
+    if (dimensions_[i] && other.dimensions_[i]) return true;
+  }
+  return false;
+}
+
+bool RuleSelection::empty() const {
+  return !all_ && std::find(segments_.begin(), segments_.end(), true) == segments_.end() &&
+         std::find(dimensions_.begin(), dimensions_.end(), true) == dimensions_.end();
+}
+
 Engine::Engine(std::shared_ptr<const rules::SegmentCatalogue> catalogue, EngineOptions options)
     : catalogue_(std::move(catalogue)),
       time_plan_(std::make_shared<const internal::TimePlan>(*catalogue_)),
+      rule_inputs_(std::make_shared<const internal::RuleInputs>(*catalogue_)),
       options_(std::move(options)) {}
+
+const RuleSelection& Engine::Effective(const RuleSelection& only,
+                                       const v1::CustomerProfile& profile) const {
+  // What a profile holds is only known to match the rules once the engine has stored what they
+  // say, which it does on every event: a new profile (or one built by hand) may hold nothing
+  // although a rule such as `not has_tag("x")` holds for it.
+  if (!options_.incremental || profile.events_applied() == 0) return rule_inputs_->all();
+  return only;
+}
 
 std::optional<absl::Time> TimerDue(const v1::CustomerProfile& profile) {
   if (!profile.has_timer_due_at()) return std::nullopt;
@@ -335,19 +449,47 @@ bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerP
     profile.Clear();
     return true;
   }
+  // Before folding, which counts the event.
+  const RuleSelection& only =
+      Effective(rule_inputs_->after_event(internal::KindOf(event)), profile);
   const absl::CivilDay today = absl::ToCivilDay(now, catalogue_->timezone);
   internal::FoldEvent(event, catalogue_->timezone, internal::DayNumber(today), profile);
   const ChangeCause cause{event.customer_id(), SegmentChange::event, event.event_id(),
                           event.occurred_at()};
-  Update(*catalogue_, *time_plan_, today, cause, profile, changes);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, today, cause, only, profile, changes);
   return false;
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::CustomerProfile& profile,
                         std::vector<SegmentChange>& changes) const {
+  // With no event, only time can have changed what rules read since the last update, unless the
+  // definitions did.
+  const RuleSelection& only =
+      cause == SegmentChange::time ? rule_inputs_->after_time() : rule_inputs_->all();
   const ChangeCause change_cause{profile.customer_id(), cause, "", internal::ToTimestamp(now)};
-  Update(*catalogue_, *time_plan_, absl::ToCivilDay(now, catalogue_->timezone), change_cause,
-         profile, changes);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
+         change_cause, Effective(only, profile), profile, changes);
+}
+
+void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSelection& only,
+                        v1::CustomerProfile& profile, std::vector<SegmentChange>& changes,
+                        std::optional<absl::Time> occurred_at) const {
+  const ChangeCause change_cause{profile.customer_id(), cause, "",
+                                 internal::ToTimestamp(occurred_at.value_or(now))};
+  const RuleSelection* selected = &Effective(only, profile);
+  // A timer due by now has not fired: what time changed since is evaluated too, or the timer set
+  // after this update would skip it.
+  RuleSelection with_time;
+  const std::optional<absl::Time> due = TimerDue(profile);
+  if (!selected->all() && due && *due <= now) {
+    with_time = *selected;
+    with_time.Add(rule_inputs_->after_time());
+    selected = &with_time;
+  }
+  const bool timer_kept_if_unchanged =
+      !selected->all() && !selected->Intersects(rule_inputs_->after_time());
+  Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
+         change_cause, *selected, profile, changes, timer_kept_if_unchanged);
 }
 
 std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
@@ -376,7 +518,8 @@ Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now) 
   for (const rules::FieldInfo& info : rules::Fields()) {
     evaluation.fields.push_back(NamedValue{info.name, context.field(info.id)});
   }
-  const Membership held = Match(*catalogue_, context);
+  const Membership held =
+      Match(*catalogue_, context, Read(*catalogue_, profile), rule_inputs_->all());
   for (std::size_t i = 0; i < catalogue_->segments.size(); ++i) {
     if (held.segments[i]) evaluation.segments.push_back(catalogue_->segments[i].id);
   }

@@ -100,9 +100,20 @@ TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
       }
     }
   };
-  for (const rules::Segment& segment : catalogue.segments) read(segment.when);
+  auto dwell = [&](const std::string& id, int days) {
+    if (days == 0) return;
+    empty_ = false;
+    dwells_.push_back(Dwell{id, days});
+  };
+  for (const rules::Segment& segment : catalogue.segments) {
+    read(segment.when);
+    dwell(segment.id, segment.min_dwell_days);
+  }
   for (const rules::Dimension& dimension : catalogue.dimensions) {
-    for (const rules::Tier& tier : dimension.tiers) read(tier.when);
+    for (const rules::Tier& tier : dimension.tiers) {
+      read(tier.when);
+      dwell(tier.id, tier.min_dwell_days);
+    }
   }
 }
 
@@ -163,6 +174,10 @@ std::optional<std::int64_t> TimePlan::NextChangeDay(const v1::CustomerProfile& p
     consider(DayNumber(absl::CivilDay(next_month)));
   }
   for (const rules::Expression* rule : with_date_calls_) consider(rule->NextDateChange(context));
+  // Held memberships only: entered_day is nullopt for the others.
+  for (const Dwell& dwell : dwells_) {
+    if (const auto entered = context.entered_day(dwell.id)) consider(*entered + dwell.days);
+  }
   return next;
 }
 

@@ -23,7 +23,8 @@ namespace cdp::core::internal {
 // zone. The plan lists, per profile, every day on which some value a time-dependent rule reads can
 // change in a way the rule sees: a day count reaching a number it is compared with, a day's
 // purchases or interactions entering or leaving a window, a birthday, a new month, an attribute
-// date's anniversary. The earliest such day after today is when to look again.
+// date's anniversary; and the day a min_dwell held ends. The earliest such day after today is when
+// to look again.
 class TimePlan {
  public:
   explicit TimePlan(const rules::SegmentCatalogue& catalogue);
@@ -39,6 +40,12 @@ class TimePlan {
   [[nodiscard]] bool history_read(std::string_view id) const {
     return std::find(history_refs_.begin(), history_refs_.end(), id) != history_refs_.end();
   }
+  // Whether the profile keeps the membership history of the segment or tier `id`: rules read it,
+  // or it has a min_dwell, which counts from its entry.
+  [[nodiscard]] bool history_kept(std::string_view id) const {
+    return history_read(id) || std::any_of(dwells_.begin(), dwells_.end(),
+                                           [&](const Dwell& dwell) { return dwell.id == id; });
+  }
 
  private:
   // A count of days since an anchor (first purchase, last purchase, last activity).
@@ -48,6 +55,11 @@ class TimePlan {
     std::vector<std::int64_t> flip_counts;
     // Compared with another value: may flip whenever the count changes, so every day.
     bool every_day = false;
+  };
+  // A segment or tier with a min_dwell.
+  struct Dwell {
+    std::string id;
+    std::int64_t days = 0;
   };
   enum Anchor { kFirstPurchase, kLastPurchase, kLastActivity, kAnchorCount };
 
@@ -60,6 +72,7 @@ class TimePlan {
   std::vector<const rules::Expression*> with_date_calls_;
   bool empty_ = true;
   std::vector<std::string> history_refs_;
+  std::vector<Dwell> dwells_;
 };
 
 }  // namespace cdp::core::internal

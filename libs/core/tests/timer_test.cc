@@ -304,5 +304,102 @@ TEST_F(TimerTest, EveryTimeDependentFieldGetsATimer) {
   }
 }
 
+// min_dwell: a membership entered is held until the start of the day that many days after the day
+// of entry, in the catalogue's time zone; a timer fires then.
+constexpr std::string_view kDwell = R"(
+timezone: Asia/Shanghai
+segments:
+  - {id: hot, when: 'has_tag("hot")', min_dwell: 3}
+  - {id: recent_buyer, when: "days_since_last_purchase <= 30"}
+dimensions:
+  - id: value
+    tiers:
+      - {id: high, when: "monetary_total >= 1000"}
+      - {id: trial, when: 'has_tag("trial")', min_dwell: 7}
+      - {id: low, when: "orders_total >= 1"}
+)";
+
+TEST_F(TimerTest, ADwellKeepsASegmentUntilTheLocalMidnightItEndsAt) {
+  Use(kDwell);
+  // 1 a.m. in Shanghai is still the day before in UTC: the dwell counts Shanghai days, from 2
+  // March.
+  EXPECT_THAT(Apply(Envelope("e1", "2024-03-02T01:00:00+08:00",
+                             R"("profile_update": {"add_tags": ["hot"]})")),
+              ElementsAre("entered hot cause=event e1"));
+  EXPECT_EQ(Due(), "2024-03-04T16:00:00Z");
+  EXPECT_TRUE(profile_.membership_history().contains("hot"));
+
+  // The rule stops matching the next day; the customer stays in.
+  EXPECT_THAT(Apply(Envelope("e2", "2024-03-03T10:00:00+08:00",
+                             R"("profile_update": {"remove_tags": ["hot"]})")),
+              IsEmpty());
+  EXPECT_THAT(profile_.segments(), ElementsAre("hot"));
+  EXPECT_EQ(Due(), "2024-03-04T16:00:00Z");
+
+  EXPECT_THAT(Fire("2024-03-04T15:59:59Z"), IsEmpty());
+  EXPECT_THAT(Fire("2024-03-04T16:00:00Z"), ElementsAre("exited hot cause=time"));
+  EXPECT_EQ(changes_[0].occurred_at().seconds(),
+            testing::Ts("2024-03-05T00:00:00+08:00").seconds());
+  EXPECT_THAT(profile_.segments(), IsEmpty());
+  EXPECT_EQ(Due(), "none");
+}
+
+TEST_F(TimerTest, ADwellTierBlocksAMoveUntilItEnds) {
+  Use(kDwell);
+  EXPECT_THAT(Apply(Envelope("e1", "2024-03-01T10:00:00+08:00",
+                             R"("profile_update": {"add_tags": ["trial"]})")),
+              ElementsAre("entered value/trial cause=event e1"));
+  // `high`, listed first, matches now, but `trial` is held until 8 March.
+  EXPECT_THAT(
+      Apply(Envelope("e2", "2024-03-02T10:00:00+08:00", R"("purchase": {"total_amount": 5000})")),
+      ElementsAre("entered recent_buyer cause=event e2"));
+  EXPECT_EQ(profile_.tiers().at("value"), "trial");
+  // The dwell end comes before recent_buyer's 31st day.
+  EXPECT_EQ(Due(), "2024-03-07T16:00:00Z");
+  EXPECT_THAT(Fire("2024-03-07T16:00:00Z"),
+              ElementsAre("exited value/trial to=high cause=time",
+                          "entered value/high from=trial cause=time"));
+  EXPECT_EQ(Due(), "2024-04-01T16:00:00Z");
+}
+
+TEST_F(TimerTest, TheTimerIsTheDwellEndWhenThatIsTheEarliestCandidate) {
+  Use(kDwell);
+  Apply(Envelope("e1", "2024-03-01T10:00:00+08:00", R"("purchase": {"total_amount": 100})"));
+  EXPECT_EQ(Due(), "2024-03-31T16:00:00Z");
+  Apply(Envelope("e2", "2024-03-10T10:00:00+08:00", R"("profile_update": {"add_tags": ["hot"]})"));
+  EXPECT_EQ(Due(), "2024-03-12T16:00:00Z");
+  // Still tagged when the dwell ends: nothing changes, and the next candidate is the timer.
+  EXPECT_THAT(Fire("2024-03-12T16:00:00Z"), IsEmpty());
+  EXPECT_THAT(profile_.segments(), ElementsAre("hot", "recent_buyer"));
+  EXPECT_EQ(Due(), "2024-03-31T16:00:00Z");
+}
+
+TEST_F(TimerTest, ErasureAndRetirementIgnoreADwell) {
+  Use(kDwell);
+  Apply(Envelope("e1", "2024-03-01T10:00:00+08:00",
+                 R"("profile_update": {"add_tags": ["hot", "trial"]})"));
+  const v1::CustomerProfile held = profile_;
+  changes_.clear();
+  const v1::CustomerEvent erasure = Envelope("e2", "2024-03-02T10:00:00+08:00", R"("erasure": {})");
+  EXPECT_TRUE(
+      engine_->Apply(erasure, testing::At("2024-03-02T10:00:00+08:00"), profile_, changes_));
+  EXPECT_THAT(Describe(changes_),
+              ElementsAre("exited hot cause=erasure e2", "exited value/trial cause=erasure e2"));
+
+  // A file without `hot` exits it at once, its dwell running or not.
+  profile_ = held;
+  Use(R"(
+timezone: Asia/Shanghai
+dimensions:
+  - id: value
+    tiers:
+      - {id: trial, when: 'has_tag("trial")', min_dwell: 7}
+)");
+  changes_.clear();
+  engine_->Reevaluate(testing::At("2024-03-02T10:00:00+08:00"),
+                      v1::SegmentChange::definition_change, profile_, changes_);
+  EXPECT_THAT(Describe(changes_), ElementsAre("exited hot cause=definition_change"));
+}
+
 }  // namespace
 }  // namespace cdp::core

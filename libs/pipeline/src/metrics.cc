@@ -61,19 +61,18 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                      .Help("Events skipped because their event_id was already applied.")
                      .Register(registry)
                      .Add({});
-  auto& changes = prometheus::BuildCounter()
-                      .Name("cdp_segment_changes_total")
-                      .Help("Segment membership changes emitted, by segment and direction.")
-                      .Register(registry);
-  auto add_segment = [&](const std::string& dimension, const std::string& segment) {
-    changes_[dimension][segment] = Direction{
-        &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "entered"}}),
-        &changes.Add({{"dimension", dimension}, {"segment", segment}, {"direction", "exited"}})};
-  };
-  for (const auto& segment : catalogue.segments) add_segment("", segment.id);
-  for (const auto& dimension : catalogue.dimensions) {
-    for (const auto& tier : dimension.tiers) add_segment(dimension.id, tier.id);
-  }
+  changes_family_ = &prometheus::BuildCounter()
+                         .Name("cdp_segment_changes_total")
+                         .Help("Segment membership changes emitted, by segment and direction.")
+                         .Register(registry);
+  members_family_ =
+      &prometheus::BuildGauge()
+           .Name("cdp_segment_members")
+           .Help(
+               "Customers of this instance's partitions in each segment (tiers: with their "
+               "dimension), kept from the changes as they commit.")
+           .Register(registry);
+  AddCatalogue(catalogue);
   auto& batches = prometheus::BuildCounter()
                       .Name("cdp_batches_total")
                       .Help("Input batches and rounds of timers processed, by outcome.")
@@ -98,11 +97,62 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                       .Register(registry);
   latency_from_occurred_ = &latency.Add({{"from", "occurred_at"}}, LatencyBuckets());
   latency_from_broker_ = &latency.Add({{"from", "broker"}}, LatencyBuckets());
+  reevaluated_ = &prometheus::BuildCounter()
+                      .Name("cdp_definition_reevaluated_profiles_total")
+                      .Help(
+                          "Stored profiles re-evaluated because the segment definitions they "
+                          "were computed with changed.")
+                      .Register(registry)
+                      .Add({});
+  partitions_to_reevaluate_ =
+      &prometheus::BuildGauge()
+           .Name("cdp_definition_reevaluation_partitions")
+           .Help(
+               "Partitions of this instance whose stored profiles are still being re-evaluated "
+               "for changed segment definitions; 0 when every profile follows them.")
+           .Register(registry)
+           .Add({});
   cached_profiles_ = &prometheus::BuildGauge()
                           .Name("cdp_profile_cache_entries")
                           .Help("Profiles held in the in-memory cache in front of RocksDB.")
                           .Register(registry)
                           .Add({});
+}
+
+void PipelineMetrics::AddSegment(const std::string& dimension, const std::string& segment) {
+  auto& by_segment = changes_[dimension];
+  if (!by_segment.contains(segment)) {
+    by_segment[segment] =
+        Direction{&changes_family_->Add(
+                      {{"dimension", dimension}, {"segment", segment}, {"direction", "entered"}}),
+                  &changes_family_->Add(
+                      {{"dimension", dimension}, {"segment", segment}, {"direction", "exited"}})};
+  }
+  const std::string key = dimension.empty() ? segment : dimension + "/" + segment;
+  if (!members_.contains(key)) {
+    members_[key] = &members_family_->Add({{"dimension", dimension}, {"segment", segment}});
+  }
+}
+
+void PipelineMetrics::AddCatalogue(const rules::SegmentCatalogue& catalogue) {
+  for (const auto& segment : catalogue.segments) AddSegment("", segment.id);
+  for (const auto& dimension : catalogue.dimensions) {
+    for (const auto& tier : dimension.tiers) AddSegment(dimension.id, tier.id);
+  }
+}
+
+void PipelineMetrics::AddMembers(std::string_view key, std::int64_t delta) {
+  auto gauge = members_.find(key);
+  if (gauge == members_.end()) {
+    // Held by stored profiles but defined by no catalogue this process loaded: a segment that
+    // was removed, whose members leave as their profiles are re-evaluated.
+    const std::size_t slash = key.find('/');
+    const std::string dimension(slash == std::string_view::npos ? "" : key.substr(0, slash));
+    const std::string segment(slash == std::string_view::npos ? key : key.substr(slash + 1));
+    AddSegment(dimension, segment);
+    gauge = members_.find(key);
+  }
+  gauge->second->Increment(static_cast<double>(delta));
 }
 
 void PipelineMetrics::CountApplied(v1::CustomerEvent::PayloadCase type) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
@@ -54,6 +55,99 @@ struct Accepted {
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
+// The key of PartitionState::members: the segment id, or "dimension/tier".
+std::string MemberKey(std::string_view dimension, std::string_view segment) {
+  std::string key(dimension);
+  if (!key.empty()) key.push_back('/');
+  key.append(segment);
+  return key;
+}
+
+std::vector<rules::DefinitionDigest> RecordedDigests(const v1::PartitionState& state) {
+  std::vector<rules::DefinitionDigest> digests;
+  digests.reserve(state.definitions_size());
+  for (const v1::PartitionState::Definition& definition : state.definitions()) {
+    digests.push_back(rules::DefinitionDigest{
+        .kind = definition.dimension() ? rules::RuleKind::kDimension : rules::RuleKind::kSegment,
+        .id = definition.id(),
+        .digest = definition.digest(),
+        .defines = {},
+        .references = {}});
+  }
+  return digests;
+}
+
+bool SameDefinitions(const v1::PartitionState& state,
+                     const std::vector<rules::DefinitionDigest>& digests) {
+  if (static_cast<std::size_t>(state.definitions_size()) != digests.size()) return false;
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    const v1::PartitionState::Definition& recorded = state.definitions(static_cast<int>(i));
+    if (recorded.id() != digests[i].id || recorded.digest() != digests[i].digest ||
+        recorded.dimension() != (digests[i].kind == rules::RuleKind::kDimension)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void RecordDefinitions(const std::vector<rules::DefinitionDigest>& digests,
+                       v1::PartitionState& state) {
+  state.clear_definitions();
+  for (const rules::DefinitionDigest& digest : digests) {
+    v1::PartitionState::Definition& definition = *state.add_definitions();
+    definition.set_id(digest.id);
+    definition.set_dimension(digest.kind == rules::RuleKind::kDimension);
+    definition.set_digest(digest.digest);
+  }
+}
+
+// Brings a partition's record to the `current` definitions, found changed at `now`: whatever
+// changed joins what is still to be re-evaluated, and a re-evaluation under way starts over,
+// since the profiles it already did predate this change. Returns whether the record changed.
+bool Reconcile(const std::vector<rules::DefinitionDigest>& current, absl::Time now,
+               v1::PartitionState& state) {
+  if (SameDefinitions(state, current)) return false;
+  std::set<rules::RuleRef> pending;
+  for (const std::string& id : state.reevaluate_segments()) {
+    pending.insert(rules::RuleRef{rules::RuleKind::kSegment, id});
+  }
+  for (const std::string& id : state.reevaluate_dimensions()) {
+    pending.insert(rules::RuleRef{rules::RuleKind::kDimension, id});
+  }
+  for (rules::RuleRef& changed : rules::ChangedDefinitions(RecordedDigests(state), current)) {
+    pending.insert(std::move(changed));
+  }
+  state.clear_reevaluate_segments();
+  state.clear_reevaluate_dimensions();
+  for (const rules::RuleRef& ref : pending) {
+    if (ref.kind == rules::RuleKind::kSegment) {
+      state.add_reevaluate_segments(ref.id);
+    } else {
+      state.add_reevaluate_dimensions(ref.id);
+    }
+  }
+  state.clear_reevaluated_through();
+  *state.mutable_definitions_changed_at() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  RecordDefinitions(current, state);
+  return true;
+}
+
+bool Reevaluating(const v1::PartitionState& state) {
+  return !state.reevaluate_segments().empty() || !state.reevaluate_dimensions().empty();
+}
+
+std::vector<rules::RuleRef> ToReevaluate(const v1::PartitionState& state) {
+  std::vector<rules::RuleRef> refs;
+  for (const std::string& id : state.reevaluate_segments()) {
+    refs.push_back(rules::RuleRef{rules::RuleKind::kSegment, id});
+  }
+  for (const std::string& id : state.reevaluate_dimensions()) {
+    refs.push_back(rules::RuleRef{rules::RuleKind::kDimension, id});
+  }
+  return refs;
+}
+
 }  // namespace
 
 struct Processor::WorkingProfile {
@@ -66,6 +160,11 @@ struct Processor::WorkingProfile {
   std::optional<absl::Time> stored_due;
 };
 
+// A partition's state record as committed.
+struct Processor::PartitionRecord {
+  v1::PartitionState state;
+};
+
 struct Processor::Lane {
   explicit Lane(std::size_t cache_capacity) : cache(cache_capacity) {}
 
@@ -74,11 +173,15 @@ struct Processor::Lane {
   std::unordered_map<Partition, absl::Time> watermarks;
   // The lane's partitions this instance owns, whose timers it fires.
   std::set<Partition> owned;
+  // State records of the partitions the lane has seen since they were last released.
+  std::map<Partition, PartitionRecord> partitions;
 };
 
 // One lane's share of a batch, from its records to its state batch.
 struct Processor::LaneBatch {
-  [[nodiscard]] bool busy() const { return !records.empty() || !due.empty(); }
+  [[nodiscard]] bool busy() const {
+    return !records.empty() || !due.empty() || !reevaluate.empty();
+  }
 
   // Send, unless an earlier Send of the batch failed: the batch commits nothing then anyway.
   void Send(OutputSink& sink, OutputRecord record) {
@@ -93,6 +196,13 @@ struct Processor::LaneBatch {
   // Index entries that named another due time than their profile's timer; Commit removes them.
   std::vector<std::pair<Partition, state::Store::DueTimer>> stale_timers;
   std::size_t timers_fired = 0;
+  // Or, for a round of re-evaluation after a definition change, the partitions to go on with.
+  std::vector<Partition> reevaluate;
+  std::size_t reevaluated = 0;
+  // The batch's copies of the state records it changes (member counts, re-evaluation progress).
+  std::map<Partition, v1::PartitionState> next_states;
+  // Once committed: how the member counts moved, for the gauges.
+  std::map<std::string, std::int64_t> member_deltas;
   // The lane's events live in one arena: decoding allocates less and freeing them is one step.
   google::protobuf::Arena arena;
   std::vector<Accepted> accepted;
@@ -119,6 +229,7 @@ Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& s
       wall_clock_(std::move(wall_clock)),
       options_(std::move(options)),
       metrics_(metrics) {
+  digests_ = rules::DefinitionDigests(engine_->catalogue());
   const std::size_t lanes = std::max<std::size_t>(options_.lanes, 1);
   // Rounded up, so a small positive capacity still caches something in every lane.
   const std::size_t per_lane = (options_.cache_capacity + lanes - 1) / lanes;
@@ -143,14 +254,143 @@ absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partitio
     if (!event_time.ok()) return event_time.status();
     if (event_time->has_value()) LaneOf(partition).watermarks[partition] = **event_time;
   }
+  // Now rather than with the first batch: a re-evaluation the state records goes on at once.
+  if (absl::Status loaded = LoadPartition(LaneOf(partition), partition); !loaded.ok()) {
+    return loaded;
+  }
+  if (metrics_ != nullptr) metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
   return store_.ReadOffset(partition);
 }
 
 void Processor::Release(Partition partition) {
   Lane& lane = LaneOf(partition);
+  if (auto record = lane.partitions.find(partition); record != lane.partitions.end()) {
+    if (metrics_ != nullptr) {
+      for (const auto& [key, members] : record->second.state.members()) {
+        metrics_->AddMembers(key, -members);
+      }
+    }
+    lane.partitions.erase(record);
+  }
   lane.cache.ErasePartition(partition);
   lane.watermarks.erase(partition);
   lane.owned.erase(partition);
+}
+
+absl::Time Processor::NowOf(const Lane& lane, Partition partition, absl::Time wall) const {
+  if (options_.clock == ClockMode::kWall) return wall;
+  const auto it = lane.watermarks.find(partition);
+  return it == lane.watermarks.end() ? wall : it->second;
+}
+
+absl::Status Processor::SetEngine(std::shared_ptr<const core::Engine> engine) {
+  std::vector<rules::DefinitionDigest> digests = rules::DefinitionDigests(engine->catalogue());
+  // Recorded before anything is evaluated with the new definitions, so that what a later crash
+  // leaves is either the old definitions or the new ones with all there is to re-evaluate.
+  const absl::Time wall = wall_clock_();
+  state::Store::Batch batch;
+  std::vector<std::pair<PartitionRecord*, v1::PartitionState>> changed;
+  for (const auto& lane : lanes_) {
+    for (auto& [partition, record] : lane->partitions) {
+      v1::PartitionState next = record.state;
+      if (Reconcile(digests, NowOf(*lane, partition, wall), next)) {
+        batch.PutPartitionState(partition, next);
+        changed.emplace_back(&record, std::move(next));
+      }
+    }
+  }
+  if (absl::Status committed = store_.Commit(batch); !committed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("recording the new segment definitions: ", committed.message()));
+  }
+  for (auto& [record, next] : changed) record->state = std::move(next);
+  engine_ = std::move(engine);
+  digests_ = std::move(digests);
+  if (metrics_ != nullptr) {
+    metrics_->AddCatalogue(engine_->catalogue());
+    metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
+  }
+  return absl::OkStatus();
+}
+
+std::size_t Processor::PartitionsToReevaluate() const {
+  std::size_t partitions = 0;
+  for (const auto& lane : lanes_) {
+    for (const auto& [partition, record] : lane->partitions) {
+      if (Reevaluating(record.state)) ++partitions;
+    }
+  }
+  return partitions;
+}
+
+absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
+  if (lane.partitions.contains(partition)) return absl::OkStatus();
+  auto stored = store_.ReadPartitionState(partition);
+  if (!stored.ok()) return stored.status();
+  PartitionRecord record;
+  bool write = false;
+  if (stored->has_value()) {
+    record.state = std::move(**stored);
+  } else {
+    // A new partition, or state written before the store kept member counts: count what its
+    // profiles hold, once, and take them to follow the running definitions, as they did then.
+    auto& members = *record.state.mutable_members();
+    absl::Status counted =
+        store_.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
+          for (const std::string& segment : profile.segments()) ++members[segment];
+          for (const auto& [dimension, tier] : profile.tiers()) {
+            ++members[MemberKey(dimension, tier)];
+          }
+          return true;
+        });
+    if (!counted.ok()) return counted;
+    RecordDefinitions(digests_, record.state);
+    write = true;
+  }
+  if (Reconcile(digests_, NowOf(lane, partition, wall_clock_()), record.state)) write = true;
+  if (write) {
+    state::Store::Batch batch;
+    batch.PutPartitionState(partition, record.state);
+    if (absl::Status committed = store_.Commit(batch); !committed.ok()) {
+      return absl::InternalError(absl::StrCat("recording the state of partition ",
+                                              partition.value(), ": ", committed.message()));
+    }
+  }
+  if (metrics_ != nullptr) {
+    for (const auto& [key, members] : record.state.members()) metrics_->AddMembers(key, members);
+  }
+  lane.partitions.emplace(partition, std::move(record));
+  return absl::OkStatus();
+}
+
+absl::Status Processor::LoadPartitions(std::span<LaneBatch> work) {
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    std::set<Partition> touched;
+    for (const InputRecord* record : work[i].records) touched.insert(record->partition);
+    for (const auto& [partition, timer] : work[i].due) touched.insert(partition);
+    for (Partition partition : touched) {
+      if (absl::Status loaded = LoadPartition(*lanes_[i], partition); !loaded.ok()) {
+        return loaded;
+      }
+    }
+  }
+  if (metrics_ != nullptr) metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
+  return absl::OkStatus();
+}
+
+void Processor::CountMembers(Lane& lane, LaneBatch& work, Partition partition,
+                             std::size_t first) const {
+  if (first == work.changes.size()) return;
+  auto next = work.next_states.find(partition);
+  if (next == work.next_states.end()) {
+    next = work.next_states.emplace(partition, lane.partitions.at(partition).state).first;
+  }
+  auto& members = *next->second.mutable_members();
+  for (std::size_t c = first; c < work.changes.size(); ++c) {
+    const v1::SegmentChange& change = work.changes[c];
+    members[MemberKey(change.dimension(), change.segment())] +=
+        change.direction() == v1::SegmentChange::entered ? 1 : -1;
+  }
 }
 
 void Processor::ForEachLane(std::span<LaneBatch> lanes, bool parallel,
@@ -287,6 +527,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     entry.erased = engine.Apply(item.event, now, entry.profile, work.changes);
     work.change_cause.resize(work.changes.size(), i);
     SendChanges(work, first_change);
+    CountMembers(lane, work, partition, first_change);
     work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
   }
@@ -334,6 +575,60 @@ absl::Status Processor::StageTimers(Lane& lane, LaneBatch& work, absl::Time wall
     work.timers_fired += engine_->FireTimers(now, entry.profile, work.changes);
     work.change_cause.resize(work.changes.size(), kNoCause);
     SendChanges(work, first_change);
+    CountMembers(lane, work, partition, first_change);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Time wall) const {
+  const core::Engine& engine = *engine_;
+  for (Partition partition : work.reevaluate) {
+    const v1::PartitionState& state = lane.partitions.at(partition).state;
+    absl::Time now = wall;
+    if (options_.clock == ClockMode::kEventTime) {
+      // A partition's clock starts with its first event.
+      const auto it = lane.watermarks.find(partition);
+      if (it == lane.watermarks.end()) continue;
+      now = it->second;
+    }
+    const core::RuleSelection only(engine.catalogue(), ToReevaluate(state));
+    // Changes carry the instant the definitions changed, so a chunk redone after a crash
+    // regenerates the same change ids.
+    const absl::Time changed_at =
+        state.has_definitions_changed_at() ? ToAbslTime(state.definitions_changed_at()) : now;
+    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(),
+                                             options_.reevaluations_per_round);
+    if (!profiles.ok()) return profiles.status();
+    v1::PartitionState& next =
+        work.next_states.try_emplace(partition, lane.partitions.at(partition).state).first->second;
+    if (profiles->size() < options_.reevaluations_per_round) {
+      next.clear_reevaluate_segments();
+      next.clear_reevaluate_dimensions();
+      next.clear_reevaluated_through();
+    } else {
+      next.set_reevaluated_through(profiles->back().customer_id());
+    }
+    work.reevaluated += profiles->size();
+    for (v1::CustomerProfile& profile : *profiles) {
+      // The cache holds committed profiles only, so a cached copy equals the stored one; Commit
+      // replaces it with what changes here.
+      const std::optional<absl::Time> stored_due = core::TimerDue(profile);
+      const std::size_t first_change = work.changes.size();
+      // As Apply does: time-driven changes due by now first, so changes stay in time order.
+      work.timers_fired += engine.FireTimers(now, profile, work.changes);
+      engine.Reevaluate(now, v1::SegmentChange::definition_change, only, profile, work.changes,
+                        changed_at);
+      if (work.changes.size() == first_change && core::TimerDue(profile) == stored_due) continue;
+      WorkingProfile& entry = work.working[WorkingKey(partition, profile.customer_id())];
+      entry.partition = partition;
+      entry.customer_id = profile.customer_id();
+      entry.profile = std::move(profile);
+      entry.loaded = true;
+      entry.stored_due = stored_due;
+      work.change_cause.resize(work.changes.size(), kNoCause);
+      SendChanges(work, first_change);
+      CountMembers(lane, work, partition, first_change);
+    }
   }
   return absl::OkStatus();
 }
@@ -358,11 +653,24 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     }
     work.state_batch.SetOffset(partition, next, event_time);
   }
+  for (const auto& [partition, state] : work.next_states) {
+    work.state_batch.PutPartitionState(partition, state);
+  }
   if (absl::Status committed = store_.Commit(work.state_batch); !committed.ok()) {
     return absl::InternalError(absl::StrCat("committing state: ", committed.message()));
   }
   for (auto& [key, entry] : work.working) {
     if (!entry.erased) lane.cache.Insert(key, entry.partition, std::move(entry.profile));
+  }
+  for (auto& [partition, state] : work.next_states) {
+    PartitionRecord& record = lane.partitions.at(partition);
+    for (const auto& [key, members] : state.members()) {
+      const auto before = record.state.members().find(key);
+      const std::int64_t moved =
+          members - (before == record.state.members().end() ? 0 : before->second);
+      if (moved != 0) work.member_deltas[key] += moved;
+    }
+    record.state = std::move(state);
   }
   return absl::OkStatus();
 }
@@ -377,6 +685,7 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   for (const InputRecord& record : batch) {
     work[LaneIndex(record.partition)].records.push_back(&record);
   }
+  if (absl::Status loaded = LoadPartitions(work); !loaded.ok()) return loaded;
   const bool parallel = batch.size() >= options_.parallel_min_records;
   ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
     lane_work.status = Stage(lane, lane_work, wall);
@@ -412,6 +721,7 @@ absl::StatusOr<std::size_t> Processor::FireTimers() {
     due += work[i].due.size();
   }
   if (due == 0) return 0;
+  if (absl::Status loaded = LoadPartitions(work); !loaded.ok()) return loaded;
   ForEachLane(work, due >= options_.parallel_min_records, [&](Lane& lane, LaneBatch& lane_work) {
     lane_work.status = StageTimers(lane, lane_work, wall);
   });
@@ -423,6 +733,36 @@ absl::StatusOr<std::size_t> Processor::FireTimers() {
   for (const LaneBatch& lane_work : work) fired += lane_work.timers_fired;
   if (metrics_ != nullptr) metrics_->CountTimersFired(fired);
   return fired;
+}
+
+absl::StatusOr<std::size_t> Processor::ReevaluateDefinitions() {
+  const absl::Time wall = wall_clock_();
+  std::vector<LaneBatch> work(lanes_.size());
+  std::size_t partitions = 0;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    for (const auto& [partition, record] : lanes_[i]->partitions) {
+      if (Reevaluating(record.state)) work[i].reevaluate.push_back(partition);
+    }
+    partitions += work[i].reevaluate.size();
+  }
+  if (partitions == 0) return 0;
+  const bool parallel = partitions > 1;
+  ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
+    lane_work.status = StageReevaluation(lane, lane_work, wall);
+  });
+  if (absl::Status finished = Finish(work, parallel, wall); !finished.ok()) return finished;
+  std::size_t reevaluated = 0;
+  std::size_t fired = 0;
+  for (const LaneBatch& lane_work : work) {
+    reevaluated += lane_work.reevaluated;
+    fired += lane_work.timers_fired;
+  }
+  if (metrics_ != nullptr) {
+    metrics_->CountReevaluated(reevaluated);
+    metrics_->CountTimersFired(fired);
+    metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
+  }
+  return reevaluated;
 }
 
 absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall) {
@@ -483,6 +823,7 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     std::size_t cached = 0;
     for (const auto& lane : lanes_) cached += lane->cache.size();
     for (const LaneBatch& lane_work : work) {
+      for (const auto& [key, moved] : lane_work.member_deltas) metrics_->AddMembers(key, moved);
       for (std::size_t c = 0; c < lane_work.changes.size(); ++c) {
         metrics_->CountChange(lane_work.changes[c]);
         if (lane_work.change_cause[c] == kNoCause) continue;

@@ -14,6 +14,8 @@
 #include "cdp/rules/catalogue.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/json_util.h"
+#include "prometheus/registry.h"
 
 namespace cdp::pipeline {
 namespace {
@@ -88,8 +90,23 @@ std::string Interaction(const std::string& event_id, const std::string& customer
                       R"(","interaction":{"type":"page_view"}})");
 }
 
-std::shared_ptr<const core::Engine> TestEngine() {
-  auto catalogue = rules::ParseSegmentCatalogue(kCatalogue, "test.yaml");
+// kCatalogue after an edit: buyer's rule changed, browser added, lifecycle as it was.
+constexpr std::string_view kEditedCatalogue = R"(
+timezone: UTC
+segments:
+  - id: buyer
+    when: orders_total >= 2
+  - id: browser
+    when: interactions_total >= 1
+dimensions:
+  - id: lifecycle
+    tiers:
+      - {id: at_risk, when: "orders_total >= 1 and days_since_last_purchase > 30"}
+      - {id: active, when: "orders_total >= 1"}
+)";
+
+std::shared_ptr<const core::Engine> TestEngine(std::string_view yaml = kCatalogue) {
+  auto catalogue = rules::ParseSegmentCatalogue(yaml, "test.yaml");
   EXPECT_TRUE(catalogue.ok()) << catalogue.status();
   return std::make_shared<const core::Engine>(
       std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
@@ -128,8 +145,9 @@ class ProcessorTest : public ::testing::TestWithParam<std::size_t> {
     options.clock = clock;
     options.lanes = GetParam();
     options.parallel_min_records = 1;
+    options.reevaluations_per_round = reevaluations_per_round_;
     processor_ = std::make_unique<Processor>(
-        engine_, *store_, sink_, [this] { return now_; }, options, nullptr);
+        engine_, *store_, sink_, [this] { return now_; }, options, metrics_.get());
   }
 
   absl::Status Process(const std::vector<std::pair<std::int64_t, std::string>>& values,
@@ -149,7 +167,70 @@ class ProcessorTest : public ::testing::TestWithParam<std::size_t> {
     return profile.ok() ? *profile : std::nullopt;
   }
 
+  // Member gauges, re-evaluation progress: fresh metrics for each OpenStore that wants them.
+  void UseMetrics() {
+    registry_ = std::make_unique<prometheus::Registry>();
+    metrics_ =
+        std::make_unique<PipelineMetrics>(*registry_, engine_->catalogue(), "customer-events");
+  }
+
+  // The value of a gauge or counter with these labels, nullopt when it has no such series.
+  std::optional<double> Metric(std::string_view name,
+                               const std::map<std::string, std::string>& labels = {}) const {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name != name) continue;
+      for (const auto& metric : family.metric) {
+        std::map<std::string, std::string> have;
+        for (const auto& label : metric.label) have[label.name] = label.value;
+        if (have != labels) continue;
+        return family.type == prometheus::MetricType::Gauge ? metric.gauge.value
+                                                            : metric.counter.value;
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<double> Members(const std::string& dimension, const std::string& segment) const {
+    return Metric("cdp_segment_members", {{"dimension", dimension}, {"segment", segment}});
+  }
+
+  // Delivered changes as "customer segment direction cause", in delivery order.
+  std::vector<std::string> ChangeSummaries(std::size_t from = 0) const {
+    std::vector<std::string> out;
+    const auto changes = sink_.DeliveredChanges();
+    for (std::size_t i = from; i < changes.size(); ++i) {
+      v1::SegmentChange change;
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(changes[i], &change).ok());
+      out.push_back(absl::StrCat(
+          change.customer_id(), " ", change.dimension().empty() ? "" : change.dimension() + "/",
+          change.segment(), " ", v1::SegmentChange::Direction_Name(change.direction()), " ",
+          v1::SegmentChange::Cause_Name(change.cause())));
+    }
+    return out;
+  }
+
+  // Re-evaluation rounds until none is left; their count.
+  int ReevaluateAll() {
+    int rounds = 0;
+    while (processor_->PartitionsToReevaluate() > 0 && rounds < 100) {
+      auto done = processor_->ReevaluateDefinitions();
+      EXPECT_TRUE(done.ok()) << done.status();
+      if (!done.ok()) break;
+      ++rounds;
+    }
+    return rounds;
+  }
+
+  std::map<std::string, std::int64_t> StoredMembers(Partition partition = Partition(0)) {
+    auto state = store_->ReadPartitionState(partition);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok() || !state->has_value()) return {};
+    return {(*state)->members().begin(), (*state)->members().end()};
+  }
+
   std::filesystem::path dir_;
+  std::size_t reevaluations_per_round_ = 5'000;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<PipelineMetrics> metrics_;
   absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);  // 2026-05-28
   std::shared_ptr<const core::Engine> engine_;
   RecordingSink sink_;
@@ -518,6 +599,212 @@ TEST(ProcessorLanesTest, ParallelLanesLeaveWhatOneLaneLeaves) {
   EXPECT_EQ(three.offsets, one.offsets);
   EXPECT_EQ(three.changes, one.changes);
   EXPECT_EQ(three.dead_letters, one.dead_letters);
+}
+
+TEST_P(ProcessorTest, CountsSegmentMembersPerPartitionWithTheirProfiles) {
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(1)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  ASSERT_TRUE(Process({{0, Purchase("e3", "c3", "2026-05-28T00:00:00Z")}}, Partition(1)).ok());
+  EXPECT_EQ(StoredMembers(Partition(0)),
+            (std::map<std::string, std::int64_t>{{"buyer", 2}, {"lifecycle/active", 2}}));
+  EXPECT_EQ(StoredMembers(Partition(1)),
+            (std::map<std::string, std::int64_t>{{"buyer", 1}, {"lifecycle/active", 1}}));
+  EXPECT_EQ(Members("", "buyer"), 3);
+  EXPECT_EQ(Members("lifecycle", "active"), 3);
+  EXPECT_EQ(Members("lifecycle", "at_risk"), 0);
+
+  // Time moves everyone to at_risk: exits and enters move the counts alike.
+  now_ += absl::Hours(24 * 40);
+  ASSERT_TRUE(processor_->FireTimers().ok());
+  EXPECT_EQ(Members("lifecycle", "active"), 0);
+  EXPECT_EQ(Members("lifecycle", "at_risk"), 3);
+
+  processor_->Release(Partition(1));
+  EXPECT_EQ(Members("", "buyer"), 2);
+  EXPECT_EQ(Members("lifecycle", "at_risk"), 2);
+
+  // Another instance taking the partition over starts from the counts stored with it.
+  UseMetrics();
+  OpenStore();
+  EXPECT_EQ(Members("", "buyer"), 0);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(1)).ok());
+  EXPECT_EQ(Members("", "buyer"), 1);
+  EXPECT_EQ(Members("lifecycle", "at_risk"), 1);
+}
+
+TEST_P(ProcessorTest, CountsTheMembersOfStateWrittenWithoutCountsOnce) {
+  // What a store of the previous format holds: profiles, no state record.
+  state::Store::Batch batch;
+  for (const char* id : {"c1", "c2"}) {
+    v1::CustomerProfile profile;
+    profile.set_customer_id(id);
+    profile.add_segments("buyer");
+    (*profile.mutable_tiers())["lifecycle"] = "active";
+    batch.PutProfile(Partition(0), profile);
+  }
+  ASSERT_TRUE(store_->Commit(batch).ok());
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  EXPECT_EQ(Members("", "buyer"), 2);
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c3", "2026-05-28T00:00:00Z")}}).ok());
+  EXPECT_EQ(StoredMembers(),
+            (std::map<std::string, std::int64_t>{{"buyer", 3}, {"lifecycle/active", 3}}));
+  EXPECT_EQ(Members("", "buyer"), 3);
+}
+
+TEST_P(ProcessorTest, ReevaluatesEveryStoredProfileWhenTheDefinitionsChange) {
+  reevaluations_per_round_ = 2;
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  std::int64_t offset = 0;
+  for (const char* customer : {"c1", "c2", "c3", "c4", "c5"}) {
+    ASSERT_TRUE(Process({{offset, Purchase(absl::StrCat("p-", customer), customer,
+                                           "2026-05-28T00:00:00Z")}})
+                    .ok());
+    ++offset;
+  }
+  for (const char* customer : {"c1", "c2"}) {
+    ASSERT_TRUE(Process({{offset, Purchase(absl::StrCat("q-", customer), customer,
+                                           "2026-05-28T01:00:00Z")}})
+                    .ok());
+    ++offset;
+  }
+  ASSERT_TRUE(Process({{offset++, Interaction("i-c3", "c3", "2026-05-28T01:00:00Z")}}).ok());
+  const std::size_t before = sink_.DeliveredChanges().size();
+
+  ASSERT_TRUE(processor_->SetEngine(TestEngine(kEditedCatalogue)).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 1u);
+  EXPECT_EQ(Metric("cdp_definition_reevaluation_partitions"), 1);
+  // Live input keeps flowing, under the new definitions, while the stored profiles wait.
+  ASSERT_TRUE(Process({{offset++, Interaction("i-c6", "c6", "2026-05-28T02:00:00Z")}}).ok());
+  EXPECT_THAT(ChangeSummaries(before), ElementsAre("c6 browser entered event"));
+
+  // Six profiles, two per round: the fourth round finds the end.
+  EXPECT_EQ(ReevaluateAll(), 4);
+  EXPECT_THAT(
+      ChangeSummaries(before),
+      ElementsAre("c6 browser entered event", "c3 buyer exited definition_change",
+                  "c3 browser entered definition_change", "c4 buyer exited definition_change",
+                  "c5 buyer exited definition_change"));
+  EXPECT_EQ(StoredMembers(), (std::map<std::string, std::int64_t>{
+                                 {"browser", 2}, {"buyer", 2}, {"lifecycle/active", 5}}));
+  EXPECT_EQ(Members("", "buyer"), 2);
+  EXPECT_EQ(Members("", "browser"), 2);
+  EXPECT_EQ(Metric("cdp_definition_reevaluated_profiles_total"), 6);
+  EXPECT_EQ(Metric("cdp_definition_reevaluation_partitions"), 0);
+  EXPECT_THAT(Stored("c5")->segments(), ::testing::IsEmpty());
+
+  // The same definitions again change nothing.
+  ASSERT_TRUE(processor_->SetEngine(TestEngine(kEditedCatalogue)).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+}
+
+TEST_P(ProcessorTest, ARestartWithAnotherSegmentFileReevaluatesTheStoredProfiles) {
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Interaction("e2", "c1", "2026-05-28T00:01:00Z")}})
+                  .ok());
+  const std::size_t before = sink_.DeliveredChanges().size();
+  engine_ = TestEngine(kEditedCatalogue);
+  OpenStore();
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 1u);
+  EXPECT_EQ(ReevaluateAll(), 1);
+  EXPECT_THAT(ChangeSummaries(before), ElementsAre("c1 buyer exited definition_change",
+                                                   "c1 browser entered definition_change"));
+  // Done for good: the next start finds the partition up to date.
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+}
+
+TEST_P(ProcessorTest, ARemovedSegmentIsLeftByEveryStoredProfile) {
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  const std::size_t before = sink_.DeliveredChanges().size();
+  ASSERT_TRUE(processor_
+                  ->SetEngine(TestEngine(R"(
+timezone: UTC
+dimensions:
+  - id: lifecycle
+    tiers:
+      - {id: at_risk, when: "orders_total >= 1 and days_since_last_purchase > 30"}
+      - {id: active, when: "orders_total >= 1"}
+)"))
+                  .ok());
+  EXPECT_EQ(ReevaluateAll(), 1);
+  EXPECT_THAT(ChangeSummaries(before), ElementsAre("c1 buyer exited definition_change",
+                                                   "c2 buyer exited definition_change"));
+  EXPECT_EQ(Members("", "buyer"), 0);
+  EXPECT_EQ(Members("lifecycle", "active"), 2);
+}
+
+TEST_P(ProcessorTest, AFailedReevaluationRoundCommitsNothingAndARetryGivesTheSameChanges) {
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  const std::size_t before = sink_.DeliveredChanges().size();
+  ASSERT_TRUE(processor_->SetEngine(TestEngine(kEditedCatalogue)).ok());
+  sink_.fail_next_flush_ = true;
+  EXPECT_TRUE(absl::IsUnavailable(processor_->ReevaluateDefinitions().status()));
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 1u);
+  EXPECT_THAT(Stored("c1")->segments(), ElementsAre("buyer"));
+  EXPECT_EQ(sink_.DeliveredChanges().size(), before);
+
+  EXPECT_EQ(ReevaluateAll(), 1);
+  EXPECT_THAT(ChangeSummaries(before), ElementsAre("c1 buyer exited definition_change"));
+  EXPECT_THAT(Stored("c1")->segments(), ::testing::IsEmpty());
+}
+
+TEST_P(ProcessorTest, AReevaluationRedoneAfterACrashGivesTheSameChangeIds) {
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Interaction("e2", "c2", "2026-05-28T00:01:00Z")}})
+                  .ok());
+  engine_ = TestEngine(kEditedCatalogue);
+  ASSERT_TRUE(processor_->SetEngine(engine_).ok());
+  // What a crash after delivering the re-evaluated changes but before committing them leaves.
+  processor_.reset();
+  store_.reset();
+  const std::filesystem::path before_commit = TestDir("-before-commit");
+  std::filesystem::remove_all(before_commit);
+  std::filesystem::copy(dir_, before_commit, std::filesystem::copy_options::recursive);
+
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  const std::size_t before_first = sink_.DeliveredChanges().size();
+  EXPECT_EQ(ReevaluateAll(), 1);
+  const std::vector<std::string> first = ChangeSummaries(before_first);
+  const std::vector<std::string> first_json = sink_.DeliveredChanges();
+  EXPECT_THAT(first, ElementsAre("c1 buyer exited definition_change",
+                                 "c2 browser entered definition_change"));
+
+  processor_.reset();
+  store_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::rename(before_commit, dir_);
+  now_ += absl::Hours(1);
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  const std::vector<std::string> all = sink_.DeliveredChanges();
+  EXPECT_EQ(ReevaluateAll(), 1);
+  const std::vector<std::string> again = sink_.DeliveredChanges();
+  ASSERT_EQ(again.size(), all.size() + 2);
+  // Byte for byte, change ids and occurred_at included.
+  EXPECT_EQ(std::vector<std::string>(again.end() - 2, again.end()),
+            std::vector<std::string>(first_json.end() - 2, first_json.end()));
 }
 
 }  // namespace

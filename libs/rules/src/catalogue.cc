@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -21,10 +22,22 @@ namespace {
 
 constexpr std::string_view kFileKeys[] = {"timezone", "rfm", "segments", "dimensions"};
 constexpr std::string_view kRfmKeys[] = {"recency_days", "frequency_orders_365d", "monetary_365d"};
-constexpr std::string_view kSegmentKeys[] = {"id", "description", "when"};
+constexpr std::string_view kSegmentKeys[] = {"id", "description", "when", "min_dwell"};
 constexpr std::string_view kDimensionKeys[] = {"id", "description", "tiers"};
-constexpr std::string_view kTierKeys[] = {"id", "description", "when"};
+constexpr std::string_view kTierKeys[] = {"id", "description", "when", "min_dwell"};
 constexpr std::size_t kMaxIdLength = 64;
+// A century: far beyond any sensible dwell, and day arithmetic on it cannot overflow.
+constexpr std::int64_t kMaxDwellDays = 36500;
+
+// A key that belongs elsewhere, with the fix: "unknown key" alone would not say where it goes.
+struct MisplacedKey {
+  std::string_view key;
+  std::string_view message;
+};
+
+constexpr MisplacedKey kDimensionMisplacedKeys[] = {
+    {"min_dwell",
+     "'min_dwell' goes on a tier, not on a dimension; write it in each tier to be held that long"}};
 
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength || id[0] < 'a' || id[0] > 'z') return false;
@@ -85,6 +98,7 @@ class Loader {
     if (const Entry* segments = Find(entries, "segments")) LoadSegments(*segments);
     if (const Entry* dimensions = Find(entries, "dimensions")) LoadDimensions(*dimensions);
     CheckMembershipRefs();
+    CheckDwellTiers();
     return Finish();
   }
 
@@ -99,6 +113,27 @@ class Loader {
     std::string id;
     TextPosition at;
   };
+
+  // A tier's `min_dwell`, checked once every tier is known.
+  struct PendingDwell {
+    std::string id;
+    TextPosition at;
+  };
+
+  // The entry time a dwell counts from is kept per id, like the history ever_in() reads.
+  void CheckDwellTiers() {
+    std::map<std::string, std::vector<std::string_view>, std::less<>> dimensions_of;
+    for (const Dimension& dimension : catalogue_.dimensions) {
+      for (const Tier& tier : dimension.tiers) dimensions_of[tier.id].push_back(dimension.id);
+    }
+    for (const PendingDwell& dwell : pending_dwells_) {
+      const auto it = dimensions_of.find(dwell.id);
+      if (it == dimensions_of.end() || it->second.size() < 2) continue;
+      AddError(dwell.at, internal::Cat("tier '", dwell.id, "' has a min_dwell but is a tier of ",
+                                       internal::Join(it->second, " and "),
+                                       "; give it an id unique in the file"));
+    }
+  }
 
   // History is kept per id, so a name must be exactly one segment or tier of the file.
   void CheckMembershipRefs() {
@@ -167,7 +202,8 @@ class Loader {
   }
 
   // The entries of `map` by key, reporting keys that are unknown or repeated.
-  Entries CheckKeys(const YAML::Node& map, std::span<const std::string_view> allowed) {
+  Entries CheckKeys(const YAML::Node& map, std::span<const std::string_view> allowed,
+                    std::span<const MisplacedKey> misplaced = {}) {
     Entries entries;
     for (auto it = map.begin(); it != map.end(); ++it) {
       // Copies: the iterator hands out a temporary pair.
@@ -179,7 +215,11 @@ class Loader {
       }
       const std::string& name = key.Scalar();
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        if (const std::optional<std::string> match = cdp::Suggest(name, allowed)) {
+        const auto known = std::find_if(misplaced.begin(), misplaced.end(),
+                                        [&](const MisplacedKey& k) { return k.key == name; });
+        if (known != misplaced.end()) {
+          AddError(key.Mark(), known->message);
+        } else if (const std::optional<std::string> match = cdp::Suggest(name, allowed)) {
           AddError(key.Mark(),
                    internal::Cat("unknown key '", name, "'; did you mean '", *match, "'?"));
         } else {
@@ -286,6 +326,24 @@ class Loader {
     return id;
   }
 
+  // `min_dwell` in days, 0 when absent or after reporting a value that is not a whole number of
+  // days from 1 to kMaxDwellDays.
+  int LoadDwell(const Entries& entries, std::string_view what) {
+    const Entry* entry = Find(entries, "min_dwell");
+    if (!entry) return 0;
+    std::int64_t days = 0;
+    if (entry->value.IsScalar() && absl::SimpleAtoi(entry->value.Scalar(), &days) && days >= 1 &&
+        days <= kMaxDwellDays) {
+      return static_cast<int>(days);
+    }
+    AddError(PositionOf(*entry),
+             internal::Cat("'min_dwell' of ", what, " needs a whole number of days from 1 to ",
+                           kMaxDwellDays, ", e.g. 'min_dwell: 7', found ",
+                           entry->value.IsScalar() ? internal::Cat("'", entry->value.Scalar(), "'")
+                                                   : std::string(KindName(entry->value))));
+    return 0;
+  }
+
   std::string LoadDescription(const Entries& entries) {
     const Entry* entry = Find(entries, "description");
     if (!entry || entry->value.IsNull()) return "";
@@ -326,13 +384,13 @@ class Loader {
 
   // The mapping's entries, or nullopt after reporting that `node` is not a mapping.
   std::optional<Entries> Item(const YAML::Node& node, std::span<const std::string_view> keys,
-                              std::string_view what) {
+                              std::string_view what, std::span<const MisplacedKey> misplaced = {}) {
     if (!node.IsMap()) {
       AddError(node.Mark(), internal::Cat("expected ", what, " (a mapping with ",
                                           internal::Join(keys, ", "), "), found ", KindName(node)));
       return std::nullopt;
     }
-    return CheckKeys(node, keys);
+    return CheckKeys(node, keys, misplaced);
   }
 
   // A list's items; a missing list is empty.
@@ -353,6 +411,7 @@ class Loader {
       const std::string what = id ? internal::Cat("segment '", *id, "'") : "a segment";
       std::string description = LoadDescription(*entries);
       std::optional<Expression> when = LoadRule(node, *entries, what);
+      const int min_dwell_days = LoadDwell(*entries, what);
       if (id) {
         const TextPosition at = PositionOf(Find(*entries, "id")->value.Mark());
         const auto [first, inserted] = segment_ids_.emplace(*id, at);
@@ -363,7 +422,8 @@ class Loader {
         }
       }
       if (id && when) {
-        catalogue_.segments.push_back(Segment{*id, std::move(description), std::move(*when)});
+        catalogue_.segments.push_back(
+            Segment{*id, std::move(description), std::move(*when), min_dwell_days});
       }
     }
   }
@@ -373,7 +433,8 @@ class Loader {
     if (!list) return;
     std::map<std::string, TextPosition, std::less<>> dimension_ids;
     for (const YAML::Node& node : *list) {
-      const std::optional<Entries> entries = Item(node, kDimensionKeys, "a dimension");
+      const std::optional<Entries> entries =
+          Item(node, kDimensionKeys, "a dimension", kDimensionMisplacedKeys);
       if (!entries) continue;
       const std::optional<std::string> id = LoadId(node, *entries, "a dimension");
       bool valid = id.has_value();
@@ -420,8 +481,12 @@ class Loader {
       const std::string what = id ? internal::Cat("tier '", *id, "'") : "a tier";
       std::string description = LoadDescription(*entries);
       std::optional<Expression> when = LoadRule(node, *entries, what);
+      const int min_dwell_days = LoadDwell(*entries, what);
       if (id) {
         const TextPosition at = PositionOf(Find(*entries, "id")->value.Mark());
+        if (min_dwell_days > 0) {
+          pending_dwells_.push_back(PendingDwell{*id, PositionOf(*Find(*entries, "min_dwell"))});
+        }
         if (const auto [first, inserted] = tier_ids.emplace(*id, at); !inserted) {
           AddError(at, internal::Cat("duplicate tier id '", *id, "' in ", dimension_name,
                                      "; the first is on line ", first->second.line));
@@ -438,7 +503,8 @@ class Loader {
         valid = false;
         continue;
       }
-      dimension.tiers.push_back(Tier{*id, std::move(description), std::move(*when)});
+      dimension.tiers.push_back(
+          Tier{*id, std::move(description), std::move(*when), min_dwell_days});
     }
     return valid;
   }
@@ -449,6 +515,7 @@ class Loader {
   SegmentCatalogue catalogue_;
   std::map<std::string, TextPosition, std::less<>> segment_ids_;
   std::vector<PendingRef> pending_refs_;
+  std::vector<PendingDwell> pending_dwells_;
   std::vector<Error> errors_;
 };
 

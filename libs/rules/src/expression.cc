@@ -1,5 +1,6 @@
 #include "cdp/rules/expression.h"
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -26,6 +27,21 @@ Expression::~Expression() = default;
 bool Expression::Matches(const EvalContext& context) const { return root_->Test(0, context); }
 
 bool Expression::calls_date_functions() const { return !root_->date_calls.empty(); }
+
+namespace {
+
+bool Uses(const internal::Node& node, internal::Op op) {
+  return std::any_of(node.code.begin(), node.code.end(),
+                     [&](const internal::Instruction& in) { return in.op == op; });
+}
+
+}  // namespace
+
+bool Expression::reads_tags() const { return Uses(*root_, internal::Op::kHasTag); }
+
+bool Expression::reads_attributes() const { return Uses(*root_, internal::Op::kAttr); }
+
+bool Expression::reads_consent() const { return Uses(*root_, internal::Op::kConsent); }
 
 const std::vector<MembershipRef>& Expression::membership_refs() const {
   return root_->membership_refs;

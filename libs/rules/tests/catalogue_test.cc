@@ -11,22 +11,15 @@
 
 #include "absl/strings/str_split.h"
 #include "fake_context.h"
+#include "parse_catalogue.h"
 
 namespace cdp::rules {
 namespace {
 
 using ::cdp::rules::testing::FakeContext;
+using ::cdp::rules::testing::Parse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-SegmentCatalogue Parse(std::string_view yaml) {
-  absl::StatusOr<SegmentCatalogue> catalogue = ParseSegmentCatalogue(yaml, "t.yaml");
-  if (!catalogue.ok()) {
-    ADD_FAILURE() << catalogue.status();
-    return SegmentCatalogue();
-  }
-  return std::move(*catalogue);
-}
 
 // The reported errors, one per element.
 std::vector<std::string> Errors(std::string_view yaml) {
@@ -217,7 +210,9 @@ dimensions:
           "t.yaml:9:9: invalid id 'Bad-Id': use lowercase letters, digits and '_', starting with "
           "a letter, at most 64 characters",
           "t.yaml:11:9: duplicate segment id 'ok'; the first is on line 7",
-          "t.yaml:13:5: expected a segment (a mapping with id, description, when), found text",
+          "t.yaml:13:5: expected a segment (a mapping with id, description, when, min_dwell), "
+          "found "
+          "text",
           "t.yaml:14:5: a segment is missing 'id'",
           "t.yaml:17:12: dimension 'lifecycle' has no tiers; add at least one",
           "t.yaml:18:9: duplicate dimension id 'lifecycle'; the first is on line 16",
@@ -279,8 +274,8 @@ TEST(Catalogue, WrongKinds) {
   EXPECT_THAT(Errors("dimensions:\n  - {id: d, tiers: x}\n"),
               ElementsAre("t.yaml:2:20: expected a list for 'tiers', found text"));
   EXPECT_THAT(Errors("dimensions:\n  - {id: d, tiers: [x]}\n"),
-              ElementsAre("t.yaml:2:21: expected a tier (a mapping with id, description, when), "
-                          "found text"));
+              ElementsAre("t.yaml:2:21: expected a tier (a mapping with id, description, when, "
+                          "min_dwell), found text"));
   EXPECT_THAT(Errors("dimensions:\n  - [x]\n"),
               ElementsAre("t.yaml:2:5: expected a dimension (a mapping with id, description, "
                           "tiers), found a list"));
@@ -322,6 +317,62 @@ TEST(Catalogue, RfmBreakpoints) {
   EXPECT_THAT(
       Errors("rfm:\n  monetary_365d: [1, 2, .inf, 4]\n"),
       ElementsAre("t.yaml:2:25: 'monetary_365d' needs numbers of at least 0, found '.inf'"));
+}
+
+TEST(Catalogue, MinDwellOnSegmentsAndTiers) {
+  const SegmentCatalogue catalogue = Parse(R"(segments:
+  - {id: hot, when: 'has_tag("hot")', min_dwell: 7}
+  - {id: cold, when: 'has_tag("cold")'}
+dimensions:
+  - id: value
+    tiers:
+      - {id: high, when: "monetary_total >= 1000", min_dwell: 30}
+      - {id: low, when: "orders_total >= 1"}
+)");
+  ASSERT_EQ(catalogue.segments.size(), 2u);
+  EXPECT_EQ(catalogue.segments[0].min_dwell_days, 7);
+  EXPECT_EQ(catalogue.segments[1].min_dwell_days, 0);
+  ASSERT_EQ(catalogue.dimensions.size(), 1u);
+  EXPECT_EQ(catalogue.dimensions[0].tiers[0].min_dwell_days, 30);
+  EXPECT_EQ(catalogue.dimensions[0].tiers[1].min_dwell_days, 0);
+}
+
+TEST(Catalogue, MinDwellIsAWholePositiveNumberOfDays) {
+  const std::string expected =
+      "needs a whole number of days from 1 to 36500, e.g. 'min_dwell: 7', found ";
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: 0}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "'0'"));
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: -3}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "'-3'"));
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: 1.5}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "'1.5'"));
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: 7d}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "'7d'"));
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: 36501}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "'36501'"));
+  EXPECT_THAT(Errors("segments:\n  - {id: a, when: 'true', min_dwell: [7]}\n"),
+              ElementsAre("t.yaml:2:38: 'min_dwell' of segment 'a' " + expected + "a list"));
+  EXPECT_THAT(Errors("segments:\n  - id: a\n    when: 'true'\n    min_dwell:\n"),
+              ElementsAre("t.yaml:4:5: 'min_dwell' of segment 'a' " + expected + "nothing"));
+  EXPECT_THAT(Errors("dimensions:\n  - id: d\n    tiers:\n"
+                     "      - {id: t, when: 'true', min_dwell: 0}\n"),
+              ElementsAre("t.yaml:4:42: 'min_dwell' of tier 't' " + expected + "'0'"));
+}
+
+TEST(Catalogue, MinDwellGoesOnTiersNotOnTheirDimension) {
+  EXPECT_THAT(Errors("dimensions:\n  - id: d\n    min_dwell: 7\n"
+                     "    tiers: [{id: t, when: 'true'}]\n"),
+              ElementsAre("t.yaml:3:5: 'min_dwell' goes on a tier, not on a dimension; write it "
+                          "in each tier to be held that long"));
+}
+
+TEST(Catalogue, ATierWithMinDwellHasAnIdUniqueInTheFile) {
+  EXPECT_THAT(Errors(R"(dimensions:
+  - {id: spend, tiers: [{id: high, when: "monetary_365d > 1", min_dwell: 7}]}
+  - {id: visits, tiers: [{id: high, when: "interactions_30d > 1"}]}
+)"),
+              ElementsAre("t.yaml:2:74: tier 'high' has a min_dwell but is a tier of spend and "
+                          "visits; give it an id unique in the file"));
 }
 
 TEST(Catalogue, DuplicateKeys) {

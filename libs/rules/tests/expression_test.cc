@@ -623,6 +623,25 @@ TEST(TimeFields, RulesWithoutTimeHaveNone) {
   EXPECT_FALSE(Compile("orders_total >= 1").calls_date_functions());
 }
 
+TEST(Reads, TagsAttributesAndConsentAreReportedWhereverTheyAreCalled) {
+  const Expression plain = Compile("orders_total >= 1 and region == 'x'");
+  EXPECT_FALSE(plain.reads_tags());
+  EXPECT_FALSE(plain.reads_attributes());
+  EXPECT_FALSE(plain.reads_consent());
+  const Expression tags = Compile("orders_total >= 1 or not has_tag('vip')");
+  EXPECT_TRUE(tags.reads_tags());
+  EXPECT_FALSE(tags.reads_attributes());
+  EXPECT_FALSE(tags.reads_consent());
+  // Inside a date function, a comparison and a list.
+  EXPECT_TRUE(Compile("days_since(attr('d')) > 3").reads_attributes());
+  EXPECT_TRUE(Compile("'x' == attr('k')").reads_attributes());
+  EXPECT_TRUE(Compile("attr('k') in ['a', 'b']").reads_attributes());
+  const Expression consent = Compile("ever_in('churned') and (consent('sms') or false)");
+  EXPECT_TRUE(consent.reads_consent());
+  EXPECT_FALSE(consent.reads_tags());
+  EXPECT_FALSE(consent.reads_attributes());
+}
+
 TEST(NextDateChange, DaysSinceFlipsOnTheDayTheCountCrossesALiteral) {
   FakeContext context;
   context.Attr("d", "2024-03-01").SetToday(2024, 3, 5);

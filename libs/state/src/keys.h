@@ -15,7 +15,9 @@ namespace cdp::state::internal {
 
 inline constexpr std::size_t kPartitionPrefixBytes = 4;
 inline constexpr char kFormatVersionKey[] = "format_version";
-inline constexpr char kFormatVersion[] = "2";
+inline constexpr char kFormatVersion[] = "3";
+// Version 3 added the partition_state family; a version-2 store is upgraded by adding it.
+inline constexpr char kFormatVersionWithoutPartitionState[] = "2";
 // The last version without the timers family: refused with its own advice.
 inline constexpr char kFormatVersionWithoutTimers[] = "1";
 

@@ -23,6 +23,7 @@ constexpr std::string_view kProfilesFamily = "profiles";
 constexpr std::string_view kDedupFamily = "dedup";
 constexpr std::string_view kOffsetsFamily = "offsets";
 constexpr std::string_view kTimersFamily = "timers";
+constexpr std::string_view kPartitionStateFamily = "partition_state";
 
 absl::StatusCode CodeOf(const rocksdb::Status& status) {
   if (status.IsNotFound()) return absl::StatusCode::kNotFound;
@@ -81,6 +82,7 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* dedup = nullptr;
   rocksdb::ColumnFamilyHandle* offsets = nullptr;
   rocksdb::ColumnFamilyHandle* timers = nullptr;
+  rocksdb::ColumnFamilyHandle* partition_state = nullptr;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -98,8 +100,8 @@ struct Store::Impl {
     delete db;
   }
 
-  [[nodiscard]] std::array<rocksdb::ColumnFamilyHandle*, 4> PartitionedFamilies() const {
-    return {profiles, dedup, offsets, timers};
+  [[nodiscard]] std::array<rocksdb::ColumnFamilyHandle*, 5> PartitionedFamilies() const {
+    return {profiles, dedup, offsets, timers, partition_state};
   }
 
   [[nodiscard]] absl::StatusOr<bool> FamilyEmpty(rocksdb::ColumnFamilyHandle* family) const {
@@ -119,6 +121,7 @@ struct Store::Impl {
     if (name == kDedupFamily) dedup = handle;
     if (name == kOffsetsFamily) offsets = handle;
     if (name == kTimersFamily) timers = handle;
+    if (name == kPartitionStateFamily) partition_state = handle;
   }
 
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> ReadFormatVersion() const {
@@ -131,6 +134,32 @@ struct Store::Impl {
                          absl::StrCat("cannot read the format version of state at '", path, "'"));
     }
     return version;
+  }
+
+  [[nodiscard]] absl::Status CreateFamilies(
+      const std::vector<rocksdb::ColumnFamilyDescriptor>& families) {
+    for (const rocksdb::ColumnFamilyDescriptor& family : families) {
+      rocksdb::ColumnFamilyHandle* handle = nullptr;
+      const rocksdb::Status created = db->CreateColumnFamily(family.options, family.name, &handle);
+      if (!created.ok()) {
+        return FromRocksDb(created, absl::StrCat("cannot create column family '", family.name,
+                                                 "' in state at '", path, "'"));
+      }
+      Adopt(handle);
+    }
+    return absl::OkStatus();
+  }
+
+  [[nodiscard]] absl::Status WriteFormatVersion() {
+    rocksdb::WriteOptions durable;
+    durable.sync = true;
+    const rocksdb::Status written = db->Put(durable, meta, AsSlice(internal::kFormatVersionKey),
+                                            AsSlice(internal::kFormatVersion));
+    if (!written.ok()) {
+      return FromRocksDb(written,
+                         absl::StrCat("cannot write the format version of state at '", path, "'"));
+    }
+    return absl::OkStatus();
   }
 
   // Turns an empty database into a store of the current format. The version goes last, so that
@@ -147,24 +176,8 @@ struct Store::Impl {
                          "version); point the state directory at an empty or new directory"));
       }
     }
-    for (const rocksdb::ColumnFamilyDescriptor& family : missing_families) {
-      rocksdb::ColumnFamilyHandle* handle = nullptr;
-      const rocksdb::Status created = db->CreateColumnFamily(family.options, family.name, &handle);
-      if (!created.ok()) {
-        return FromRocksDb(created, absl::StrCat("cannot create column family '", family.name,
-                                                 "' in state at '", path, "'"));
-      }
-      Adopt(handle);
-    }
-    rocksdb::WriteOptions durable;
-    durable.sync = true;
-    const rocksdb::Status written = db->Put(durable, meta, AsSlice(internal::kFormatVersionKey),
-                                            AsSlice(internal::kFormatVersion));
-    if (!written.ok()) {
-      return FromRocksDb(written,
-                         absl::StrCat("cannot write the format version of state at '", path, "'"));
-    }
-    return absl::OkStatus();
+    if (absl::Status created = CreateFamilies(missing_families); !created.ok()) return created;
+    return WriteFormatVersion();
   }
 
   // Values found for many ids of one partition, in the order of the ids.
@@ -229,6 +242,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
        internal::MakeDedupOptions(impl->block_cache, &impl->dedup_filter)},
       {std::string(kOffsetsFamily), internal::MakeOffsetOptions()},
       {std::string(kTimersFamily), internal::MakeTimerOptions(impl->block_cache)},
+      {std::string(kPartitionStateFamily), internal::MakeOffsetOptions()},
   };
   std::vector<std::string> existing_names;
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &existing_names).ok()) {
@@ -279,6 +293,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         "; this build reads version ", internal::kFormatVersion,
         "); remove the directory, reset the consumer group's offsets to the earliest and restart: "
         "the service rebuilds the state by reprocessing the input topic"));
+  } else if (**version == internal::kFormatVersionWithoutPartitionState) {
+    // Nothing else changed: the new family starts empty, and the pipeline rebuilds a partition's
+    // state record from its profiles the first time it finds none.
+    const bool only_new_family_missing =
+        missing.size() == 1 && missing.front().name == kPartitionStateFamily;
+    if (!only_new_family_missing) {
+      return absl::DataLossError(
+          absl::StrCat("state at '", options.path, "' has format version ", **version,
+                       " but lacks some of its column families; move the directory aside and "
+                       "rebuild the state from the changelog"));
+    }
+    if (absl::Status upgraded = impl->CreateFamilies(missing); !upgraded.ok()) return upgraded;
+    if (absl::Status upgraded = impl->WriteFormatVersion(); !upgraded.ok()) return upgraded;
   } else if (**version != internal::kFormatVersion) {
     return absl::FailedPreconditionError(
         absl::StrCat("state at '", options.path, "' has format version ", **version,
@@ -494,6 +521,11 @@ void Store::Batch::SetTimer(Partition partition, std::string_view customer_id,
   }
 }
 
+void Store::Batch::PutPartitionState(Partition partition, const v1::PartitionState& state) {
+  Add(Kind::kPutPartitionState, partition, internal::PartitionBegin(partition),
+      state.SerializeAsString());
+}
+
 void Store::Batch::Clear() {
   operations_.clear();
   bytes_ = 0;
@@ -529,6 +561,9 @@ absl::Status Store::Commit(Batch& batch) {
         break;
       case Batch::Kind::kDeleteTimer:
         added = write.Delete(impl_->timers, operation.key);
+        break;
+      case Batch::Kind::kPutPartitionState:
+        added = write.Put(impl_->partition_state, operation.key, operation.value);
         break;
     }
     if (!added.ok()) {
@@ -590,6 +625,53 @@ absl::Status Store::ForEachProfile(
     return FromRocksDb(it->status(), absl::StrCat("cannot scan profiles in '", impl_->path, "'"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<v1::PartitionState>> Store::ReadPartitionState(
+    Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status read = impl_->db->Get(rocksdb::ReadOptions(), impl_->partition_state,
+                                              internal::PartitionBegin(partition), &value);
+  if (read.IsNotFound()) return std::nullopt;
+  if (!read.ok()) {
+    return FromRocksDb(read, absl::StrCat("cannot read the state record of partition ",
+                                          partition.value(), " from '", impl_->path, "'"));
+  }
+  v1::PartitionState state;
+  if (!state.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("the state record of partition ", partition.value(), " in '", impl_->path,
+                     "' is not a valid cdp.v1.PartitionState; drop the partition and restore it"));
+  }
+  return state;
+}
+
+absl::StatusOr<std::vector<v1::CustomerProfile>> Store::ReadProfilesAfter(Partition partition,
+                                                                          std::string_view after,
+                                                                          std::size_t limit) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  std::vector<v1::CustomerProfile> profiles;
+  if (limit == 0) return profiles;
+  const std::string first = internal::PartitionKey(partition, after);
+  const std::string end = internal::PartitionEnd(partition);
+  const rocksdb::Slice end_slice = end;
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &end_slice;
+  // A sweep over the partition would evict the blocks that point lookups need.
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->profiles));
+  for (it->Seek(first); it->Valid() && profiles.size() < limit; it->Next()) {
+    const std::string_view key = View(it->key());
+    if (key == first) continue;
+    absl::Status parsed = ParseProfile(partition, key, View(it->value()), profiles.emplace_back());
+    if (!parsed.ok()) return parsed;
+  }
+  if (!it->status().ok()) {
+    return FromRocksDb(it->status(), absl::StrCat("cannot scan profiles of partition ",
+                                                  partition.value(), " in '", impl_->path, "'"));
+  }
+  return profiles;
 }
 
 absl::StatusOr<std::vector<Partition>> Store::StoredPartitions() const {

@@ -625,12 +625,12 @@ TEST(StoreTest, RefusesAnotherFormatVersion) {
   OpenStore(dir.db());
   {
     RawDb raw(dir.db());
-    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "3");
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "4");
   }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("format version 3"));
-  EXPECT_THAT(std::string(store.status().message()), HasSubstr("reads version 2"));
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("format version 4"));
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("reads version 3"));
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir.db()));
 }
 
@@ -696,11 +696,97 @@ TEST(StoreTest, RefusesAVersionedStoreThatLacksItsData) {
   TempDir dir;
   {
     RawDb raw(dir.db());
-    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "2");
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "3");
   }
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = dir.db()});
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(store.status().message()), HasSubstr("lacks column family"));
+}
+
+TEST(StoreTest, UpgradesAVersion2DatabaseByAddingThePartitionStateFamily) {
+  TempDir dir;
+  // What the previous release left: four families, version 2, no partition state records.
+  {
+    RawDb raw(dir.db());
+    for (const char* family : {"profiles", "dedup", "offsets", "timers"}) raw.CreateFamily(family);
+    raw.Put("profiles", std::string("\0\0\0\0", 4) + "alice",
+            MakeProfile("alice", 1).SerializeAsString());
+    raw.Put("offsets", std::string("\0\0\0\0", 4), std::string("\0\0\0\0\0\0\0\x05", 8));
+    raw.Put(rocksdb::kDefaultColumnFamilyName, "format_version", "2");
+  }
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 1);
+    EXPECT_EQ(OffsetOf(*store, Partition(0)), Offset(5));
+    absl::StatusOr<std::optional<v1::PartitionState>> state =
+        store->ReadPartitionState(Partition(0));
+    ASSERT_TRUE(state.ok()) << state.status();
+    EXPECT_EQ(*state, std::nullopt);
+  }
+  EXPECT_THAT(FamiliesOf(dir.db()), ::testing::Contains("partition_state"));
+  RawDb raw(dir.db());
+  EXPECT_EQ(raw.Get(rocksdb::kDefaultColumnFamilyName, "format_version"), "3");
+}
+
+TEST(StoreTest, KeepsAPartitionStateRecordPerPartition) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Store::Batch batch;
+    for (int p : {0, 1}) {
+      v1::PartitionState state;
+      (*state.mutable_members())["vip"] = 10 + p;
+      state.add_reevaluate_segments("vip");
+      state.set_reevaluated_through("carol");
+      batch.PutPartitionState(Partition(p), state);
+    }
+    ASSERT_TRUE(store->Commit(batch).ok());
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  for (int p : {0, 1}) {
+    absl::StatusOr<std::optional<v1::PartitionState>> state =
+        store->ReadPartitionState(Partition(p));
+    ASSERT_TRUE(state.ok()) << state.status();
+    ASSERT_TRUE(state->has_value());
+    EXPECT_EQ((*state)->members().at("vip"), 10 + p);
+    EXPECT_EQ((*state)->reevaluated_through(), "carol");
+  }
+  EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(0), Partition(1)));
+  ASSERT_TRUE(store->DropPartition(Partition(0)).ok());
+  EXPECT_EQ(*store->ReadPartitionState(Partition(0)), std::nullopt);
+  EXPECT_TRUE(store->ReadPartitionState(Partition(1))->has_value());
+  EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(1)));
+}
+
+TEST(StoreTest, ReadProfilesAfterWalksAPartitionInChunks) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  for (const char* id : {"dave", "alice", "carol", "bob", "eve"}) {
+    batch.PutProfile(Partition(3), MakeProfile(id, 1));
+  }
+  // Neighbouring partitions must not leak into the walk.
+  batch.PutProfile(Partition(2), MakeProfile("zed", 1));
+  batch.PutProfile(Partition(4), MakeProfile("aaron", 1));
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  std::vector<std::string> walked;
+  std::string after;
+  for (int chunk = 0; chunk < 10; ++chunk) {
+    absl::StatusOr<std::vector<v1::CustomerProfile>> profiles =
+        store->ReadProfilesAfter(Partition(3), after, 2);
+    ASSERT_TRUE(profiles.ok()) << profiles.status();
+    for (const v1::CustomerProfile& profile : *profiles) walked.push_back(profile.customer_id());
+    if (profiles->size() < 2) break;
+    after = profiles->back().customer_id();
+  }
+  EXPECT_THAT(walked, ElementsAre("alice", "bob", "carol", "dave", "eve"));
+  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "eve", 2), ::testing::IsEmpty());
+  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "alice", 0), ::testing::IsEmpty());
 }
 
 TEST(StoreTest, RefusesADirectoryAlreadyInUse) {

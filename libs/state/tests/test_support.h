@@ -98,6 +98,20 @@ class RawDb {
     ADD_FAILURE() << "no column family " << family;
   }
 
+  // The value under `key`, "" when there is none.
+  std::string Get(std::string_view family, std::string_view key) {
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] != family) continue;
+      std::string value;
+      const rocksdb::Status read = db_->Get(rocksdb::ReadOptions(), handles_[i],
+                                            rocksdb::Slice(key.data(), key.size()), &value);
+      EXPECT_TRUE(read.ok() || read.IsNotFound()) << read.ToString();
+      return value;
+    }
+    ADD_FAILURE() << "no column family " << family;
+    return {};
+  }
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::string> names_;

@@ -28,8 +28,10 @@
 #include "kafka_adapters.h"
 #include "log.h"
 #include "profile_json.h"
+#include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
+#include "segment_watcher.h"
 
 namespace cdp::service {
 namespace {
@@ -66,6 +68,25 @@ absl::Status WriteStatusFile(const std::string& path, int http_port, const std::
   return absl::OkStatus();
 }
 
+// The engine of the running segment catalogue, for the HTTP threads: replaced on a reload.
+class CurrentEngine {
+ public:
+  explicit CurrentEngine(std::shared_ptr<const core::Engine> engine) : engine_(std::move(engine)) {}
+
+  [[nodiscard]] std::shared_ptr<const core::Engine> Get() const {
+    std::lock_guard lock(mutex_);
+    return engine_;
+  }
+  void Set(std::shared_ptr<const core::Engine> engine) {
+    std::lock_guard lock(mutex_);
+    engine_ = std::move(engine);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const core::Engine> engine_;
+};
+
 }  // namespace
 
 int RunApplication(const Config& config, const std::atomic<bool>& stop) {
@@ -79,6 +100,9 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   core::EngineOptions engine_options;
   engine_options.reporting_currency = config.currency;
   auto engine = std::make_shared<const core::Engine>(shared_catalogue, engine_options);
+  CurrentEngine current_engine(engine);
+  SegmentWatcher segment_watcher(config.segments, config.segments_check_interval);
+  SegmentWatcher::InstallSignalHandler();
 
   auto store = state::Store::Open(state::StoreOptions{.path = config.data_dir});
   if (!store.ok()) {
@@ -133,6 +157,22 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                           .Help("1 when the service is consuming normally, 0 otherwise.")
                           .Register(*registry)
                           .Add({});
+  auto& reloads = prometheus::BuildCounter()
+                      .Name("cdp_segment_config_reloads_total")
+                      .Help(
+                          "Segment file reloads: applied, or invalid (the running definitions "
+                          "were kept).")
+                      .Register(*registry);
+  auto& reloads_applied = reloads.Add({{"result", "applied"}});
+  auto& reloads_invalid = reloads.Add({{"result", "invalid"}});
+  auto& config_valid = prometheus::BuildGauge()
+                           .Name("cdp_segment_config_valid")
+                           .Help(
+                               "1 when the segment file as last read is the one running, 0 when "
+                               "it is invalid and the previous definitions are kept.")
+                           .Register(*registry)
+                           .Add({});
+  config_valid.Set(1);
   auto& lag_family = prometheus::BuildGauge()
                          .Name("cdp_consumer_lag_records")
                          .Help("Input records not yet consumed, per owned partition.")
@@ -200,8 +240,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                  : http::Response{503, "text/plain", "not ready: starting or retrying a batch\n"};
   });
   const state::Store& state = **store;
-  server.Get(R"(/v1/profiles/([^/]+))", [&state, engine](const http::Request& request) {
-    return ProfileResponse(state, *engine, request.captures.at(0), absl::Now());
+  server.Get(R"(/v1/profiles/([^/]+))", [&state, &current_engine](const http::Request& request) {
+    return ProfileResponse(state, *current_engine.Get(), request.captures.at(0), absl::Now());
   });
   auto port = server.Start();
   if (!port.ok()) {
@@ -271,15 +311,73 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return status;
   };
 
+  // A new segment file applies to input from the next batch on, and to the stored profiles a
+  // chunk per partition between batches, so live events keep flowing meanwhile.
+  absl::Time reevaluation_started = absl::InfinitePast();
+  std::size_t reevaluated = 0;
+  // Fails only when the state store does: the caller exits, as for a failed batch commit.
+  auto reload_segments = [&]() -> absl::Status {
+    std::optional<absl::StatusOr<rules::SegmentCatalogue>> reloaded =
+        segment_watcher.Check(absl::Now());
+    if (!reloaded.has_value()) return absl::OkStatus();
+    if (!reloaded->ok()) {
+      reloads_invalid.Increment();
+      config_valid.Set(0);
+      Log("ERROR", "segment file not reloaded, the running definitions stay:\n",
+          reloaded->status().message());
+      return absl::OkStatus();
+    }
+    auto next = std::make_shared<const core::Engine>(
+        std::make_shared<const rules::SegmentCatalogue>(std::move(**reloaded)), engine_options);
+    if (absl::Status set = processor.SetEngine(next); !set.ok()) {
+      Log("ERROR", set.message(), "; exiting so that a restart resumes from the stored state");
+      return set;
+    }
+    current_engine.Set(next);
+    reloads_applied.Increment();
+    config_valid.Set(1);
+    const std::size_t partitions = processor.PartitionsToReevaluate();
+    Log("INFO", "segment file '", config.segments,
+        "' reloaded: ", next->catalogue().segments.size(), " segments, ",
+        next->catalogue().dimensions.size(), " dimensions; ",
+        partitions == 0 ? std::string("no definition changed")
+                        : absl::StrCat("re-evaluating the stored profiles of ", partitions,
+                                       " partitions in the background"));
+    return absl::OkStatus();
+  };
+  auto reevaluate = [&] {
+    if (reevaluation_started == absl::InfinitePast()) {
+      reevaluation_started = absl::Now();
+      reevaluated = 0;
+    }
+    absl::Status status = with_retries("re-evaluating stored profiles", [&] {
+      auto result = processor.ReevaluateDefinitions();
+      if (result.ok()) reevaluated += *result;
+      return result.status();
+    });
+    if (status.ok() && processor.PartitionsToReevaluate() == 0) {
+      Log("INFO", "every stored profile follows the segment definitions: ", reevaluated,
+          " re-evaluated in ", absl::FormatDuration(absl::Now() - reevaluation_started));
+      reevaluation_started = absl::InfinitePast();
+    }
+    return status;
+  };
+
   while (!stop.load()) {
+    if (!reload_segments().ok() || (processor.PartitionsToReevaluate() > 0 && !reevaluate().ok())) {
+      if (!stop.load()) exit_code = kExitRuntimeError;
+      break;
+    }
     if (timers_pending || absl::Now() - timers_checked >= kTimerInterval) {
       if (!fire_timers().ok()) {
         if (!stop.load()) exit_code = kExitRuntimeError;
         break;
       }
     }
-    auto batch =
-        (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), absl::Milliseconds(100));
+    // Not waiting for input while stored profiles are being re-evaluated.
+    const absl::Duration poll_wait =
+        processor.PartitionsToReevaluate() > 0 ? absl::ZeroDuration() : absl::Milliseconds(100);
+    auto batch = (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), poll_wait);
     if (!batch.ok()) {
       Log("ERROR", "the Kafka consumer cannot go on: ", batch.status().message());
       exit_code = kExitRuntimeError;

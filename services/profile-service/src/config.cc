@@ -75,8 +75,25 @@ const std::vector<Option>& Options() {
        "Kafka bootstrap.servers. Empty starts an embedded broker (librdkafka's mock cluster) "
        "in-process and creates the topics.",
        String(&Config::brokers), Show(&Config::brokers)},
-      {"segments", "FILE", "Segment catalogue (YAML, see libs/rules/README.md).",
+      {"segments", "FILE",
+       "Segment catalogue (YAML, see libs/rules/README.md). Reloaded while running when it "
+       "changes (see --segments-check-interval) or on SIGHUP: an invalid file is reported and "
+       "the running one kept; a valid one applies to new input at once and to every stored "
+       "profile in the background.",
        NonEmpty(&Config::segments, "--segments"), Show(&Config::segments)},
+      {"segments-check-interval", "DURATION",
+       "How often to look for a changed --segments file (e.g. 1s); 0 looks only on SIGHUP.",
+       [](Config& config, std::string_view value) {
+         absl::Duration duration;
+         if (!absl::ParseDuration(A(value), &duration) || duration < absl::ZeroDuration()) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--segments-check-interval: '", A(value),
+                            "' is not a duration such as 1s (0 to look only on SIGHUP)"));
+         }
+         config.segments_check_interval = duration;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return absl::FormatDuration(config.segments_check_interval); }},
       {"data-dir", "DIR", "RocksDB state directory; created if missing.",
        NonEmpty(&Config::data_dir, "--data-dir"), Show(&Config::data_dir)},
       {"http-address", "ADDR",

@@ -17,6 +17,8 @@ enum class Clock { kWall, kEventTime };
 struct Config {
   std::string brokers;  // empty: start the embedded broker
   std::string segments = "deploy/config/segments.yaml";
+  // 0: the file is re-read on SIGHUP only.
+  absl::Duration segments_check_interval = absl::Seconds(1);
   std::string data_dir = "data/profile-service";
   std::string http_address = "127.0.0.1";
   int http_port = 8080;

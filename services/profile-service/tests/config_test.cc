@@ -37,7 +37,7 @@ TEST(Config, DefaultsNeedNoFlags) {
 TEST(Config, FlagsInBothForms) {
   auto parsed = Parse({"--brokers", "k1:9092,k2:9092", "--http-port=0", "--clock", "event-time",
                        "--kafka-property", "security.protocol=SASL_SSL", "--print-changes",
-                       "--dedup-retention", "30m", "--lanes=4"});
+                       "--dedup-retention", "30m", "--lanes=4", "--segments-check-interval=0"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.brokers, "k1:9092,k2:9092");
   EXPECT_EQ(parsed->config.http_port, 0);
@@ -48,6 +48,7 @@ TEST(Config, FlagsInBothForms) {
   EXPECT_TRUE(parsed->config.print_changes);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Minutes(30));
   EXPECT_EQ(parsed->config.lanes, 4);
+  EXPECT_EQ(parsed->config.segments_check_interval, absl::ZeroDuration());
 }
 
 TEST(Config, BadOptionsSayWhatToFix) {
@@ -66,6 +67,11 @@ TEST(Config, BadOptionsSayWhatToFix) {
   auto missing = Parse({"--segments"});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(), "--segments needs a value");
+  auto interval = Parse({"--segments-check-interval", "-1s"});
+  ASSERT_FALSE(interval.ok());
+  EXPECT_EQ(interval.status().message(),
+            "--segments-check-interval: '-1s' is not a duration such as 1s (0 to look only on "
+            "SIGHUP)");
   auto positional = Parse({"run"});
   EXPECT_FALSE(positional.ok());
 }
@@ -101,8 +107,9 @@ TEST(Config, FileErrorsNameLineAndColumn) {
 
 TEST(Config, HelpDocumentsEveryOption) {
   const std::string help = HelpText();
-  for (const char* flag : {"--brokers", "--segments", "--data-dir", "--http-port", "--group-id",
-                           "--clock", "--config", "--kafka-property", "--status-file"}) {
+  for (const char* flag :
+       {"--brokers", "--segments", "--data-dir", "--http-port", "--group-id", "--clock", "--config",
+        "--kafka-property", "--status-file", "--segments-check-interval"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
@@ -112,6 +119,7 @@ TEST(Config, ShippedExampleFileIsValid) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.brokers, "");
   EXPECT_EQ(parsed->config.batch_max_wait, absl::Milliseconds(20));
+  EXPECT_EQ(parsed->config.segments_check_interval, absl::Seconds(1));
   ASSERT_EQ(parsed->config.kafka_properties.size(), 1u);
   EXPECT_EQ(parsed->config.kafka_properties[0].first, "client.id");
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cdp/core/reject_reason.h"
 #include "cdp/rules/catalogue.h"
+#include "cdp/rules/digest.h"
 #include "cdp/rules/value.h"
 #include "cdp/v1/customer_event.pb.h"
 #include "cdp/v1/customer_profile.pb.h"
@@ -18,6 +20,7 @@
 namespace cdp::core {
 
 namespace internal {
+class RuleInputs;
 class TimePlan;
 }  // namespace internal
 
@@ -28,6 +31,45 @@ struct EngineOptions {
   // occurred_at later than now + this, or earlier than now - max_past, is rejected.
   absl::Duration max_future_skew = absl::Hours(24);
   absl::Duration max_past = absl::Hours(24 * 365 * 10);
+  // true: after an event only the rules reading what the event can change are evaluated, after a
+  // timer only the time-dependent ones; the others keep what the profile holds. false: evaluate
+  // every rule on every update (the reference the incremental path is tested against).
+  bool incremental = true;
+};
+
+// Which segments and dimensions of an engine's catalogue to evaluate; the others keep what the
+// profile holds. Indexed like the catalogue it is built against, which must be the engine's.
+class RuleSelection {
+ public:
+  // Nothing.
+  RuleSelection() = default;
+  // The segments and dimensions of `catalogue` that `rules` name, e.g. the ChangedDefinitions of
+  // a reloaded segment file. Ids the catalogue does not define are ignored: what a profile holds
+  // of those is exited on any evaluation.
+  RuleSelection(const rules::SegmentCatalogue& catalogue, std::span<const rules::RuleRef> rules);
+  // Every segment and dimension.
+  [[nodiscard]] static RuleSelection All();
+
+  void AddSegment(std::size_t index);
+  void AddDimension(std::size_t index);
+  // Adds what `other` selects.
+  void Add(const RuleSelection& other);
+
+  [[nodiscard]] bool all() const { return all_; }
+  [[nodiscard]] bool empty() const;
+  // Whether a segment or dimension is selected by both.
+  [[nodiscard]] bool Intersects(const RuleSelection& other) const;
+  [[nodiscard]] bool segment(std::size_t index) const {
+    return all_ || (index < segments_.size() && segments_[index]);
+  }
+  [[nodiscard]] bool dimension(std::size_t index) const {
+    return all_ || (index < dimensions_.size() && dimensions_[index]);
+  }
+
+ private:
+  bool all_ = false;
+  std::vector<bool> segments_;
+  std::vector<bool> dimensions_;
 };
 
 // A field's name and value, for the profile API and explanations.
@@ -54,17 +96,35 @@ class Engine {
   [[nodiscard]] std::optional<Rejection> Validate(const v1::CustomerEvent& event,
                                                   absl::Time now) const;
 
-  // Applies a valid event to `profile` (empty for a new customer), re-evaluates every segment at
-  // `now` and appends one change per membership change to `changes`. An erasure clears the
-  // profile, exits every segment (cause: erasure) and returns true: the caller deletes the state.
+  // Applies a valid event to `profile` (empty for a new customer), re-evaluates the segments at
+  // `now` and appends one change per membership change to `changes`. Only the rules reading what
+  // the event can change are evaluated (EngineOptions::incremental): due timers are fired first,
+  // so what the profile holds is what every other rule says. An erasure clears the profile, exits
+  // every segment (cause: erasure) and returns true: the caller deletes the state.
   [[nodiscard]] bool Apply(const v1::CustomerEvent& event, absl::Time now,
                            v1::CustomerProfile& profile,
                            std::vector<v1::SegmentChange>& changes) const;
 
   // Re-evaluates memberships with no new event (time passed, or definitions changed); changes
   // carry `cause` and `occurred_at = now`. Like Apply, sets the profile's timer (timer_due_at).
+  // Evaluates every rule, but for cause `time` only the time-dependent ones: nothing else can
+  // have changed since the profile's last update.
   void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, v1::CustomerProfile& profile,
                   std::vector<v1::SegmentChange>& changes) const;
+
+  // The same, evaluating only the segments and dimensions `only` selects (and the rules reading
+  // the history of a membership that moves; and the time-dependent rules when the profile's timer
+  // is due by `now`); the others keep what the profile holds. After a segment file reload,
+  // re-evaluating each stored profile with the changed definitions (rules::ChangedDefinitions)
+  // gives what evaluating every rule would. Memberships the catalogue no longer defines are
+  // exited whatever `only` selects. The timer is set from every rule, as after any update, unless
+  // nothing changed and no rule evaluated depends on time: then it stays, since rules that do
+  // not depend on time cannot make it later than needed, and an early timer only fires to find
+  // nothing. The changes carry `occurred_at` (and their ids hash it): `now` unless given, e.g.
+  // the instant the definitions changed, so that redoing a re-evaluation gives the same ids.
+  void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, const RuleSelection& only,
+                  v1::CustomerProfile& profile, std::vector<v1::SegmentChange>& changes,
+                  std::optional<absl::Time> occurred_at = std::nullopt) const;
 
   // Fires the profile's timers due at or before `now`, earliest first: each re-evaluates the
   // memberships at its due instant (cause: time, occurred_at: the due instant) and sets the next
@@ -80,8 +140,14 @@ class Engine {
   [[nodiscard]] const rules::SegmentCatalogue& catalogue() const { return *catalogue_; }
 
  private:
+  // What `only` becomes for `profile`: everything when updates are not incremental, or when the
+  // profile holds no memberships the engine evaluated (no event applied yet).
+  [[nodiscard]] const RuleSelection& Effective(const RuleSelection& only,
+                                               const v1::CustomerProfile& profile) const;
+
   std::shared_ptr<const rules::SegmentCatalogue> catalogue_;
   std::shared_ptr<const internal::TimePlan> time_plan_;
+  std::shared_ptr<const internal::RuleInputs> rule_inputs_;
   EngineOptions options_;
 };
 

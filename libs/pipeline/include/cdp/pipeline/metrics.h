@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -39,12 +40,23 @@ class PipelineMetrics {
   void CountTimersFired(std::size_t n) { timers_fired_->Increment(static_cast<double>(n)); }
   void ObserveChangeLatency(double from_occurred_seconds, double from_broker_seconds);
   void SetCachedProfiles(std::size_t n) { cached_profiles_->Set(static_cast<double>(n)); }
+  // Moves a segment's member count; `key` is the segment id or "dimension/tier". Called once per
+  // partition and batch, not per change; a segment no catalogue defined gets its gauge then.
+  void AddMembers(std::string_view key, std::int64_t delta);
+  // Counters and gauges for the segments of a new catalogue (a reloaded segment file).
+  void AddCatalogue(const rules::SegmentCatalogue& catalogue);
+  void CountReevaluated(std::size_t n) { reevaluated_->Increment(static_cast<double>(n)); }
+  void SetPartitionsToReevaluate(std::size_t n) {
+    partitions_to_reevaluate_->Set(static_cast<double>(n));
+  }
 
  private:
   struct Direction {
     prometheus::Counter* entered;
     prometheus::Counter* exited;
   };
+
+  void AddSegment(const std::string& dimension, const std::string& segment);
 
   prometheus::Counter* consumed_;
   std::array<prometheus::Counter*, 16> applied_{};
@@ -54,6 +66,12 @@ class PipelineMetrics {
   // Dimension ("" for independent segments), then segment; transparent, so a change's
   // names find their counters without building a key.
   std::map<std::string, std::map<std::string, Direction, std::less<>>, std::less<>> changes_;
+  prometheus::Family<prometheus::Counter>* changes_family_;
+  // By member key (see AddMembers).
+  std::map<std::string, prometheus::Gauge*, std::less<>> members_;
+  prometheus::Family<prometheus::Gauge>* members_family_;
+  prometheus::Counter* reevaluated_;
+  prometheus::Gauge* partitions_to_reevaluate_;
   prometheus::Counter* batches_;
   prometheus::Counter* batch_failures_;
   prometheus::Histogram* batch_seconds_;

@@ -17,6 +17,7 @@
 #include "cdp/core/engine.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/records.h"
+#include "cdp/rules/digest.h"
 #include "cdp/state/store.h"
 
 namespace cdp::pipeline {
@@ -48,6 +49,9 @@ struct ProcessorOptions {
   // FireTimers fires at most this many timers per partition per call, so that a burst of due
   // timers (midnight) does not hold up live input for long.
   std::size_t timers_per_round = 10'000;
+  // ReevaluateDefinitions re-evaluates at most this many stored profiles per partition per call,
+  // so that live input keeps flowing while a new segment file is applied to every customer.
+  std::size_t reevaluations_per_round = 5'000;
 };
 
 // Turns batches of input records into state and outputs, with the pipeline's delivery contract:
@@ -78,6 +82,24 @@ class Processor {
   // fired; when a partition had more than options.timers_per_round due, call again.
   [[nodiscard]] absl::StatusOr<std::size_t> FireTimers();
 
+  // Makes `engine` (a new segment catalogue) apply from the next call on. Every segment or
+  // dimension whose definition changed is recorded in each partition's state as to be
+  // re-evaluated for every stored profile, which ReevaluateDefinitions then does in the
+  // background. Partitions loaded later compare the definitions their state records with the
+  // engine's in the same way, so a restart with another segment file re-evaluates too. An error
+  // comes from the store (reopen it); the running engine is then unchanged.
+  [[nodiscard]] absl::Status SetEngine(std::shared_ptr<const core::Engine> engine);
+
+  // Re-evaluates the next stored profiles of each partition whose memberships may predate the
+  // engine's definitions (cause: definition_change), at most options.reevaluations_per_round per
+  // partition; the changes are delivered and committed with the profiles and the partition's
+  // progress, as for a batch, and the errors mean the same as Process's. Returns how many
+  // profiles it re-evaluated; 0 when nothing is left to do.
+  [[nodiscard]] absl::StatusOr<std::size_t> ReevaluateDefinitions();
+
+  // Partitions whose stored profiles still have to be re-evaluated for changed definitions.
+  [[nodiscard]] std::size_t PartitionsToReevaluate() const;
+
   // Where to resume a partition: the offset its state recorded, nullopt if it has none. The
   // partition is owned from then on.
   [[nodiscard]] absl::StatusOr<std::optional<Offset>> ResumeOffset(Partition partition);
@@ -90,6 +112,7 @@ class Processor {
   struct WorkingProfile;
   struct Lane;
   struct LaneBatch;
+  struct PartitionRecord;
 
   [[nodiscard]] std::size_t LaneIndex(Partition partition) const;
   [[nodiscard]] Lane& LaneOf(Partition partition);
@@ -100,6 +123,17 @@ class Processor {
   [[nodiscard]] absl::Status Stage(Lane& lane, LaneBatch& work, absl::Time wall) const;
   // The same for the lane's due timers.
   [[nodiscard]] absl::Status StageTimers(Lane& lane, LaneBatch& work, absl::Time wall) const;
+  // The same for a chunk of stored profiles of each partition in LaneBatch::reevaluate.
+  [[nodiscard]] absl::Status StageReevaluation(Lane& lane, LaneBatch& work, absl::Time wall) const;
+  // Loads the state records of the partitions `work` touches that are not loaded yet. Runs on the
+  // calling thread before the lanes do, so that only it updates the member gauges.
+  [[nodiscard]] absl::Status LoadPartitions(std::span<LaneBatch> work);
+  [[nodiscard]] absl::Status LoadPartition(Lane& lane, Partition partition);
+  // "now" for a partition: the wall clock, or its event time (the wall clock before its first
+  // event).
+  [[nodiscard]] absl::Time NowOf(const Lane& lane, Partition partition, absl::Time wall) const;
+  // Counts the changes from `first` on in the partition's member counts (the batch's copy).
+  void CountMembers(Lane& lane, LaneBatch& work, Partition partition, std::size_t first) const;
   // Delivery, state commit, metrics and observer, for staged lanes.
   [[nodiscard]] absl::Status Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall);
   // Sends the changes from `first` on as output records.
@@ -110,6 +144,8 @@ class Processor {
       std::unordered_map<std::string, WorkingProfile>& working) const;
 
   std::shared_ptr<const core::Engine> engine_;
+  // Of engine_'s catalogue: what partition state records are compared with.
+  std::vector<rules::DefinitionDigest> digests_;
   state::Store& store_;
   OutputSink& sink_;
   WallClock wall_clock_;

@@ -15,12 +15,17 @@ struct Segment {
   std::string id;
   std::string description;
   Expression when;
+  // `min_dwell` in days, 0 for none: once entered, the segment is held until the start of the day
+  // this many days after the day of entry, whatever the rule says meanwhile.
+  int min_dwell_days = 0;
 };
 
 struct Tier {
   std::string id;
   std::string description;
   Expression when;
+  // As Segment::min_dwell_days: while it runs, the customer keeps this tier of the dimension.
+  int min_dwell_days = 0;
 };
 
 // Tiers are exclusive: a customer holds the first tier whose rule matches, or none.

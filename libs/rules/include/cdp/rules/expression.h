@@ -75,6 +75,11 @@ class Expression {
   [[nodiscard]] const std::vector<MembershipRef>& membership_refs() const;
   // Whether the rule calls days_since(), months_since() or days_in().
   [[nodiscard]] bool calls_date_functions() const;
+  // Whether the rule reads the customer's tags (has_tag), attributes (attr) or consent (consent):
+  // with fields() and membership_refs(), everything it reads of a profile.
+  [[nodiscard]] bool reads_tags() const;
+  [[nodiscard]] bool reads_attributes() const;
+  [[nodiscard]] bool reads_consent() const;
   // The first day after context.today() (days since 1970-01-01) on which a days_since(),
   // months_since() or days_in() call of the rule can change the rule's result; nullopt when there
   // is none (no such call, or its date is null, not a date, or the membership not held).

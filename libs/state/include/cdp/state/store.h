@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "cdp/common/strong_type.h"
 #include "cdp/v1/customer_profile.pb.h"
+#include "cdp/v1/partition_state.pb.h"
 
 namespace rocksdb {
 class Env;
@@ -36,8 +37,9 @@ struct StoreOptions {
 
 // Customer state in RocksDB, grouped by the input partition it came from so that a partition's
 // state is one contiguous key range that can be dropped or moved as a whole: profiles, the event
-// ids already applied (dedup entries), the customers' timers and the partition's next input
-// offset. Thread-safe.
+// ids already applied (dedup entries), the customers' timers, the partition's next input offset
+// and its state record (segment member counts, the definitions its memberships follow).
+// Thread-safe.
 class Store {
  public:
   // Changes that become visible together, or not at all, on Commit. Not thread-safe.
@@ -59,12 +61,23 @@ class Store {
     void SetTimer(Partition partition, std::string_view customer_id,
                   std::optional<absl::Time> previous, std::optional<absl::Time> next);
 
+    // Replaces the partition's state record (member counts, definitions; see PartitionState).
+    void PutPartitionState(Partition partition, const v1::PartitionState& state);
+
     [[nodiscard]] std::size_t operations() const { return operations_.size(); }
     void Clear();
 
    private:
     friend class Store;
-    enum class Kind { kPutProfile, kDeleteProfile, kMarkSeen, kSetOffset, kPutTimer, kDeleteTimer };
+    enum class Kind {
+      kPutProfile,
+      kDeleteProfile,
+      kMarkSeen,
+      kSetOffset,
+      kPutTimer,
+      kDeleteTimer,
+      kPutPartitionState
+    };
     struct Operation {
       Kind kind;
       std::string key;
@@ -150,7 +163,18 @@ class Store {
       std::optional<Partition> partition,
       const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const;
 
-  // Partitions that hold any state (profile, dedup entry, timer or offset), ascending.
+  // The partition's state record, nullopt if it has none (new, or written by format version 2).
+  [[nodiscard]] absl::StatusOr<std::optional<v1::PartitionState>> ReadPartitionState(
+      Partition partition) const;
+
+  // Up to `limit` profiles of `partition` whose customer ids follow `after` in bytewise order
+  // ("" for the first ones), in that order: a sweep over the partition in chunks. Does not fill
+  // the block cache.
+  [[nodiscard]] absl::StatusOr<std::vector<v1::CustomerProfile>> ReadProfilesAfter(
+      Partition partition, std::string_view after, std::size_t limit) const;
+
+  // Partitions that hold any state (profile, dedup entry, timer, offset or state record),
+  // ascending.
   [[nodiscard]] absl::StatusOr<std::vector<Partition>> StoredPartitions() const;
 
   // Removes everything the partition owns, atomically.
