@@ -584,13 +584,9 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
   const core::Engine& engine = *engine_;
   for (Partition partition : work.reevaluate) {
     const v1::PartitionState& state = lane.partitions.at(partition).state;
-    absl::Time now = wall;
-    if (options_.clock == ClockMode::kEventTime) {
-      // A partition's clock starts with its first event.
-      const auto it = lane.watermarks.find(partition);
-      if (it == lane.watermarks.end()) continue;
-      now = it->second;
-    }
+    // A partition without an event time has applied no event since its state was written: its
+    // profiles, if any, come from the wall clock.
+    const absl::Time now = NowOf(lane, partition, wall);
     const core::RuleSelection only(engine.catalogue(), ToReevaluate(state));
     // Changes carry the instant the definitions changed, so a chunk redone after a crash
     // regenerates the same change ids.

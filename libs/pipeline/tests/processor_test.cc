@@ -768,6 +768,19 @@ TEST_P(ProcessorTest, AFailedReevaluationRoundCommitsNothingAndARetryGivesTheSam
   EXPECT_THAT(Stored("c1")->segments(), ::testing::IsEmpty());
 }
 
+TEST_P(ProcessorTest, AnEventTimePartitionWithoutEventsFinishesItsReevaluation) {
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(1)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2025-01-01T00:00:00Z")}}).ok());
+  ASSERT_TRUE(processor_->SetEngine(TestEngine(kEditedCatalogue)).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 2u);
+  // Partition 1 has no clock yet, and nothing to walk: it must not stay pending for ever.
+  EXPECT_EQ(ReevaluateAll(), 1);
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+  EXPECT_THAT(ChangeSummaries(2), ElementsAre("c1 buyer exited definition_change"));
+}
+
 TEST_P(ProcessorTest, AReevaluationRedoneAfterACrashGivesTheSameChangeIds) {
   ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},

@@ -38,6 +38,8 @@ SegmentWatcher::SegmentWatcher(std::string path, absl::Duration interval)
 void SegmentWatcher::InstallSignalHandler() {
   struct sigaction action {};
   action.sa_handler = RequestReload;
+  // A reload request must not make a system call of some thread fail with EINTR.
+  action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(SIGHUP, &action, nullptr);
 }
