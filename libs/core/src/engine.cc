@@ -325,7 +325,7 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
 // does (see Engine::Reevaluate with a selection).
 void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
             const internal::RuleInputs& inputs, absl::CivilDay today, const ChangeCause& cause,
-            const RuleSelection& first, v1::CustomerProfile& profile,
+            const RuleSelection& first, const Population& population, v1::CustomerProfile& profile,
             std::vector<SegmentChange>& changes, bool timer_kept_if_unchanged = false) {
   // Rules reading membership history (ever_in, days_in) see the memberships as stored before
   // the evaluation, so a change they read can make them hold differently: one more pass settles
@@ -334,7 +334,7 @@ void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& 
   RuleSelection readers;
   const RuleSelection* only = &first;
   for (int pass = 0; pass < 2; ++pass) {
-    const internal::ProfileContext context(profile, today, catalogue);
+    const internal::ProfileContext context(profile, today, catalogue, population);
     const Stored stored = Read(catalogue, profile);
     const Membership next = Match(catalogue, context, stored, *only);
     const PendingChanges pending = Diff(catalogue, stored, next);
@@ -355,7 +355,8 @@ void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& 
     if (!first.all()) only = &readers;
   }
   // The timer reads what was stored: when a membership was entered counts for days_in.
-  SetTimer(catalogue, plan, internal::ProfileContext(profile, today, catalogue), profile);
+  SetTimer(catalogue, plan, internal::ProfileContext(profile, today, catalogue, population),
+           profile);
 }
 
 }  // namespace
@@ -436,11 +437,11 @@ std::optional<absl::Time> TimerDue(const v1::CustomerProfile& profile) {
 }
 
 bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerProfile& profile,
-                   std::vector<SegmentChange>& changes) const {
+                   std::vector<SegmentChange>& changes, const Population& population) const {
   // Time-driven changes due before the event happen first, as if their timers had fired on time:
   // the changes are then the same however late the timer service runs, and in event-time mode
   // however the input is batched. An erasure too exits what the customer holds by then.
-  FireTimers(now, profile, changes);
+  FireTimers(now, profile, changes, population);
   if (event.has_erasure()) {
     const ChangeCause cause{event.customer_id(), SegmentChange::erasure, event.event_id(),
                             event.occurred_at()};
@@ -456,24 +457,24 @@ bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerP
   internal::FoldEvent(event, catalogue_->timezone, internal::DayNumber(today), profile);
   const ChangeCause cause{event.customer_id(), SegmentChange::event, event.event_id(),
                           event.occurred_at()};
-  Update(*catalogue_, *time_plan_, *rule_inputs_, today, cause, only, profile, changes);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, today, cause, only, population, profile, changes);
   return false;
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::CustomerProfile& profile,
-                        std::vector<SegmentChange>& changes) const {
+                        std::vector<SegmentChange>& changes, const Population& population) const {
   // With no event, only time can have changed what rules read since the last update, unless the
   // definitions did.
   const RuleSelection& only =
       cause == SegmentChange::time ? rule_inputs_->after_time() : rule_inputs_->all();
   const ChangeCause change_cause{profile.customer_id(), cause, "", internal::ToTimestamp(now)};
   Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
-         change_cause, Effective(only, profile), profile, changes);
+         change_cause, Effective(only, profile), population, profile, changes);
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSelection& only,
                         v1::CustomerProfile& profile, std::vector<SegmentChange>& changes,
-                        std::optional<absl::Time> occurred_at) const {
+                        std::optional<absl::Time> occurred_at, const Population& population) const {
   const ChangeCause change_cause{profile.customer_id(), cause, "",
                                  internal::ToTimestamp(occurred_at.value_or(now))};
   const RuleSelection* selected = &Effective(only, profile);
@@ -489,14 +490,15 @@ void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSe
   const bool timer_kept_if_unchanged =
       !selected->all() && !selected->Intersects(rule_inputs_->after_time());
   Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
-         change_cause, *selected, profile, changes, timer_kept_if_unchanged);
+         change_cause, *selected, population, profile, changes, timer_kept_if_unchanged);
 }
 
 std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
-                               std::vector<SegmentChange>& changes) const {
+                               std::vector<SegmentChange>& changes,
+                               const Population& population) const {
   std::size_t fired = 0;
   for (std::optional<absl::Time> due = TimerDue(profile); due && *due <= now;) {
-    Reevaluate(*due, SegmentChange::time, profile, changes);
+    Reevaluate(*due, SegmentChange::time, profile, changes, population);
     ++fired;
     const std::optional<absl::Time> next = TimerDue(profile);
     // Each timer is set for a later day than the one it was evaluated on; this only guards
@@ -510,9 +512,10 @@ std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
   return fired;
 }
 
-Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now) const {
+Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now,
+                            const Population& population) const {
   const internal::ProfileContext context(profile, absl::ToCivilDay(now, catalogue_->timezone),
-                                         *catalogue_);
+                                         *catalogue_, population);
   Evaluation evaluation;
   evaluation.fields.reserve(rules::kFieldCount);
   for (const rules::FieldInfo& info : rules::Fields()) {

@@ -25,10 +25,14 @@ Value NonEmpty(std::string_view text) { return text.empty() ? Value::Null() : Va
 }  // namespace
 
 ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
-                               const rules::SegmentCatalogue& catalogue)
+                               const rules::SegmentCatalogue& catalogue,
+                               const Population& population)
     : profile_(profile),
       zone_(catalogue.timezone),
-      rfm_(catalogue.rfm),
+      rfm_(catalogue.rfm_scoring == rules::RfmScoring::kBreakpoints ? &catalogue.rfm
+           : population.rfm_quintiles                               ? &*population.rfm_quintiles
+                                                                    : nullptr),
+      rfm_lifetime_(catalogue.rfm_scoring == rules::RfmScoring::kQuintiles),
       today_civil_(today),
       today_(DayNumber(today_civil_)) {}
 
@@ -128,10 +132,10 @@ Value ProfileContext::Age() const {
 
 Value ProfileContext::RfmRecency() const {
   const Value days = field(FieldId::kDaysSinceLastPurchase);
-  if (days.is_null()) return Value::Null();
+  if (days.is_null() || rfm_ == nullptr) return Value::Null();
   // Inverted: the fewer days since the last purchase, the higher the score.
   int score = 5;
-  for (double breakpoint : rfm_.recency_days) {
+  for (double breakpoint : rfm_->recency_days) {
     if (days.number() <= breakpoint) return Value::Number(score);
     --score;
   }
@@ -139,7 +143,7 @@ Value ProfileContext::RfmRecency() const {
 }
 
 Value ProfileContext::RfmScore(std::int64_t value, const std::array<double, 4>& breakpoints) const {
-  if (profile_.orders_total() == 0) return Value::Null();
+  if (profile_.orders_total() == 0 || rfm_ == nullptr) return Value::Null();
   const auto reached = std::count_if(breakpoints.begin(), breakpoints.end(),
                                      [&](double b) { return static_cast<double>(value) >= b; });
   return Number(1 + reached);
@@ -193,9 +197,13 @@ Value ProfileContext::Compute(FieldId id) const {
     case FieldId::kRfmR:
       return RfmRecency();
     case FieldId::kRfmF:
-      return RfmScore(windows().orders_365d, rfm_.frequency_orders_365d);
+      if (rfm_ == nullptr) return Value::Null();
+      return RfmScore(rfm_lifetime_ ? p.orders_total() : windows().orders_365d,
+                      rfm_->frequency_orders_365d);
     case FieldId::kRfmM:
-      return RfmScore(windows().monetary_365d, rfm_.monetary_365d);
+      if (rfm_ == nullptr) return Value::Null();
+      return RfmScore(rfm_lifetime_ ? p.monetary_total() : windows().monetary_365d,
+                      rfm_->monetary_365d);
     case FieldId::kTopCategory:
       return TopCategory();
     case FieldId::kRegion:

@@ -8,6 +8,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "cdp/core/population.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/rules/eval_context.h"
 #include "cdp/v1/customer_profile.pb.h"
@@ -21,8 +22,9 @@ namespace cdp::core::internal {
 class ProfileContext final : public rules::EvalContext {
  public:
   // `today` is now's civil day in the catalogue's time zone (Apply has it already, from folding).
+  // `population` must outlive the context.
   ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
-                 const rules::SegmentCatalogue& catalogue);
+                 const rules::SegmentCatalogue& catalogue, const Population& population);
 
   [[nodiscard]] rules::Value field(rules::FieldId id) const override;
   [[nodiscard]] bool has_tag(std::string_view tag) const override;
@@ -33,6 +35,8 @@ class ProfileContext final : public rules::EvalContext {
   [[nodiscard]] std::int64_t today() const override { return today_; }
   [[nodiscard]] absl::CivilDay today_civil() const { return today_civil_; }
   [[nodiscard]] absl::TimeZone zone() const { return zone_; }
+  // The breakpoints the rfm scores use; null when they have none (quintiles not computed yet).
+  [[nodiscard]] const rules::RfmBreakpoints* rfm() const { return rfm_; }
 
  private:
   struct Windows {
@@ -56,7 +60,9 @@ class ProfileContext final : public rules::EvalContext {
 
   const v1::CustomerProfile& profile_;
   const absl::TimeZone zone_;
-  const rules::RfmBreakpoints& rfm_;
+  const rules::RfmBreakpoints* rfm_;
+  // Quintile scoring ranks lifetime orders and spend rather than the last 365 days'.
+  const bool rfm_lifetime_;
   const absl::CivilDay today_civil_;
   const std::int64_t today_;
   mutable std::optional<Windows> windows_;

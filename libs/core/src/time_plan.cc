@@ -30,6 +30,19 @@ std::optional<std::int64_t> NextFlip(std::int64_t anchor, std::int64_t today,
   return anchor + *next;
 }
 
+// The counts of days since the last purchase at which rfm_r steps down: one past each breakpoint.
+std::vector<std::int64_t> RecencySteps(const rules::RfmBreakpoints& rfm) {
+  std::vector<std::int64_t> steps;
+  for (double breakpoint : rfm.recency_days) {
+    if (breakpoint >= 0 && breakpoint < 1e7) {
+      steps.push_back(static_cast<std::int64_t>(std::floor(breakpoint)) + 1);
+    }
+  }
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
 }  // namespace
 
 TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
@@ -57,19 +70,16 @@ TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
         case FieldId::kDaysSinceLastActivity:
           count(kLastActivity);
           break;
-        case FieldId::kRfmR: {
-          // The score steps down where the days since the last purchase pass a breakpoint.
-          DayCount& day_count = day_counts_[kLastPurchase];
-          day_count.read = true;
-          std::vector<std::int64_t> steps;
-          for (double breakpoint : catalogue.rfm.recency_days) {
-            if (breakpoint >= 0 && breakpoint < 1e7) {
-              steps.push_back(static_cast<std::int64_t>(std::floor(breakpoint)) + 1);
-            }
+        case FieldId::kRfmR:
+          // Quintiles are known per partition only when the timer is set.
+          if (catalogue.rfm_scoring == rules::RfmScoring::kQuintiles) {
+            rfm_recency_quintiles_ = true;
+          } else {
+            DayCount& day_count = day_counts_[kLastPurchase];
+            day_count.read = true;
+            Merge(RecencySteps(catalogue.rfm), day_count.flip_counts);
           }
-          Merge(steps, day_count.flip_counts);
           break;
-        }
         case FieldId::kOrders30d:
         case FieldId::kMonetary30d:
           AddWindow(30, purchase_windows_);
@@ -78,10 +88,15 @@ TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
         case FieldId::kMonetary90d:
           AddWindow(90, purchase_windows_);
           break;
-        case FieldId::kOrders365d:
-        case FieldId::kMonetary365d:
         case FieldId::kRfmF:
         case FieldId::kRfmM:
+          // Quintile scores rank lifetime totals, which only events change.
+          if (catalogue.rfm_scoring == rules::RfmScoring::kBreakpoints) {
+            AddWindow(365, purchase_windows_);
+          }
+          break;
+        case FieldId::kOrders365d:
+        case FieldId::kMonetary365d:
           AddWindow(365, purchase_windows_);
           break;
         case FieldId::kInteractions30d:
@@ -138,6 +153,10 @@ std::optional<std::int64_t> TimePlan::NextChangeDay(const v1::CustomerProfile& p
   count_from(kFirstPurchase, profile.first_purchase_at(), profile.has_first_purchase_at());
   count_from(kLastPurchase, profile.last_purchase_at(), profile.has_last_purchase_at());
   count_from(kLastActivity, profile.last_activity_at(), profile.has_last_activity_at());
+  if (rfm_recency_quintiles_ && profile.has_last_purchase_at() && context.rfm() != nullptr) {
+    consider(NextFlip(DayOf(ToTime(profile.last_purchase_at()), context.zone()), today,
+                      RecencySteps(*context.rfm())));
+  }
 
   if (!purchase_windows_.empty() || !interaction_windows_.empty()) {
     // A bucket counts in window N from its day (a later day when it came with clock skew) until

@@ -67,6 +67,8 @@ class TimePlan {
   // Window lengths in days over purchase buckets and over interaction buckets (0 = not read).
   std::vector<std::int64_t> purchase_windows_;
   std::vector<std::int64_t> interaction_windows_;
+  // rfm_r is read and scored by quintiles: its steps come from each profile's partition.
+  bool rfm_recency_quintiles_ = false;
   bool age_ = false;
   bool current_month_ = false;
   std::vector<const rules::Expression*> with_date_calls_;

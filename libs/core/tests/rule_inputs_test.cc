@@ -49,7 +49,7 @@ std::string InputName(std::size_t input) {
 // Every input of `profile` as rules see it at `today`, as text.
 std::vector<std::string> Snapshot(const v1::CustomerProfile& profile, absl::CivilDay today,
                                   const rules::SegmentCatalogue& catalogue) {
-  const internal::ProfileContext context(profile, today, catalogue);
+  const internal::ProfileContext context(profile, today, catalogue, Population{});
   std::vector<std::string> inputs;
   for (const rules::FieldInfo& info : rules::Fields()) {
     const rules::Value value = context.field(info.id);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cdp/core/population.h"
 #include "cdp/pipeline/internal/profile_cache.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
@@ -104,9 +105,10 @@ void RecordDefinitions(const std::vector<rules::DefinitionDigest>& digests,
 // Brings a partition's record to the `current` definitions, found changed at `now`: whatever
 // changed joins what is still to be re-evaluated, and a re-evaluation under way starts over,
 // since the profiles it already did predate this change. Returns whether the record changed.
-bool Reconcile(const std::vector<rules::DefinitionDigest>& current, absl::Time now,
-               v1::PartitionState& state) {
-  if (SameDefinitions(state, current)) return false;
+// Adds `changed` to what the partition has to re-evaluate, found at `now`; a re-evaluation under
+// way starts over, since the profiles it already did predate this change.
+void MarkForReevaluation(std::vector<rules::RuleRef> changed, absl::Time now,
+                         v1::PartitionState& state) {
   std::set<rules::RuleRef> pending;
   for (const std::string& id : state.reevaluate_segments()) {
     pending.insert(rules::RuleRef{rules::RuleKind::kSegment, id});
@@ -114,9 +116,7 @@ bool Reconcile(const std::vector<rules::DefinitionDigest>& current, absl::Time n
   for (const std::string& id : state.reevaluate_dimensions()) {
     pending.insert(rules::RuleRef{rules::RuleKind::kDimension, id});
   }
-  for (rules::RuleRef& changed : rules::ChangedDefinitions(RecordedDigests(state), current)) {
-    pending.insert(std::move(changed));
-  }
+  for (rules::RuleRef& ref : changed) pending.insert(std::move(ref));
   state.clear_reevaluate_segments();
   state.clear_reevaluate_dimensions();
   for (const rules::RuleRef& ref : pending) {
@@ -129,12 +129,42 @@ bool Reconcile(const std::vector<rules::DefinitionDigest>& current, absl::Time n
   state.clear_reevaluated_through();
   *state.mutable_definitions_changed_at() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+}
+
+// Brings a partition's record to the `current` definitions, found changed at `now`: whatever
+// changed joins what is still to be re-evaluated. Returns whether the record changed.
+bool Reconcile(const std::vector<rules::DefinitionDigest>& current, absl::Time now,
+               v1::PartitionState& state) {
+  if (SameDefinitions(state, current)) return false;
+  MarkForReevaluation(rules::ChangedDefinitions(RecordedDigests(state), current), now, state);
   RecordDefinitions(current, state);
   return true;
 }
 
 bool Reevaluating(const v1::PartitionState& state) {
   return !state.reevaluate_segments().empty() || !state.reevaluate_dimensions().empty();
+}
+
+// The state record with its population, which the processor keeps apart, written without
+// copying the population.
+void PutPartitionState(Partition partition, v1::PartitionState& state,
+                       v1::RfmPopulation& population, state::Store::Batch& batch) {
+  state.unsafe_arena_set_allocated_rfm_population(&population);
+  batch.PutPartitionState(partition, state);
+  // Handed back: `population` stays its owner's.
+  static_cast<void>(state.unsafe_arena_release_rfm_population());
+}
+
+constexpr rules::FieldId kRfmFields[] = {rules::FieldId::kRfmR, rules::FieldId::kRfmF,
+                                         rules::FieldId::kRfmM};
+
+bool ScoresByQuintiles(const core::Engine& engine) {
+  return engine.catalogue().rfm_scoring == rules::RfmScoring::kQuintiles;
+}
+
+std::vector<rules::RuleRef> RfmReaders(const core::Engine& engine) {
+  if (!ScoresByQuintiles(engine)) return {};
+  return rules::DefinitionsReading(engine.catalogue(), kRfmFields);
 }
 
 std::vector<rules::RuleRef> ToReevaluate(const v1::PartitionState& state) {
@@ -162,7 +192,10 @@ struct Processor::WorkingProfile {
 
 // A partition's state record as committed.
 struct Processor::PartitionRecord {
+  // Without rfm_population, kept apart below: batches copy the state record when they change it,
+  // and the population is the one part every purchase changes and the largest.
   v1::PartitionState state;
+  v1::RfmPopulation population;
 };
 
 struct Processor::Lane {
@@ -180,7 +213,7 @@ struct Processor::Lane {
 // One lane's share of a batch, from its records to its state batch.
 struct Processor::LaneBatch {
   [[nodiscard]] bool busy() const {
-    return !records.empty() || !due.empty() || !reevaluate.empty();
+    return !records.empty() || !due.empty() || !reevaluate.empty() || !next_states.empty();
   }
 
   // Send, unless an earlier Send of the batch failed: the batch commits nothing then anyway.
@@ -199,8 +232,14 @@ struct Processor::LaneBatch {
   // Or, for a round of re-evaluation after a definition change, the partitions to go on with.
   std::vector<Partition> reevaluate;
   std::size_t reevaluated = 0;
-  // The batch's copies of the state records it changes (member counts, re-evaluation progress).
+  // The batch's copies of the state records it changes (member counts, re-evaluation progress,
+  // rfm quintiles).
   std::map<Partition, v1::PartitionState> next_states;
+  // How the batch moves customers in each partition's rfm population, in order; Commit applies
+  // them to the population in place.
+  std::map<Partition,
+           std::vector<std::pair<std::optional<core::RfmSample>, std::optional<core::RfmSample>>>>
+      sample_moves;
   // Once committed: how the member counts moved, for the gauges.
   std::map<std::string, std::int64_t> member_deltas;
   // The lane's events live in one arena: decoding allocates less and freeing them is one step.
@@ -230,6 +269,7 @@ Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& s
       options_(std::move(options)),
       metrics_(metrics) {
   digests_ = rules::DefinitionDigests(engine_->catalogue());
+  rfm_readers_ = RfmReaders(*engine_);
   const std::size_t lanes = std::max<std::size_t>(options_.lanes, 1);
   // Rounded up, so a small positive capacity still caches something in every lane.
   const std::size_t per_lane = (options_.cache_capacity + lanes - 1) / lanes;
@@ -294,7 +334,7 @@ absl::Status Processor::SetEngine(std::shared_ptr<const core::Engine> engine) {
     for (auto& [partition, record] : lane->partitions) {
       v1::PartitionState next = record.state;
       if (Reconcile(digests, NowOf(*lane, partition, wall), next)) {
-        batch.PutPartitionState(partition, next);
+        PutPartitionState(partition, next, record.population, batch);
         changed.emplace_back(&record, std::move(next));
       }
     }
@@ -306,6 +346,7 @@ absl::Status Processor::SetEngine(std::shared_ptr<const core::Engine> engine) {
   for (auto& [record, next] : changed) record->state = std::move(next);
   engine_ = std::move(engine);
   digests_ = std::move(digests);
+  rfm_readers_ = RfmReaders(*engine_);
   if (metrics_ != nullptr) {
     metrics_->AddCatalogue(engine_->catalogue());
     metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
@@ -329,14 +370,26 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
   if (!stored.ok()) return stored.status();
   PartitionRecord record;
   bool write = false;
-  if (stored->has_value()) {
-    record.state = std::move(**stored);
+  if (stored->has_value()) record.state = std::move(**stored);
+  const bool count_members = !stored->has_value();
+  const bool count_population = !record.state.has_rfm_population();
+  if (count_population) {
+    record.state.clear_rfm_population();
   } else {
-    // A new partition, or state written before the store kept member counts: count what its
-    // profiles hold, once, and take them to follow the running definitions, as they did then.
+    record.population = std::move(*record.state.mutable_rfm_population());
+    record.state.clear_rfm_population();
+  }
+  if (count_members || count_population) {
+    // A new partition, or state written before the store kept member counts (or the rfm
+    // population): count what its profiles hold, once. Member counts taken so follow the running
+    // definitions, as the profiles did then.
     auto& members = *record.state.mutable_members();
     absl::Status counted =
         store_.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
+          if (count_population) {
+            core::UpdatePopulation(std::nullopt, core::SampleOf(profile), record.population);
+          }
+          if (!count_members) return true;
           for (const std::string& segment : profile.segments()) ++members[segment];
           for (const auto& [dimension, tier] : profile.tiers()) {
             ++members[MemberKey(dimension, tier)];
@@ -344,13 +397,13 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
           return true;
         });
     if (!counted.ok()) return counted;
-    RecordDefinitions(digests_, record.state);
+    if (count_members) RecordDefinitions(digests_, record.state);
     write = true;
   }
   if (Reconcile(digests_, NowOf(lane, partition, wall_clock_()), record.state)) write = true;
   if (write) {
     state::Store::Batch batch;
-    batch.PutPartitionState(partition, record.state);
+    PutPartitionState(partition, record.state, record.population, batch);
     if (absl::Status committed = store_.Commit(batch); !committed.ok()) {
       return absl::InternalError(absl::StrCat("recording the state of partition ",
                                               partition.value(), ": ", committed.message()));
@@ -378,14 +431,131 @@ absl::Status Processor::LoadPartitions(std::span<LaneBatch> work) {
   return absl::OkStatus();
 }
 
-void Processor::CountMembers(Lane& lane, LaneBatch& work, Partition partition,
-                             std::size_t first) const {
-  if (first == work.changes.size()) return;
+v1::PartitionState& Processor::NextState(Lane& lane, LaneBatch& work, Partition partition) const {
   auto next = work.next_states.find(partition);
   if (next == work.next_states.end()) {
     next = work.next_states.emplace(partition, lane.partitions.at(partition).state).first;
   }
-  auto& members = *next->second.mutable_members();
+  return next->second;
+}
+
+const v1::PartitionState& Processor::StateOf(const Lane& lane, const LaneBatch& work,
+                                             Partition partition) const {
+  const auto next = work.next_states.find(partition);
+  return next != work.next_states.end() ? next->second : lane.partitions.at(partition).state;
+}
+
+absl::Status Processor::RefreshQuintiles(Lane& lane, LaneBatch& work, Partition partition,
+                                         absl::Time now) const {
+  if (!ScoresByQuintiles(*engine_)) return absl::OkStatus();
+  const v1::PartitionState& state = StateOf(lane, work, partition);
+  const std::int64_t today =
+      absl::ToCivilDay(now, engine_->catalogue().timezone) - absl::CivilDay(1970, 1, 1);
+  if (state.has_rfm_quintiles() && state.rfm_quintiles().day() >= today) return absl::OkStatus();
+  v1::RfmPopulation population = lane.partitions.at(partition).population;
+  if (const auto moves = work.sample_moves.find(partition); moves != work.sample_moves.end()) {
+    for (const auto& [before, after] : moves->second) {
+      core::UpdatePopulation(before, after, population);
+    }
+  }
+  std::optional<v1::RfmQuintiles> quintiles = core::ComputeQuintiles(population, today, now);
+  if (!quintiles) return absl::OkStatus();
+  const core::Population before = core::PopulationOf(state);
+  v1::PartitionState& next = NextState(lane, work, partition);
+  *next.mutable_rfm_quintiles() = *std::move(quintiles);
+  const core::Population after = core::PopulationOf(next);
+  const auto breakpoints = [](const core::Population& p) {
+    return p.rfm_quintiles ? std::optional(std::tuple(p.rfm_quintiles->recency_days,
+                                                      p.rfm_quintiles->frequency_orders_365d,
+                                                      p.rfm_quintiles->monetary_365d))
+                           : std::nullopt;
+  };
+  if (breakpoints(before) == breakpoints(after) || rfm_readers_.empty()) return absl::OkStatus();
+  if (options_.clock == ClockMode::kEventTime) {
+    return ReevaluateRfmReaders(lane, work, partition, now, before, after);
+  }
+  // Live input must not wait for every stored profile: they follow in the background.
+  MarkForReevaluation(rfm_readers_, now, next);
+  return absl::OkStatus();
+}
+
+absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partition partition,
+                                             absl::Time now, const core::Population& before,
+                                             const core::Population& after) const {
+  const core::Engine& engine = *engine_;
+  const core::RuleSelection only(engine.catalogue(), rfm_readers_);
+  // Profiles the batch holds are newer than their stored copies.
+  std::vector<WorkingProfile*> held;
+  for (auto& [key, entry] : work.working) {
+    if (entry.partition == partition && !entry.erased && !entry.profile.customer_id().empty()) {
+      held.push_back(&entry);
+    }
+  }
+  std::sort(held.begin(), held.end(), [](const WorkingProfile* a, const WorkingProfile* b) {
+    return a->customer_id < b->customer_id;
+  });
+  // Timers due before the refresh fire with the quintiles they were due under, as they would
+  // have had the input been batched otherwise.
+  auto reevaluate = [&](v1::CustomerProfile& profile) {
+    const std::size_t first = work.changes.size();
+    work.timers_fired += engine.FireTimers(now, profile, work.changes, before);
+    engine.Reevaluate(now, v1::SegmentChange::definition_change, only, profile, work.changes, now,
+                      after);
+    work.change_cause.resize(work.changes.size(), kNoCause);
+    SendChanges(work, first);
+    CountMembers(lane, work, partition, first);
+    return first;
+  };
+  // In customer id order, batch copies before stored ones, so that the changes come out in the
+  // same order however the input is batched.
+  auto next_held = held.begin();
+  auto reevaluate_held_before = [&](const std::string* id) {
+    for (; next_held != held.end() && (id == nullptr || (*next_held)->customer_id < *id);
+         ++next_held) {
+      reevaluate((*next_held)->profile);
+    }
+  };
+  std::string through;
+  for (bool more = true; more;) {
+    auto stored = store_.ReadProfilesAfter(partition, through, options_.reevaluations_per_round);
+    if (!stored.ok()) return stored.status();
+    more = stored->size() == options_.reevaluations_per_round;
+    for (v1::CustomerProfile& profile : *stored) {
+      through = profile.customer_id();
+      reevaluate_held_before(&through);
+      if (next_held != held.end() && (*next_held)->customer_id == through) continue;
+      const std::optional<absl::Time> stored_due = core::TimerDue(profile);
+      const std::size_t first = reevaluate(profile);
+      if (work.changes.size() == first && core::TimerDue(profile) == stored_due) continue;
+      WorkingProfile& entry = work.working[WorkingKey(partition, through)];
+      entry.partition = partition;
+      entry.customer_id = through;
+      entry.profile = std::move(profile);
+      entry.loaded = true;
+      entry.stored_due = stored_due;
+    }
+  }
+  reevaluate_held_before(nullptr);
+  return absl::OkStatus();
+}
+
+core::Population Processor::PopulationOf(const Lane& lane, const LaneBatch& work,
+                                         Partition partition) const {
+  if (!ScoresByQuintiles(*engine_)) return {};
+  return core::PopulationOf(StateOf(lane, work, partition));
+}
+
+void Processor::MoveSample(LaneBatch& work, Partition partition,
+                           const std::optional<core::RfmSample>& before,
+                           const std::optional<core::RfmSample>& after) {
+  if (before == after) return;
+  work.sample_moves[partition].emplace_back(before, after);
+}
+
+void Processor::CountMembers(Lane& lane, LaneBatch& work, Partition partition,
+                             std::size_t first) const {
+  if (first == work.changes.size()) return;
+  auto& members = *NextState(lane, work, partition).mutable_members();
   for (std::size_t c = first; c < work.changes.size(); ++c) {
     const v1::SegmentChange& change = work.changes[c];
     members[MemberKey(change.dimension(), change.segment())] +=
@@ -523,8 +693,15 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       now = watermark;
     }
     WorkingProfile& entry = *target[i];
+    if (absl::Status refreshed = RefreshQuintiles(lane, work, partition, now); !refreshed.ok()) {
+      return refreshed;
+    }
     const std::size_t first_change = work.changes.size();
-    entry.erased = engine.Apply(item.event, now, entry.profile, work.changes);
+    const std::optional<core::RfmSample> sample = core::SampleOf(entry.profile);
+    entry.erased = engine.Apply(item.event, now, entry.profile, work.changes,
+                                PopulationOf(lane, work, partition));
+    MoveSample(work, partition, sample,
+               entry.erased ? std::nullopt : core::SampleOf(entry.profile));
     work.change_cause.resize(work.changes.size(), i);
     SendChanges(work, first_change);
     CountMembers(lane, work, partition, first_change);
@@ -571,8 +748,16 @@ absl::Status Processor::StageTimers(Lane& lane, LaneBatch& work, absl::Time wall
     }
     absl::Time now = wall;
     if (options_.clock == ClockMode::kEventTime) now = lane.watermarks.at(partition);
+    // In event-time mode the partition's latest event refreshed its quintiles; a refresh here
+    // would depend on where batches end.
+    if (options_.clock == ClockMode::kWall) {
+      if (absl::Status refreshed = RefreshQuintiles(lane, work, partition, now); !refreshed.ok()) {
+        return refreshed;
+      }
+    }
     const std::size_t first_change = work.changes.size();
-    work.timers_fired += engine_->FireTimers(now, entry.profile, work.changes);
+    work.timers_fired +=
+        engine_->FireTimers(now, entry.profile, work.changes, PopulationOf(lane, work, partition));
     work.change_cause.resize(work.changes.size(), kNoCause);
     SendChanges(work, first_change);
     CountMembers(lane, work, partition, first_change);
@@ -583,10 +768,16 @@ absl::Status Processor::StageTimers(Lane& lane, LaneBatch& work, absl::Time wall
 absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Time wall) const {
   const core::Engine& engine = *engine_;
   for (Partition partition : work.reevaluate) {
-    const v1::PartitionState& state = lane.partitions.at(partition).state;
     // A partition without an event time has applied no event since its state was written: its
     // profiles, if any, come from the wall clock.
     const absl::Time now = NowOf(lane, partition, wall);
+    if (options_.clock == ClockMode::kWall) {
+      if (absl::Status refreshed = RefreshQuintiles(lane, work, partition, now); !refreshed.ok()) {
+        return refreshed;
+      }
+    }
+    const v1::PartitionState& state = NextState(lane, work, partition);
+    const core::Population population = PopulationOf(lane, work, partition);
     const core::RuleSelection only(engine.catalogue(), ToReevaluate(state));
     // Changes carry the instant the definitions changed, so a chunk redone after a crash
     // regenerates the same change ids.
@@ -595,8 +786,7 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
     auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(),
                                              options_.reevaluations_per_round);
     if (!profiles.ok()) return profiles.status();
-    v1::PartitionState& next =
-        work.next_states.try_emplace(partition, lane.partitions.at(partition).state).first->second;
+    v1::PartitionState& next = NextState(lane, work, partition);
     if (profiles->size() < options_.reevaluations_per_round) {
       next.clear_reevaluate_segments();
       next.clear_reevaluate_dimensions();
@@ -611,9 +801,9 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
       const std::optional<absl::Time> stored_due = core::TimerDue(profile);
       const std::size_t first_change = work.changes.size();
       // As Apply does: time-driven changes due by now first, so changes stay in time order.
-      work.timers_fired += engine.FireTimers(now, profile, work.changes);
+      work.timers_fired += engine.FireTimers(now, profile, work.changes, population);
       engine.Reevaluate(now, v1::SegmentChange::definition_change, only, profile, work.changes,
-                        changed_at);
+                        changed_at, population);
       if (work.changes.size() == first_change && core::TimerDue(profile) == stored_due) continue;
       WorkingProfile& entry = work.working[WorkingKey(partition, profile.customer_id())];
       entry.partition = partition;
@@ -649,10 +839,26 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     }
     work.state_batch.SetOffset(partition, next, event_time);
   }
-  for (const auto& [partition, state] : work.next_states) {
-    work.state_batch.PutPartitionState(partition, state);
+  // Populations change in place: copying them for every batch would cost more than the rest of
+  // the state record. Undone if the commit fails.
+  for (const auto& [partition, moves] : work.sample_moves) {
+    v1::RfmPopulation& population = lane.partitions.at(partition).population;
+    for (const auto& [before, after] : moves) core::UpdatePopulation(before, after, population);
+    if (!work.next_states.contains(partition)) {
+      PutPartitionState(partition, lane.partitions.at(partition).state, population,
+                        work.state_batch);
+    }
+  }
+  for (auto& [partition, state] : work.next_states) {
+    PutPartitionState(partition, state, lane.partitions.at(partition).population, work.state_batch);
   }
   if (absl::Status committed = store_.Commit(work.state_batch); !committed.ok()) {
+    for (const auto& [partition, moves] : work.sample_moves) {
+      v1::RfmPopulation& population = lane.partitions.at(partition).population;
+      for (auto move = moves.rbegin(); move != moves.rend(); ++move) {
+        core::UpdatePopulation(move->second, move->first, population);
+      }
+    }
     return absl::InternalError(absl::StrCat("committing state: ", committed.message()));
   }
   for (auto& [key, entry] : work.working) {
@@ -735,13 +941,23 @@ absl::StatusOr<std::size_t> Processor::ReevaluateDefinitions() {
   const absl::Time wall = wall_clock_();
   std::vector<LaneBatch> work(lanes_.size());
   std::size_t partitions = 0;
+  bool refreshed = false;
   for (std::size_t i = 0; i < lanes_.size(); ++i) {
-    for (const auto& [partition, record] : lanes_[i]->partitions) {
-      if (Reevaluating(record.state)) work[i].reevaluate.push_back(partition);
+    Lane& lane = *lanes_[i];
+    for (const auto& [partition, record] : lane.partitions) {
+      // Quintiles of partitions without input are refreshed here. In event-time mode only events
+      // move the clock, and they refresh.
+      if (options_.clock == ClockMode::kWall) {
+        absl::Status refreshed =
+            RefreshQuintiles(lane, work[i], partition, NowOf(lane, partition, wall));
+        if (!refreshed.ok()) return refreshed;
+      }
+      if (Reevaluating(StateOf(lane, work[i], partition))) work[i].reevaluate.push_back(partition);
     }
     partitions += work[i].reevaluate.size();
+    refreshed = refreshed || !work[i].next_states.empty();
   }
-  if (partitions == 0) return 0;
+  if (partitions == 0 && !refreshed) return 0;
   const bool parallel = partitions > 1;
   ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
     lane_work.status = StageReevaluation(lane, lane_work, wall);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "prometheus/registry.h"
 
 namespace cdp::pipeline {
@@ -818,6 +820,227 @@ TEST_P(ProcessorTest, AReevaluationRedoneAfterACrashGivesTheSameChangeIds) {
   // Byte for byte, change ids and occurred_at included.
   EXPECT_EQ(std::vector<std::string>(again.end() - 2, again.end()),
             std::vector<std::string>(first_json.end() - 2, first_json.end()));
+}
+
+constexpr std::string_view kQuintileCatalogue = R"(
+timezone: UTC
+rfm: {scoring: quintiles}
+segments:
+  - id: buyer
+    when: orders_total >= 1
+  - id: top_spender
+    when: rfm_m == 5
+)";
+
+std::string PurchaseOf(const std::string& customer, std::int64_t amount,
+                       const std::string& occurred_at) {
+  return absl::StrCat(R"({"event_id":"p-)", customer, occurred_at, R"(","customer_id":")", customer,
+                      R"(","occurred_at":")", occurred_at, R"(","purchase":{"order_id":"o-)",
+                      customer, occurred_at, R"(","total_amount":)", amount,
+                      R"(,"currency":"CNY"}})");
+}
+
+// The rfm population the store holds for a partition, and the one its profiles imply.
+std::pair<v1::RfmPopulation, v1::RfmPopulation> StoredAndCounted(const state::Store& store,
+                                                                 Partition partition) {
+  auto state = store.ReadPartitionState(partition);
+  EXPECT_TRUE(state.ok() && state->has_value());
+  v1::RfmPopulation counted;
+  EXPECT_TRUE(store
+                  .ForEachProfile(partition,
+                                  [&](Partition, const v1::CustomerProfile& profile) {
+                                    core::UpdatePopulation(std::nullopt, core::SampleOf(profile),
+                                                           counted);
+                                    return true;
+                                  })
+                  .ok());
+  return {state.ok() && state->has_value() ? (*state)->rfm_population() : v1::RfmPopulation(),
+          counted};
+}
+
+TEST_P(ProcessorTest, ScoresRfmByTheQuintilesOfThePartitionRefreshedOnEachNewDay) {
+  engine_ = TestEngine(kQuintileCatalogue);
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  // Day 1: the first buyer finds no quintiles; the second one ranks against the first.
+  std::vector<std::pair<std::int64_t, std::string>> day1;
+  for (int i = 1; i <= 5; ++i) {
+    day1.emplace_back(i - 1, PurchaseOf(absl::StrCat("c", i), 100 * i, "2026-05-28T10:00:00Z"));
+  }
+  ASSERT_TRUE(Process(day1).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+  EXPECT_THAT(ChangeSummaries(),
+              ElementsAre("c1 buyer entered event", "c2 buyer entered event",
+                          "c2 top_spender entered event", "c3 buyer entered event",
+                          "c3 top_spender entered event", "c4 buyer entered event",
+                          "c4 top_spender entered event", "c5 buyer entered event",
+                          "c5 top_spender entered event"));
+  const std::size_t after_day1 = sink_.DeliveredChanges().size();
+
+  // Day 2: the first event of the day refreshes the quintiles from all five; in event-time mode
+  // every stored profile is re-evaluated then and there, and the customers below the top fifth
+  // leave before the event is applied.
+  ASSERT_TRUE(Process({{5, Interaction("i1", "c6", "2026-05-29T09:00:00Z")}}).ok());
+  EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
+  EXPECT_THAT(ChangeSummaries(after_day1), ElementsAre("c2 top_spender exited definition_change",
+                                                       "c3 top_spender exited definition_change",
+                                                       "c4 top_spender exited definition_change"));
+  auto state = store_->ReadPartitionState(Partition(0));
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_EQ((*state)->rfm_quintiles().day(), 20602);
+  // One past each quintile's value, or past the largest value of its bucket: above 256 buckets
+  // are 2 wide, so 300 and 400 count as 301 and 401.
+  EXPECT_THAT((*state)->rfm_quintiles().monetary(), ElementsAre(101, 201, 302, 402));
+  EXPECT_EQ((*state)->members().at("top_spender"), 1);
+  EXPECT_THAT(Stored("c5")->segments(), ElementsAre("buyer", "top_spender"));
+}
+
+// Per customer, the changes delivered in event-time mode, the service's loop run between
+// batches: batches of `batch_size` records.
+std::map<std::string, std::vector<std::string>> QuintileRun(const std::vector<std::string>& values,
+                                                            std::size_t batch_size,
+                                                            std::size_t lanes,
+                                                            const std::filesystem::path& dir) {
+  std::filesystem::remove_all(dir);
+  auto store = state::Store::Open(state::StoreOptions{.path = dir.string()});
+  EXPECT_TRUE(store.ok()) << store.status();
+  RecordingSink sink;
+  ProcessorOptions options;
+  options.clock = ClockMode::kEventTime;
+  options.lanes = lanes;
+  options.parallel_min_records = 1;
+  options.reevaluations_per_round = 3;
+  Processor processor(
+      TestEngine(R"(
+timezone: Asia/Shanghai
+rfm: {scoring: quintiles}
+segments:
+  - {id: top_spender, when: "rfm_m == 5"}
+  - {id: recent, when: "rfm_r >= 4"}
+dimensions:
+  - id: value
+    tiers:
+      - {id: high, when: "rfm_f >= 4 and rfm_m >= 4"}
+      - {id: low, when: "orders_total >= 1"}
+)"),
+      **store, sink, [] { return absl::FromUnixSeconds(1'780'000'000); }, options, nullptr);
+  EXPECT_TRUE(processor.ResumeOffset(Partition(0)).ok());
+  std::vector<InputRecord> records;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    records.push_back(InputRecord{Partition(0), Offset(static_cast<std::int64_t>(i)),
+                                  std::string_view("k"), std::string_view(values[i]), "",
+                                  absl::FromUnixSeconds(1'780'000'000)});
+  }
+  for (std::size_t first = 0; first < records.size(); first += batch_size) {
+    const std::size_t count = std::min(batch_size, records.size() - first);
+    EXPECT_TRUE(processor.Process(std::span(records).subspan(first, count)).ok());
+    auto fired = processor.FireTimers();
+    EXPECT_TRUE(fired.ok()) << fired.status();
+    auto reevaluated = processor.ReevaluateDefinitions();
+    EXPECT_TRUE(reevaluated.ok()) << reevaluated.status();
+  }
+  std::map<std::string, std::vector<std::string>> by_customer;
+  for (const std::string& json : sink.DeliveredChanges()) {
+    v1::SegmentChange change;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &change).ok());
+    by_customer[change.customer_id()].push_back(json);
+  }
+  return by_customer;
+}
+
+TEST(ProcessorQuintilesTest, EventTimeGivesTheSameChangesHoweverTheInputIsBatched) {
+  // Ten customers over three weeks, with quiet days between, so that quintile refreshes, timers
+  // due before them and events all meet.
+  std::vector<std::string> values;
+  for (int i = 0; i < 60; ++i) {
+    const int day = 1 + (i * 7) / 20;
+    const std::string at =
+        absl::StrCat("2026-03-", day < 10 ? "0" : "", day, "T0", i % 10, ":", 10 + i % 50, ":00Z");
+    const std::string customer = absl::StrCat("c", (i * 7) % 10);
+    values.push_back(i % 6 == 5 ? Interaction(absl::StrCat("i", i), customer, at)
+                                : PurchaseOf(customer, 100 + (i * 7919) % 3000, at));
+  }
+  const auto one_batch = QuintileRun(values, values.size(), 1, TestDir("-all"));
+  std::size_t changes = 0;
+  for (const auto& [customer, list] : one_batch) changes += list.size();
+  EXPECT_GT(changes, 30u);
+  for (std::size_t batch_size : {1, 4, 13}) {
+    for (std::size_t lanes : {1, 2}) {
+      const auto run =
+          QuintileRun(values, batch_size, lanes, TestDir(absl::StrCat("-", batch_size)));
+      for (const auto& [customer, expected] : one_batch) {
+        const auto it = run.find(customer);
+        ASSERT_NE(it, run.end()) << customer;
+        // The first difference only: whole lists are long.
+        const auto [mismatch, unused] =
+            std::mismatch(expected.begin(), expected.end(), it->second.begin(), it->second.end());
+        EXPECT_TRUE(mismatch == expected.end() && it->second.size() == expected.size())
+            << batch_size << " records a batch, " << lanes << " lanes: " << customer
+            << " differs at change " << (mismatch - expected.begin()) << ": expected "
+            << (mismatch == expected.end() ? "nothing" : *mismatch) << ", got "
+            << (unused == it->second.end() ? "nothing" : *unused);
+      }
+      EXPECT_EQ(run.size(), one_batch.size());
+    }
+  }
+}
+
+TEST_P(ProcessorTest, KeepsTheRfmPopulationEqualToWhatTheProfilesImply) {
+  engine_ = TestEngine(kQuintileCatalogue);
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  std::int64_t offset = 0;
+  std::vector<std::pair<std::int64_t, std::string>> batch;
+  for (int i = 0; i < 60; ++i) {
+    const std::string customer = absl::StrCat("c", i % 17);
+    const std::string at = absl::StrCat("2026-05-", 10 + i / 4, "T10:00:00Z");
+    batch.emplace_back(offset++, i % 5 == 4 ? Interaction(absl::StrCat("i", i), customer, at)
+                                            : PurchaseOf(customer, 50 + 37 * i, at));
+    if (i % 7 == 6) {
+      ASSERT_TRUE(Process(batch).ok());
+      batch.clear();
+    }
+  }
+  batch.emplace_back(offset++, R"({"event_id":"x1","customer_id":"c3",)"
+                               R"("occurred_at":"2026-05-25T11:00:00Z","erasure":{}})");
+  ASSERT_TRUE(Process(batch).ok());
+  auto [stored, counted] = StoredAndCounted(*store_, Partition(0));
+  EXPECT_GT(counted.customers(), 10);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, counted))
+      << stored.DebugString() << "\nvs\n"
+      << counted.DebugString();
+
+  // State written before the store kept the population is counted once, on load.
+  auto state = store_->ReadPartitionState(Partition(0));
+  ASSERT_TRUE(state.ok() && state->has_value());
+  v1::PartitionState without = **state;
+  without.clear_rfm_population();
+  state::Store::Batch rewrite;
+  rewrite.PutPartitionState(Partition(0), without);
+  ASSERT_TRUE(store_->Commit(rewrite).ok());
+  OpenStore(ClockMode::kEventTime);
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  auto [reloaded, recounted] = StoredAndCounted(*store_, Partition(0));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(reloaded, counted));
+}
+
+TEST_P(ProcessorTest, RefreshesTheQuintilesOfAPartitionWithoutInputWhenTheDayChanges) {
+  engine_ = TestEngine(kQuintileCatalogue);
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(
+        Process({{i, PurchaseOf(absl::StrCat("c", i), 100 * i, "2026-05-28T00:00:00Z")}}).ok());
+  }
+  ReevaluateAll();
+  const std::size_t before = sink_.DeliveredChanges().size();
+  now_ += absl::Hours(24);
+  auto round = processor_->ReevaluateDefinitions();
+  ASSERT_TRUE(round.ok()) << round.status();
+  ReevaluateAll();
+  EXPECT_THAT(ChangeSummaries(before), ElementsAre("c2 top_spender exited definition_change",
+                                                   "c3 top_spender exited definition_change",
+                                                   "c4 top_spender exited definition_change"));
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ namespace cdp::rules {
 namespace {
 
 constexpr std::string_view kFileKeys[] = {"timezone", "rfm", "segments", "dimensions"};
-constexpr std::string_view kRfmKeys[] = {"recency_days", "frequency_orders_365d", "monetary_365d"};
+constexpr std::string_view kRfmKeys[] = {"scoring", "recency_days", "frequency_orders_365d",
+                                         "monetary_365d"};
 constexpr std::string_view kSegmentKeys[] = {"id", "description", "when", "min_dwell"};
 constexpr std::string_view kDimensionKeys[] = {"id", "description", "tiers"};
 constexpr std::string_view kTierKeys[] = {"id", "description", "when", "min_dwell"};
@@ -267,6 +268,28 @@ class Loader {
       return;
     }
     const Entries entries = CheckKeys(entry.value, kRfmKeys);
+    if (const Entry* e = Find(entries, "scoring")) {
+      const std::string scoring = e->value.IsScalar() ? e->value.Scalar() : "";
+      if (scoring == "quintiles") {
+        catalogue_.rfm_scoring = RfmScoring::kQuintiles;
+      } else if (scoring != "breakpoints") {
+        AddError(e->value.Mark(),
+                 internal::Cat("'scoring' is 'breakpoints' (the default: the numbers below) or "
+                               "'quintiles' (computed from the customers), found ",
+                               e->value.IsScalar() ? internal::Cat("'", scoring, "'")
+                                                   : std::string(KindName(e->value))));
+        return;
+      }
+    }
+    if (catalogue_.rfm_scoring == RfmScoring::kQuintiles) {
+      for (const auto& [key, e] : entries) {
+        if (key == "scoring") continue;
+        AddError(e.key.Mark(), internal::Cat("'", key,
+                                             "' cannot be set with 'scoring: quintiles', which "
+                                             "computes the breakpoints; remove it"));
+      }
+      return;
+    }
     RfmBreakpoints& rfm = catalogue_.rfm;
     if (const Entry* e = Find(entries, "recency_days")) LoadBreakpoints(*e, rfm.recency_days);
     if (const Entry* e = Find(entries, "frequency_orders_365d")) {

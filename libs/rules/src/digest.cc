@@ -5,6 +5,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <span>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -29,11 +30,16 @@ void AppendNumber(double value, std::string& out) {
 }
 
 // What every rule of the catalogue depends on besides its own text: the time zone decides
-// "today" and calendar days, the breakpoints the rfm_* fields.
+// "today" and calendar days, the rfm scoring the rfm_* fields.
 std::string SharedPart(const SegmentCatalogue& catalogue) {
   std::string shared;
   AppendPart("cdp-definition-v1", shared);
   AppendPart(catalogue.timezone_name, shared);
+  // Quintiles change with the population; the refreshes re-evaluate what reads them.
+  if (catalogue.rfm_scoring == RfmScoring::kQuintiles) {
+    AppendPart("rfm:quintiles", shared);
+    return shared;
+  }
   for (const auto* breakpoints : {&catalogue.rfm.recency_days, &catalogue.rfm.frequency_orders_365d,
                                   &catalogue.rfm.monetary_365d}) {
     for (double value : *breakpoints) AppendNumber(value, shared);
@@ -92,36 +98,29 @@ std::vector<DefinitionDigest> DefinitionDigests(const SegmentCatalogue& catalogu
   return digests;
 }
 
-std::vector<RuleRef> ChangedDefinitions(const std::vector<DefinitionDigest>& before,
-                                        const std::vector<DefinitionDigest>& after) {
-  std::map<RuleRef, std::uint64_t> removed;
-  for (const DefinitionDigest& d : before) removed.emplace(RuleRef{d.kind, d.id}, d.digest);
-  std::set<RuleRef> changed;
-  std::vector<bool> marked(after.size(), false);
+namespace {
+
+// Marks, in `digests`, every unmarked rule that reads (ever_in, days_in) the memberships of a
+// marked one, transitively, and returns all the marked ones with `also`, sorted.
+std::vector<RuleRef> WithReaders(const std::vector<DefinitionDigest>& digests,
+                                 std::vector<bool> marked, std::set<RuleRef> also) {
   // Ids whose memberships may move, which the rules that read their history then follow.
   std::set<std::string_view> moved;
   auto mark = [&](std::size_t i) {
     marked[i] = true;
-    changed.insert(RuleRef{after[i].kind, after[i].id});
-    moved.insert(after[i].defines.begin(), after[i].defines.end());
+    also.insert(RuleRef{digests[i].kind, digests[i].id});
+    moved.insert(digests[i].defines.begin(), digests[i].defines.end());
   };
-  for (std::size_t i = 0; i < after.size(); ++i) {
-    const auto previous = removed.find(RuleRef{after[i].kind, after[i].id});
-    if (previous == removed.end()) {
-      mark(i);
-      continue;
-    }
-    if (previous->second != after[i].digest) mark(i);
-    removed.erase(previous);
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    if (marked[i]) mark(i);
   }
-  for (const auto& [ref, digest] : removed) changed.insert(ref);
-  // Each round marks at least one more rule or ends, so this stops after at most after.size()
+  // Each round marks at least one more rule or ends, so this stops after at most digests.size()
   // rounds; references form short chains in practice.
   for (bool grew = true; grew;) {
     grew = false;
-    for (std::size_t i = 0; i < after.size(); ++i) {
+    for (std::size_t i = 0; i < digests.size(); ++i) {
       if (marked[i]) continue;
-      const auto& references = after[i].references;
+      const auto& references = digests[i].references;
       if (std::any_of(references.begin(), references.end(),
                       [&](const std::string& id) { return moved.contains(id); })) {
         mark(i);
@@ -129,7 +128,54 @@ std::vector<RuleRef> ChangedDefinitions(const std::vector<DefinitionDigest>& bef
       }
     }
   }
-  return std::vector<RuleRef>(changed.begin(), changed.end());
+  return std::vector<RuleRef>(also.begin(), also.end());
+}
+
+bool Reads(const Expression& rule, std::span<const FieldId> fields) {
+  return std::any_of(rule.fields().begin(), rule.fields().end(), [&](FieldId field) {
+    return std::find(fields.begin(), fields.end(), field) != fields.end();
+  });
+}
+
+}  // namespace
+
+std::vector<RuleRef> ChangedDefinitions(const std::vector<DefinitionDigest>& before,
+                                        const std::vector<DefinitionDigest>& after) {
+  std::map<RuleRef, std::uint64_t> removed;
+  for (const DefinitionDigest& d : before) removed.emplace(RuleRef{d.kind, d.id}, d.digest);
+  std::vector<bool> marked(after.size(), false);
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const auto previous = removed.find(RuleRef{after[i].kind, after[i].id});
+    if (previous == removed.end()) {
+      marked[i] = true;
+      continue;
+    }
+    marked[i] = previous->second != after[i].digest;
+    removed.erase(previous);
+  }
+  std::set<RuleRef> gone;
+  for (const auto& [ref, digest] : removed) gone.insert(ref);
+  return WithReaders(after, std::move(marked), std::move(gone));
+}
+
+std::vector<RuleRef> DefinitionsReading(const SegmentCatalogue& catalogue,
+                                        std::span<const FieldId> fields) {
+  const std::vector<DefinitionDigest> digests = DefinitionDigests(catalogue);
+  std::vector<bool> marked(digests.size(), false);
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    if (digests[i].kind == RuleKind::kSegment) {
+      for (const Segment& segment : catalogue.segments) {
+        if (segment.id == digests[i].id) marked[i] = Reads(segment.when, fields);
+      }
+    } else {
+      for (const Dimension& dimension : catalogue.dimensions) {
+        if (dimension.id != digests[i].id) continue;
+        marked[i] = std::any_of(dimension.tiers.begin(), dimension.tiers.end(),
+                                [&](const Tier& tier) { return Reads(tier.when, fields); });
+      }
+    }
+  }
+  return WithReaders(digests, std::move(marked), {});
 }
 
 }  // namespace cdp::rules

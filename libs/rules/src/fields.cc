@@ -54,13 +54,16 @@ constexpr std::array<FieldInfo, kFieldCount> kFields = {{
      "are not activity); null without activity."},
     {FieldId::kRfmR, "rfm_r", kNumber, true,
      "Recency score 1-5: 5 when days_since_last_purchase <= the first rfm.recency_days "
-     "breakpoint, one less per breakpoint exceeded; null without purchases."},
+     "breakpoint, one less per breakpoint exceeded; null without purchases. With rfm scoring: "
+     "quintiles, the breakpoints are the partition's recency quintiles."},
     {FieldId::kRfmF, "rfm_f", kNumber, true,
      "Frequency score 1-5: 1 + the number of rfm.frequency_orders_365d breakpoints orders_365d "
-     "reaches (>=); null without purchases."},
+     "reaches (>=); null without purchases. With rfm scoring: quintiles, the quintile (1 lowest) "
+     "of orders_total among the partition's customers with a purchase."},
     {FieldId::kRfmM, "rfm_m", kNumber, true,
      "Monetary score 1-5: 1 + the number of rfm.monetary_365d breakpoints monetary_365d reaches "
-     "(>=); null without purchases."},
+     "(>=); null without purchases. With rfm scoring: quintiles, the quintile (1 lowest) of "
+     "monetary_total among the partition's customers with a purchase."},
     {FieldId::kTopCategory, "top_category", kString, false,
      "Category with the largest quantity bought (ties: the alphabetically smallest); null without "
      "items."},

@@ -297,8 +297,8 @@ TEST(Catalogue, WrongKinds) {
 
 TEST(Catalogue, RfmBreakpoints) {
   EXPECT_THAT(Errors("rfm: 5\n"),
-              ElementsAre("t.yaml:1:6: expected a mapping for 'rfm' with keys recency_days, "
-                          "frequency_orders_365d, monetary_365d, found text"));
+              ElementsAre("t.yaml:1:6: expected a mapping for 'rfm' with keys scoring, "
+                          "recency_days, frequency_orders_365d, monetary_365d, found text"));
   EXPECT_THAT(Errors("rfm:\n  recency_days: [1, a, 3, 4]\n"),
               ElementsAre("t.yaml:2:21: 'recency_days' needs numbers of at least 0, found 'a'"));
   EXPECT_THAT(Errors("rfm:\n  recency_days: [-1, 2, 3, 4]\n"),
@@ -317,6 +317,18 @@ TEST(Catalogue, RfmBreakpoints) {
   EXPECT_THAT(
       Errors("rfm:\n  monetary_365d: [1, 2, .inf, 4]\n"),
       ElementsAre("t.yaml:2:25: 'monetary_365d' needs numbers of at least 0, found '.inf'"));
+}
+
+TEST(Catalogue, RfmScoring) {
+  EXPECT_EQ(Parse("segments: []\n").rfm_scoring, RfmScoring::kBreakpoints);
+  EXPECT_EQ(Parse("rfm: {scoring: breakpoints}\n").rfm_scoring, RfmScoring::kBreakpoints);
+  EXPECT_EQ(Parse("rfm: {scoring: quintiles}\n").rfm_scoring, RfmScoring::kQuintiles);
+  EXPECT_THAT(Errors("rfm: {scoring: deciles}\n"),
+              ElementsAre("t.yaml:1:16: 'scoring' is 'breakpoints' (the default: the numbers "
+                          "below) or 'quintiles' (computed from the customers), found 'deciles'"));
+  EXPECT_THAT(Errors("rfm:\n  scoring: quintiles\n  recency_days: [1, 2, 3, 4]\n"),
+              ElementsAre("t.yaml:3:3: 'recency_days' cannot be set with 'scoring: quintiles', "
+                          "which computes the breakpoints; remove it"));
 }
 
 TEST(Catalogue, MinDwellOnSegmentsAndTiers) {

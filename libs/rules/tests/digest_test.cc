@@ -147,6 +147,34 @@ TEST(ChangedDefinitions, TheTimeZoneOrRfmBreakpointsMarkEverything) {
   std::string defaults(kBase);
   defaults.insert(defaults.find("segments:"), "rfm:\n  recency_days: [30, 90, 180, 365]\n");
   EXPECT_THAT(Changed(kBase, defaults), IsEmpty());
+  std::string quintiles(kBase);
+  quintiles.insert(quintiles.find("segments:"), "rfm: {scoring: quintiles}\n");
+  EXPECT_EQ(Changed(kBase, quintiles), all);
+}
+
+TEST(DefinitionsReading, TheRulesReadingTheFieldsAndTheirHistoryReaders) {
+  const SegmentCatalogue catalogue = Parse(R"(
+rfm: {scoring: quintiles}
+segments:
+  - {id: best, when: "rfm_m == 5"}
+  - {id: was_best, when: 'ever_in("best")'}
+  - {id: was_top, when: 'ever_in("top")'}
+  - {id: buyer, when: "orders_total >= 1"}
+dimensions:
+  - id: value
+    tiers:
+      - {id: low, when: "orders_total >= 1"}
+      - {id: top, when: "rfm_r >= 4"}
+  - id: lifecycle
+    tiers:
+      - {id: active, when: "orders_total >= 1"}
+)");
+  constexpr FieldId kRfm[] = {FieldId::kRfmR, FieldId::kRfmF, FieldId::kRfmM};
+  EXPECT_THAT(
+      DefinitionsReading(catalogue, kRfm),
+      ElementsAre(Segment("best"), Segment("was_best"), Segment("was_top"), Dimension("value")));
+  constexpr FieldId kNothingRead[] = {FieldId::kAge};
+  EXPECT_THAT(DefinitionsReading(catalogue, kNothingRead), IsEmpty());
 }
 
 TEST(ChangedDefinitions, AddedAndRemovedIdsAreChangesAndKindsAreApart) {

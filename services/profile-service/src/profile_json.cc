@@ -26,8 +26,8 @@ nlohmann::json ErrorJson(absl::string_view message) {
 }  // namespace
 
 nlohmann::json ProfileJson(const v1::CustomerProfile& profile, const core::Engine& engine,
-                           absl::Time now) {
-  const core::Evaluation evaluation = engine.Evaluate(profile, now);
+                           absl::Time now, const core::Population& population) {
+  const core::Evaluation evaluation = engine.Evaluate(profile, now, population);
   nlohmann::json fields = nlohmann::json::object();
   for (const core::NamedValue& field : evaluation.fields) {
     fields[std::string(field.name)] = ToJson(field.value);
@@ -70,9 +70,13 @@ http::Response ProfileResponse(const state::Store& store, const core::Engine& en
   for (Partition partition : *partitions) {
     auto profile = store.ReadProfile(partition, customer_id);
     if (!profile.ok()) return {500, kJson, ErrorJson(profile.status().message()).dump() + "\n"};
-    if (profile->has_value()) {
-      return {200, kJson, ProfileJson(**profile, engine, now).dump() + "\n"};
-    }
+    if (!profile->has_value()) continue;
+    // The rfm quintiles the customer is scored against are its partition's.
+    auto state = store.ReadPartitionState(partition);
+    if (!state.ok()) return {500, kJson, ErrorJson(state.status().message()).dump() + "\n"};
+    const core::Population population =
+        state->has_value() ? core::PopulationOf(**state) : core::Population{};
+    return {200, kJson, ProfileJson(**profile, engine, now, population).dump() + "\n"};
   }
   return {404, kJson, ErrorJson("no profile for this customer").dump() + "\n"};
 }

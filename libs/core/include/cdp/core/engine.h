@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "cdp/core/population.h"
 #include "cdp/core/reject_reason.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/rules/digest.h"
@@ -101,16 +102,18 @@ class Engine {
   // the event can change are evaluated (EngineOptions::incremental): due timers are fired first,
   // so what the profile holds is what every other rule says. An erasure clears the profile, exits
   // every segment (cause: erasure) and returns true: the caller deletes the state.
+  // `population`: what rfm quintiles rank the customer against (its partition's), with
+  // quintile scoring; the same argument of the other calls means the same.
   [[nodiscard]] bool Apply(const v1::CustomerEvent& event, absl::Time now,
-                           v1::CustomerProfile& profile,
-                           std::vector<v1::SegmentChange>& changes) const;
+                           v1::CustomerProfile& profile, std::vector<v1::SegmentChange>& changes,
+                           const Population& population = {}) const;
 
   // Re-evaluates memberships with no new event (time passed, or definitions changed); changes
   // carry `cause` and `occurred_at = now`. Like Apply, sets the profile's timer (timer_due_at).
   // Evaluates every rule, but for cause `time` only the time-dependent ones: nothing else can
   // have changed since the profile's last update.
   void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, v1::CustomerProfile& profile,
-                  std::vector<v1::SegmentChange>& changes) const;
+                  std::vector<v1::SegmentChange>& changes, const Population& population = {}) const;
 
   // The same, evaluating only the segments and dimensions `only` selects (and the rules reading
   // the history of a membership that moves; and the time-dependent rules when the profile's timer
@@ -124,7 +127,8 @@ class Engine {
   // the instant the definitions changed, so that redoing a re-evaluation gives the same ids.
   void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, const RuleSelection& only,
                   v1::CustomerProfile& profile, std::vector<v1::SegmentChange>& changes,
-                  std::optional<absl::Time> occurred_at = std::nullopt) const;
+                  std::optional<absl::Time> occurred_at = std::nullopt,
+                  const Population& population = {}) const;
 
   // Fires the profile's timers due at or before `now`, earliest first: each re-evaluates the
   // memberships at its due instant (cause: time, occurred_at: the due instant) and sets the next
@@ -132,10 +136,12 @@ class Engine {
   // same change ids. Apply fires due timers itself before applying its event. Returns the number
   // of timers fired.
   std::size_t FireTimers(absl::Time now, v1::CustomerProfile& profile,
-                         std::vector<v1::SegmentChange>& changes) const;
+                         std::vector<v1::SegmentChange>& changes,
+                         const Population& population = {}) const;
 
   // Every field and membership at `now`, without changing the profile.
-  [[nodiscard]] Evaluation Evaluate(const v1::CustomerProfile& profile, absl::Time now) const;
+  [[nodiscard]] Evaluation Evaluate(const v1::CustomerProfile& profile, absl::Time now,
+                                    const Population& population = {}) const;
 
   [[nodiscard]] const rules::SegmentCatalogue& catalogue() const { return *catalogue_; }
 

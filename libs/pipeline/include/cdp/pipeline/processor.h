@@ -15,6 +15,7 @@
 #include "cdp/common/strong_type.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
+#include "cdp/core/population.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/records.h"
 #include "cdp/rules/digest.h"
@@ -134,6 +135,34 @@ class Processor {
   [[nodiscard]] absl::Time NowOf(const Lane& lane, Partition partition, absl::Time wall) const;
   // Counts the changes from `first` on in the partition's member counts (the batch's copy).
   void CountMembers(Lane& lane, LaneBatch& work, Partition partition, std::size_t first) const;
+  // The batch's copy of the partition's state record, made on first use.
+  [[nodiscard]] v1::PartitionState& NextState(Lane& lane, LaneBatch& work,
+                                              Partition partition) const;
+  // The partition's state record as the batch has it so far.
+  [[nodiscard]] const v1::PartitionState& StateOf(const Lane& lane, const LaneBatch& work,
+                                                  Partition partition) const;
+  // With rfm scoring by quintiles, on the first use of a partition on a later day than its
+  // quintiles were computed (or before any were): computes them from the population as the batch
+  // has it, and when they move, re-evaluates the rules reading rfm scores for every profile of
+  // the partition, stamped `now`: at once in event-time mode (ReevaluateRfmReaders), in the
+  // background like a definition change with the wall clock. Called before anything is
+  // evaluated at `now`; in event-time mode only before events, so that the same input refreshes
+  // at the same event, with the same changes, however it is batched. An error comes from the
+  // store.
+  [[nodiscard]] absl::Status RefreshQuintiles(Lane& lane, LaneBatch& work, Partition partition,
+                                              absl::Time now) const;
+  // Every profile of the partition, the batch's copies first: fires its timers due by `now` with
+  // the quintiles `before`, then re-evaluates the rules reading rfm scores with those `after`.
+  [[nodiscard]] absl::Status ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partition partition,
+                                                  absl::Time now, const core::Population& before,
+                                                  const core::Population& after) const;
+  // What the partition's customers are scored against.
+  [[nodiscard]] core::Population PopulationOf(const Lane& lane, const LaneBatch& work,
+                                              Partition partition) const;
+  // Records that a customer of the partition moved in its rfm population.
+  static void MoveSample(LaneBatch& work, Partition partition,
+                         const std::optional<core::RfmSample>& before,
+                         const std::optional<core::RfmSample>& after);
   // Delivery, state commit, metrics and observer, for staged lanes.
   [[nodiscard]] absl::Status Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall);
   // Sends the changes from `first` on as output records.
@@ -146,6 +175,8 @@ class Processor {
   std::shared_ptr<const core::Engine> engine_;
   // Of engine_'s catalogue: what partition state records are compared with.
   std::vector<rules::DefinitionDigest> digests_;
+  // With rfm scoring by quintiles, what a refresh of the quintiles re-evaluates.
+  std::vector<rules::RuleRef> rfm_readers_;
   state::Store& store_;
   OutputSink& sink_;
   WallClock wall_clock_;

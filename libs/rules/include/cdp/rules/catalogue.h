@@ -43,10 +43,22 @@ struct RfmBreakpoints {
   std::array<double, 4> monetary_365d = {20000, 50000, 100000, 300000};
 };
 
+// Where the rfm scores' breakpoints come from.
+enum class RfmScoring {
+  // `rfm` in the segment file: fixed values over orders_365d, monetary_365d and the days since the
+  // last purchase.
+  kBreakpoints,
+  // Quintiles of the customers with a purchase in the same partition, refreshed daily, over
+  // orders_total, monetary_total and the days since the last purchase (core/population.h).
+  kQuintiles,
+};
+
 // A parsed, validated segment file.
 struct SegmentCatalogue {
   std::string timezone_name = "UTC";
   absl::TimeZone timezone = absl::UTCTimeZone();
+  RfmScoring rfm_scoring = RfmScoring::kBreakpoints;
+  // With RfmScoring::kBreakpoints.
   RfmBreakpoints rfm;
   std::vector<Segment> segments;
   std::vector<Dimension> dimensions;

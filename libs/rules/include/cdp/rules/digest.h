@@ -2,6 +2,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,9 @@ struct RuleRef {
 
 // A fingerprint of everything that decides one segment's or dimension's result for a profile:
 // its rule text and min_dwell (a dimension's tier ids, rules and min_dwells, in order), the
-// catalogue's time zone and RFM breakpoints. Equal digests mean equal results, so after a segment
-// file is reloaded only the definitions whose digest changed need re-evaluating.
+// catalogue's time zone and RFM scoring (breakpoints, or quintiles). Equal digests mean equal
+// results, so after a segment file is reloaded only the definitions whose digest changed need
+// re-evaluating.
 struct DefinitionDigest {
   RuleKind kind = RuleKind::kSegment;
   std::string id;
@@ -46,5 +48,11 @@ struct DefinitionDigest {
 // without repeats.
 [[nodiscard]] std::vector<RuleRef> ChangedDefinitions(const std::vector<DefinitionDigest>& before,
                                                       const std::vector<DefinitionDigest>& after);
+
+// The segments and dimensions of `catalogue` whose rules read one of `fields`, and every rule that
+// reads (ever_in, days_in) their memberships, transitively: what to re-evaluate when those fields
+// change meaning, e.g. rfm quintiles refreshed. Sorted, without repeats.
+[[nodiscard]] std::vector<RuleRef> DefinitionsReading(const SegmentCatalogue& catalogue,
+                                                      std::span<const FieldId> fields);
 
 }  // namespace cdp::rules
