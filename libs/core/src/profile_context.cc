@@ -24,12 +24,12 @@ Value NonEmpty(std::string_view text) { return text.empty() ? Value::Null() : Va
 
 }  // namespace
 
-ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+ProfileContext::ProfileContext(const v1::CustomerProfile& profile, CivilDate today,
                                const rules::SegmentCatalogue& catalogue)
     : profile_(profile),
       zone_(catalogue.timezone),
       rfm_(catalogue.rfm),
-      today_date_{today.year(), today.month(), today.day()},
+      today_date_(today),
       today_(DaysFromCivil(today_date_)) {}
 
 Value ProfileContext::field(FieldId id) const {

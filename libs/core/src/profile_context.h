@@ -25,8 +25,11 @@ class ProfileContext final : public rules::EvalContext {
   enum Anchor { kFirstPurchase, kLastPurchase, kLastActivity, kAnchorCount };
 
   // `today` is now's civil day in the catalogue's time zone (Apply has it already, from folding).
-  ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+  ProfileContext(const v1::CustomerProfile& profile, CivilDate today,
                  const rules::SegmentCatalogue& catalogue);
+  ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+                 const rules::SegmentCatalogue& catalogue)
+      : ProfileContext(profile, CivilDate{today.year(), today.month(), today.day()}, catalogue) {}
 
   [[nodiscard]] rules::Value field(rules::FieldId id) const override;
   [[nodiscard]] bool has_tag(std::string_view tag) const override;
