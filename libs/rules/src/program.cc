@@ -101,11 +101,12 @@ Value Node::Load(std::uint32_t index, const EvalContext& context) const {
     case Op::kMonthsSince: {
       const Value date = Load(in.lhs, context);
       if (!date.is_string()) return Value::Null();
-      const std::optional<std::int64_t> day = ParseIsoDate(date.string());
+      const std::optional<CivilDate> day = ParseIsoCivilDate(date.string());
       if (!day) return Value::Null();
       const std::int64_t today = context.today();
-      const std::int64_t elapsed =
-          in.op == Op::kDaysSince ? today - *day : MonthsBetween(*day, today);
+      const std::int64_t elapsed = in.op == Op::kDaysSince
+                                       ? today - DaysFromCivil(*day)
+                                       : MonthsBetween(*day, CivilFromDays(today));
       return Value::Number(static_cast<double>(elapsed));
     }
     case Op::kDaysIn: {
@@ -261,8 +262,22 @@ std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) con
   auto consider = [&](std::int64_t day) {
     if (day > today && (!next || day < *next)) next = day;
   };
+  // Today as a date only once, and only for months_since calls.
+  std::optional<CivilDate> today_date;
   for (const DateCall& call : date_calls) {
     const Instruction& in = code[call.call];
+    if (in.op == Op::kMonthsSince) {
+      const Value date = Load(in.lhs, context);
+      const std::optional<CivilDate> from =
+          date.is_string() ? ParseIsoCivilDate(date.string()) : std::nullopt;
+      if (!from) continue;
+      if (!today_date) today_date = CivilFromDays(today);
+      const std::int64_t current = MonthsBetween(*from, *today_date);
+      std::optional<std::int64_t> k = current + 1;
+      if (!call.compared_with_non_literal) k = NextCount(call.flip_counts, current);
+      if (k) consider(AddMonths(*from, *k));
+      continue;
+    }
     std::optional<std::int64_t> from;
     if (in.op == Op::kDaysIn) {
       from = context.entered_day(in.value.string());
@@ -270,19 +285,12 @@ std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) con
       from = ParseIsoDate(date.string());
     }
     if (!from) continue;
-    if (in.op != Op::kMonthsSince) {
-      // The count grows by one a day: it reaches count k on day from + k.
-      const std::int64_t current = today - *from;
-      if (call.compared_with_non_literal) {
-        consider(today + 1);
-      } else if (auto k = NextCount(call.flip_counts, current)) {
-        consider(*from + *k);
-      }
-    } else {
-      const std::int64_t current = MonthsBetween(*from, today);
-      std::optional<std::int64_t> k = current + 1;
-      if (!call.compared_with_non_literal) k = NextCount(call.flip_counts, current);
-      if (k) consider(AddMonths(*from, *k));
+    // The count grows by one a day: it reaches count k on day from + k.
+    const std::int64_t current = today - *from;
+    if (call.compared_with_non_literal) {
+      consider(today + 1);
+    } else if (auto k = NextCount(call.flip_counts, current)) {
+      consider(*from + *k);
     }
   }
   return next;

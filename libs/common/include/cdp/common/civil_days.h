@@ -25,8 +25,9 @@ struct CivilDate {
 
 // `month` is 1-12.
 [[nodiscard]] constexpr int DaysInMonth(std::int64_t year, int month) {
-  constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
+  if (month == 2) return IsLeapYear(year) ? 29 : 28;
+  // 31 days in odd months up to July and in even ones from August; no table to load.
+  return 30 + ((month ^ (month >> 3)) & 1);
 }
 
 // Days since 1970-01-01 of `day` (1-31) of `month` (1-12) in `year`. A day past the end of the
