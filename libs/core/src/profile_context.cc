@@ -99,27 +99,23 @@ const ProfileContext::Windows& ProfileContext::windows() const {
 std::optional<std::int64_t> ProfileContext::anchor_day(Anchor anchor) const {
   if (anchor_known_[anchor]) return anchor_days_[anchor];
   const v1::CustomerProfile& p = profile_;
-  const auto day_of = [&](const google::protobuf::Timestamp& at,
-                          bool present) -> std::optional<std::int64_t> {
-    if (!present) return std::nullopt;
-    return DayOf(ToTime(at), zone_);
-  };
-  std::optional<std::int64_t> day;
+  const google::protobuf::Timestamp* at = nullptr;
   switch (anchor) {
     case kFirstPurchase:
-      day = day_of(p.first_purchase_at(), p.has_first_purchase_at());
+      if (p.has_first_purchase_at()) at = &p.first_purchase_at();
       break;
     case kLastPurchase:
-      day = day_of(p.last_purchase_at(), p.has_last_purchase_at());
+      if (p.has_last_purchase_at()) at = &p.last_purchase_at();
       break;
     case kLastActivity:
-      day = day_of(p.last_activity_at(), p.has_last_activity_at());
+      if (p.has_last_activity_at()) at = &p.last_activity_at();
       break;
     case kAnchorCount:
       break;
   }
+  if (at != nullptr) anchor_days_[anchor] = DayOf(ToTime(*at), zone_);
   anchor_known_[anchor] = true;
-  return anchor_days_[anchor] = day;
+  return anchor_days_[anchor];
 }
 
 Value ProfileContext::DaysSince(Anchor anchor) const {
