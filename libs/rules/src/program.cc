@@ -168,6 +168,17 @@ bool IsTimeInput(const Instruction& in) {
          (in.op == Op::kField && Field(in.field).time_dependent);
 }
 
+// Whether date calls `a` and `b` of `node` count from the same date: the same function of the same
+// attribute, literal date or membership.
+bool SameDate(const Node& node, const Instruction& a, const Instruction& b) {
+  if (a.op != b.op) return false;
+  if (a.op == Op::kDaysIn) return a.value == b.value;
+  const Instruction& from_a = node.code[a.lhs];
+  const Instruction& from_b = node.code[b.lhs];
+  return from_a.op == from_b.op && (from_a.op == Op::kAttr || from_a.op == Op::kLiteral) &&
+         from_a.value == from_b.value;
+}
+
 // The first of `counts` above `current`, or nullopt.
 std::optional<std::int64_t> NextCount(const std::vector<std::int64_t>& counts,
                                       std::int64_t current) {
@@ -242,9 +253,18 @@ std::vector<TimeFieldUse> AnalyseTime(Node& node) {
       if (in.op == Op::kField) {
         use_field(in.field, comparands);
       } else {
-        Normalise(comparands.flip_counts);
-        node.date_calls.push_back(
-            DateCall{i, std::move(comparands.flip_counts), comparands.non_literal});
+        // Calls counting from the same date (a range test names it twice) flip on the days either
+        // one's counts are reached: one entry for both spares the timer reading the date twice.
+        auto call = std::find_if(
+            node.date_calls.begin(), node.date_calls.end(),
+            [&](const DateCall& other) { return SameDate(node, node.code[other.call], in); });
+        if (call == node.date_calls.end()) {
+          call = node.date_calls.insert(call, DateCall{i, {}, false});
+        }
+        call->flip_counts.insert(call->flip_counts.end(), comparands.flip_counts.begin(),
+                                 comparands.flip_counts.end());
+        Normalise(call->flip_counts);
+        call->compared_with_non_literal = call->compared_with_non_literal || comparands.non_literal;
       }
     }
   }
