@@ -306,6 +306,11 @@ void Store(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& p
   for (const auto& [dimension, tier] : stored.retired_tiers) tiers.erase(dimension);
 }
 
+// Now's date in the catalogue's time zone.
+CivilDate Today(absl::Time now, const rules::SegmentCatalogue& catalogue) {
+  return CivilFromDays(internal::DayOf(now, catalogue.timezone));
+}
+
 // Sets the profile's timer to the start of the next day on which time alone could change a
 // membership, or clears it.
 void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
@@ -324,7 +329,7 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
 // `timer_kept_if_unchanged`: the caller knows the timer cannot have to move unless a membership
 // does (see Engine::Reevaluate with a selection).
 void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
-            const internal::RuleInputs& inputs, absl::CivilDay today, const ChangeCause& cause,
+            const internal::RuleInputs& inputs, CivilDate today, const ChangeCause& cause,
             const RuleSelection& first, const Population& population, v1::CustomerProfile& profile,
             std::vector<SegmentChange>& changes, bool timer_kept_if_unchanged = false) {
   // Rules reading membership history (ever_in, days_in) see the memberships as stored before
@@ -453,11 +458,12 @@ bool Engine::Apply(const v1::CustomerEvent& event, absl::Time now, v1::CustomerP
   // Before folding, which counts the event.
   const RuleSelection& only =
       Effective(rule_inputs_->after_event(internal::KindOf(event)), profile);
-  const absl::CivilDay today = absl::ToCivilDay(now, catalogue_->timezone);
-  internal::FoldEvent(event, catalogue_->timezone, internal::DayNumber(today), profile);
+  const std::int64_t today = internal::DayOf(now, catalogue_->timezone);
+  internal::FoldEvent(event, catalogue_->timezone, today, profile);
   const ChangeCause cause{event.customer_id(), SegmentChange::event, event.event_id(),
                           event.occurred_at()};
-  Update(*catalogue_, *time_plan_, *rule_inputs_, today, cause, only, population, profile, changes);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, CivilFromDays(today), cause, only, population,
+         profile, changes);
   return false;
 }
 
@@ -468,8 +474,8 @@ void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::Customer
   const RuleSelection& only =
       cause == SegmentChange::time ? rule_inputs_->after_time() : rule_inputs_->all();
   const ChangeCause change_cause{profile.customer_id(), cause, "", internal::ToTimestamp(now)};
-  Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
-         change_cause, Effective(only, profile), population, profile, changes);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, Today(now, *catalogue_), change_cause,
+         Effective(only, profile), population, profile, changes);
 }
 
 void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSelection& only,
@@ -489,8 +495,8 @@ void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSe
   }
   const bool timer_kept_if_unchanged =
       !selected->all() && !selected->Intersects(rule_inputs_->after_time());
-  Update(*catalogue_, *time_plan_, *rule_inputs_, absl::ToCivilDay(now, catalogue_->timezone),
-         change_cause, *selected, population, profile, changes, timer_kept_if_unchanged);
+  Update(*catalogue_, *time_plan_, *rule_inputs_, Today(now, *catalogue_), change_cause, *selected,
+         population, profile, changes, timer_kept_if_unchanged);
 }
 
 std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
@@ -514,8 +520,7 @@ std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,
 
 Evaluation Engine::Evaluate(const v1::CustomerProfile& profile, absl::Time now,
                             const Population& population) const {
-  const internal::ProfileContext context(profile, absl::ToCivilDay(now, catalogue_->timezone),
-                                         *catalogue_, population);
+  const internal::ProfileContext context(profile, Today(now, *catalogue_), *catalogue_, population);
   Evaluation evaluation;
   evaluation.fields.reserve(rules::kFieldCount);
   for (const rules::FieldInfo& info : rules::Fields()) {

@@ -24,7 +24,7 @@ Value NonEmpty(std::string_view text) { return text.empty() ? Value::Null() : Va
 
 }  // namespace
 
-ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+ProfileContext::ProfileContext(const v1::CustomerProfile& profile, CivilDate today,
                                const rules::SegmentCatalogue& catalogue,
                                const Population& population)
     : profile_(profile),
@@ -33,8 +33,8 @@ ProfileContext::ProfileContext(const v1::CustomerProfile& profile, absl::CivilDa
            : population.rfm_quintiles                               ? &*population.rfm_quintiles
                                                                     : nullptr),
       rfm_lifetime_(catalogue.rfm_scoring == rules::RfmScoring::kQuintiles),
-      today_civil_(today),
-      today_(DayNumber(today_civil_)) {}
+      today_date_(today),
+      today_(DaysFromCivil(today_date_)) {}
 
 Value ProfileContext::field(FieldId id) const {
   const auto index = static_cast<std::size_t>(id);
@@ -61,7 +61,7 @@ bool ProfileContext::consent(std::string_view channel) const {
 }
 
 bool ProfileContext::ever_in(std::string_view id) const {
-  return profile_.membership_history().contains(std::string(id));
+  return profile_.membership_history().contains(id);
 }
 
 std::optional<std::int64_t> ProfileContext::entered_day(std::string_view id) const {
@@ -70,7 +70,7 @@ std::optional<std::int64_t> ProfileContext::entered_day(std::string_view id) con
                     std::any_of(profile_.tiers().begin(), profile_.tiers().end(),
                                 [&](const auto& entry) { return entry.second == id; });
   if (!held) return std::nullopt;
-  const auto it = profile_.membership_history().find(std::string(id));
+  const auto it = profile_.membership_history().find(id);
   if (it == profile_.membership_history().end() || !it->second.has_last_entered_at()) {
     return std::nullopt;
   }
@@ -100,10 +100,33 @@ const ProfileContext::Windows& ProfileContext::windows() const {
   return windows_.emplace(sums);
 }
 
-Value ProfileContext::DaysSince(const google::protobuf::Timestamp& at, bool present) const {
-  if (!present) return Value::Null();
+std::optional<std::int64_t> ProfileContext::anchor_day(Anchor anchor) const {
+  if (anchor_known_[anchor]) return anchor_days_[anchor];
+  const v1::CustomerProfile& p = profile_;
+  const google::protobuf::Timestamp* at = nullptr;
+  switch (anchor) {
+    case kFirstPurchase:
+      if (p.has_first_purchase_at()) at = &p.first_purchase_at();
+      break;
+    case kLastPurchase:
+      if (p.has_last_purchase_at()) at = &p.last_purchase_at();
+      break;
+    case kLastActivity:
+      if (p.has_last_activity_at()) at = &p.last_activity_at();
+      break;
+    case kAnchorCount:
+      break;
+  }
+  if (at != nullptr) anchor_days_[anchor] = DayOf(ToTime(*at), zone_);
+  anchor_known_[anchor] = true;
+  return anchor_days_[anchor];
+}
+
+Value ProfileContext::DaysSince(Anchor anchor) const {
+  const std::optional<std::int64_t> day = anchor_day(anchor);
+  if (!day) return Value::Null();
   // An event up to the allowed clock skew ahead counts as today, not as a negative age.
-  return Number(std::max<std::int64_t>(0, today_ - DayOf(ToTime(at), zone_)));
+  return Number(std::max<std::int64_t>(0, today_ - *day));
 }
 
 Value ProfileContext::TopCategory() const {
@@ -121,10 +144,9 @@ Value ProfileContext::TopCategory() const {
 
 Value ProfileContext::Age() const {
   const auto birth = ParseIsoDate(profile_.birth_date());
-  if (!birth || *birth > today_civil_) return Value::Null();
-  std::int64_t years = today_civil_.year() - birth->year();
-  if (std::pair(today_civil_.month(), today_civil_.day()) <
-      std::pair(birth->month(), birth->day())) {
+  if (!birth || *birth > today_date_) return Value::Null();
+  std::int64_t years = today_date_.year - birth->year;
+  if (std::pair(today_date_.month, today_date_.day) < std::pair(birth->month, birth->day)) {
     --years;
   }
   return Number(years);
@@ -189,11 +211,11 @@ Value ProfileContext::Compute(FieldId id) const {
     case FieldId::kInteractions30d:
       return Number(windows().interactions_30d);
     case FieldId::kDaysSinceFirstPurchase:
-      return DaysSince(p.first_purchase_at(), p.has_first_purchase_at());
+      return DaysSince(kFirstPurchase);
     case FieldId::kDaysSinceLastPurchase:
-      return DaysSince(p.last_purchase_at(), p.has_last_purchase_at());
+      return DaysSince(kLastPurchase);
     case FieldId::kDaysSinceLastActivity:
-      return DaysSince(p.last_activity_at(), p.has_last_activity_at());
+      return DaysSince(kLastActivity);
     case FieldId::kRfmR:
       return RfmRecency();
     case FieldId::kRfmF:
@@ -220,7 +242,7 @@ Value ProfileContext::Compute(FieldId id) const {
       return NonEmpty(p.membership_level());
     case FieldId::kBirthMonth: {
       const auto birth = ParseIsoDate(p.birth_date());
-      return birth ? Value::Number(birth->month()) : Value::Null();
+      return birth ? Value::Number(birth->month) : Value::Null();
     }
     case FieldId::kReferralsTotal:
       return Number(p.referrals_total());
@@ -237,7 +259,7 @@ Value ProfileContext::Compute(FieldId id) const {
     case FieldId::kReviewsTotal:
       return Number(p.review_count());
     case FieldId::kCurrentMonth:
-      return Value::Number(today_civil_.month());
+      return Value::Number(today_date_.month);
     case FieldId::kCount:
       break;
   }

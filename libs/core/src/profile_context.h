@@ -8,6 +8,7 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "cdp/common/civil_days.h"
 #include "cdp/core/population.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/rules/eval_context.h"
@@ -21,10 +22,17 @@ namespace cdp::core::internal {
 // change while it is in use.
 class ProfileContext final : public rules::EvalContext {
  public:
+  // The moments whose day counts rules read (days_since_first_purchase and the like).
+  enum Anchor { kFirstPurchase, kLastPurchase, kLastActivity, kAnchorCount };
+
   // `today` is now's civil day in the catalogue's time zone (Apply has it already, from folding).
   // `population` must outlive the context.
-  ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+  ProfileContext(const v1::CustomerProfile& profile, CivilDate today,
                  const rules::SegmentCatalogue& catalogue, const Population& population);
+  ProfileContext(const v1::CustomerProfile& profile, absl::CivilDay today,
+                 const rules::SegmentCatalogue& catalogue, const Population& population)
+      : ProfileContext(profile, CivilDate{today.year(), today.month(), today.day()}, catalogue,
+                       population) {}
 
   [[nodiscard]] rules::Value field(rules::FieldId id) const override;
   [[nodiscard]] bool has_tag(std::string_view tag) const override;
@@ -33,8 +41,10 @@ class ProfileContext final : public rules::EvalContext {
   [[nodiscard]] bool ever_in(std::string_view id) const override;
   [[nodiscard]] std::optional<std::int64_t> entered_day(std::string_view id) const override;
   [[nodiscard]] std::int64_t today() const override { return today_; }
-  [[nodiscard]] absl::CivilDay today_civil() const { return today_civil_; }
-  [[nodiscard]] absl::TimeZone zone() const { return zone_; }
+  [[nodiscard]] CivilDate today_date() const { return today_date_; }
+  // The day of `anchor` in the catalogue's time zone, nullopt when the profile has none. Cached:
+  // both the rules and the timer read it, and each read is a time zone lookup.
+  [[nodiscard]] std::optional<std::int64_t> anchor_day(Anchor anchor) const;
   // The breakpoints the rfm scores use; null when they have none (quintiles not computed yet).
   [[nodiscard]] const rules::RfmBreakpoints* rfm() const { return rfm_; }
 
@@ -51,7 +61,7 @@ class ProfileContext final : public rules::EvalContext {
 
   [[nodiscard]] rules::Value Compute(rules::FieldId id) const;
   [[nodiscard]] const Windows& windows() const;
-  [[nodiscard]] rules::Value DaysSince(const google::protobuf::Timestamp& at, bool present) const;
+  [[nodiscard]] rules::Value DaysSince(Anchor anchor) const;
   [[nodiscard]] rules::Value TopCategory() const;
   [[nodiscard]] rules::Value Age() const;
   [[nodiscard]] rules::Value RfmRecency() const;
@@ -63,9 +73,11 @@ class ProfileContext final : public rules::EvalContext {
   const rules::RfmBreakpoints* rfm_;
   // Quintile scoring ranks lifetime orders and spend rather than the last 365 days'.
   const bool rfm_lifetime_;
-  const absl::CivilDay today_civil_;
+  const CivilDate today_date_;
   const std::int64_t today_;
   mutable std::optional<Windows> windows_;
+  mutable std::array<std::optional<std::int64_t>, kAnchorCount> anchor_days_;
+  mutable std::bitset<kAnchorCount> anchor_known_;
   mutable std::array<rules::Value, rules::kFieldCount> values_{};
   mutable std::bitset<rules::kFieldCount> computed_;
 };

@@ -62,20 +62,20 @@ TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
       };
       switch (use.field) {
         case FieldId::kDaysSinceFirstPurchase:
-          count(kFirstPurchase);
+          count(ProfileContext::kFirstPurchase);
           break;
         case FieldId::kDaysSinceLastPurchase:
-          count(kLastPurchase);
+          count(ProfileContext::kLastPurchase);
           break;
         case FieldId::kDaysSinceLastActivity:
-          count(kLastActivity);
+          count(ProfileContext::kLastActivity);
           break;
         case FieldId::kRfmR:
           // Quintiles are known per partition only when the timer is set.
           if (catalogue.rfm_scoring == rules::RfmScoring::kQuintiles) {
             rfm_recency_quintiles_ = true;
           } else {
-            DayCount& day_count = day_counts_[kLastPurchase];
+            DayCount& day_count = day_counts_[ProfileContext::kLastPurchase];
             day_count.read = true;
             Merge(RecencySteps(catalogue.rfm), day_count.flip_counts);
           }
@@ -141,56 +141,56 @@ std::optional<std::int64_t> TimePlan::NextChangeDay(const v1::CustomerProfile& p
     if (day && *day > today && (!next || *day < *next)) next = day;
   };
 
-  auto count_from = [&](Anchor anchor, const google::protobuf::Timestamp& at, bool present) {
+  for (int anchor = 0; anchor < ProfileContext::kAnchorCount; ++anchor) {
     const DayCount& day_count = day_counts_[anchor];
-    if (!day_count.read || !present) return;
-    if (day_count.every_day) {
-      consider(today + 1);
-      return;
+    if (!day_count.read) continue;
+    const std::optional<std::int64_t> day = context.anchor_day(static_cast<Anchor>(anchor));
+    if (!day) continue;
+    consider(day_count.every_day ? today + 1 : NextFlip(*day, today, day_count.flip_counts));
+  }
+  if (rfm_recency_quintiles_ && context.rfm() != nullptr) {
+    if (const auto day = context.anchor_day(ProfileContext::kLastPurchase)) {
+      consider(NextFlip(*day, today, RecencySteps(*context.rfm())));
     }
-    consider(NextFlip(DayOf(ToTime(at), context.zone()), today, day_count.flip_counts));
-  };
-  count_from(kFirstPurchase, profile.first_purchase_at(), profile.has_first_purchase_at());
-  count_from(kLastPurchase, profile.last_purchase_at(), profile.has_last_purchase_at());
-  count_from(kLastActivity, profile.last_activity_at(), profile.has_last_activity_at());
-  if (rfm_recency_quintiles_ && profile.has_last_purchase_at() && context.rfm() != nullptr) {
-    consider(NextFlip(DayOf(ToTime(profile.last_purchase_at()), context.zone()), today,
-                      RecencySteps(*context.rfm())));
   }
 
-  if (!purchase_windows_.empty() || !interaction_windows_.empty()) {
-    // A bucket counts in window N from its day (a later day when it came with clock skew) until
-    // day + N. Buckets are sorted by day, so the first one past each edge decides.
-    for (const auto& bucket : profile.daily()) {
-      const bool purchases = bucket.orders() != 0 || bucket.monetary() != 0;
-      const bool interactions = bucket.interactions() != 0;
-      if ((purchases && !purchase_windows_.empty()) ||
-          (interactions && !interaction_windows_.empty())) {
-        consider(bucket.day());
-      }
-      if (purchases) {
-        for (std::int64_t days : purchase_windows_) consider(bucket.day() + days);
-      }
-      if (interactions) {
-        for (std::int64_t days : interaction_windows_) consider(bucket.day() + days);
-      }
-    }
+  // A bucket counts in window N from its day (a later day when it came with clock skew) until
+  // day + N. Buckets are sorted by day, so for each edge the first one past it decides: found by
+  // bisection rather than by walking every bucket.
+  const auto& daily = profile.daily();
+  const auto first_after = [&](std::int64_t day, auto counts) -> std::optional<std::int64_t> {
+    auto it = std::partition_point(daily.begin(), daily.end(),
+                                   [&](const auto& bucket) { return bucket.day() <= day; });
+    it = std::find_if(it, daily.end(), counts);
+    if (it == daily.end()) return std::nullopt;
+    return it->day();
+  };
+  const auto with_purchases = [](const auto& bucket) {
+    return bucket.orders() != 0 || bucket.monetary() != 0;
+  };
+  const auto with_interactions = [](const auto& bucket) { return bucket.interactions() != 0; };
+  if (!purchase_windows_.empty()) consider(first_after(today, with_purchases));
+  if (!interaction_windows_.empty()) consider(first_after(today, with_interactions));
+  for (std::int64_t days : purchase_windows_) {
+    if (const auto day = first_after(today - days, with_purchases)) consider(*day + days);
+  }
+  for (std::int64_t days : interaction_windows_) {
+    if (const auto day = first_after(today - days, with_interactions)) consider(*day + days);
   }
 
   if (age_) {
     if (const auto birth = ParseIsoDate(profile.birth_date())) {
-      const absl::CivilDay today_civil = context.today_civil();
-      // absl normalises 29 February to 1 March in other years, the day such an age steps up.
-      const absl::CivilDay this_year(today_civil.year(), birth->month(), birth->day());
-      const absl::CivilDay next_year(today_civil.year() + 1, birth->month(), birth->day());
-      consider(DayNumber(*birth));
-      consider(DayNumber(this_year));
-      consider(DayNumber(next_year));
+      const std::int64_t year = context.today_date().year;
+      // 29 February counts on to 1 March in other years, the day such an age steps up.
+      consider(DaysFromCivil(*birth));
+      consider(DaysFromCivil(year, birth->month, birth->day));
+      consider(DaysFromCivil(year + 1, birth->month, birth->day));
     }
   }
   if (current_month_) {
-    const absl::CivilMonth next_month = absl::CivilMonth(context.today_civil()) + 1;
-    consider(DayNumber(absl::CivilDay(next_month)));
+    const CivilDate today_date = context.today_date();
+    consider(DaysFromCivil(today_date.year, today_date.month, 1) +
+             DaysInMonth(today_date.year, today_date.month));
   }
   for (const rules::Expression* rule : with_date_calls_) consider(rule->NextDateChange(context));
   // Held memberships only: entered_day is nullopt for the others.

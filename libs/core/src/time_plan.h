@@ -61,9 +61,9 @@ class TimePlan {
     std::string id;
     std::int64_t days = 0;
   };
-  enum Anchor { kFirstPurchase, kLastPurchase, kLastActivity, kAnchorCount };
+  using Anchor = ProfileContext::Anchor;
 
-  std::array<DayCount, kAnchorCount> day_counts_;
+  std::array<DayCount, ProfileContext::kAnchorCount> day_counts_;
   // Window lengths in days over purchase buckets and over interaction buckets (0 = not read).
   std::vector<std::int64_t> purchase_windows_;
   std::vector<std::int64_t> interaction_windows_;

@@ -211,6 +211,22 @@ segments:
   EXPECT_THAT(Fire("2024-04-01T00:00:00Z"), ElementsAre("exited engaged cause=time"));
 }
 
+TEST_F(TimerTest, EachWindowFollowsTheFirstDayOfItsOwnKindInsideIt) {
+  Use(R"(
+segments:
+  - {id: buyer, when: "orders_90d >= 1"}
+  - {id: engaged, when: "interactions_30d >= 1"}
+)");
+  Apply(Envelope("e1", "2024-03-01T10:00:00Z", R"("interaction": {"type": "like"})"));
+  Apply(Envelope("e2", "2024-03-10T10:00:00Z", R"("purchase": {"total_amount": 100})"));
+  // The interaction day leaves the 30-day window first; the purchase day the 90-day one later.
+  EXPECT_EQ(Due(), "2024-03-31T00:00:00Z");
+  EXPECT_THAT(Fire("2024-03-31T00:00:00Z"), ElementsAre("exited engaged cause=time"));
+  EXPECT_EQ(Due(), "2024-06-08T00:00:00Z");
+  EXPECT_THAT(Fire("2024-06-08T00:00:00Z"), ElementsAre("exited buyer cause=time"));
+  EXPECT_EQ(Due(), "none");
+}
+
 TEST_F(TimerTest, ABirthdayInALeapDayStepsUpOnTheFirstOfMarchInOtherYears) {
   Use(R"(
 segments:

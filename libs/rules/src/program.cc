@@ -101,11 +101,12 @@ Value Node::Load(std::uint32_t index, const EvalContext& context) const {
     case Op::kMonthsSince: {
       const Value date = Load(in.lhs, context);
       if (!date.is_string()) return Value::Null();
-      const std::optional<std::int64_t> day = ParseIsoDate(date.string());
+      const std::optional<CivilDate> day = ParseIsoCivilDate(date.string());
       if (!day) return Value::Null();
       const std::int64_t today = context.today();
-      const std::int64_t elapsed =
-          in.op == Op::kDaysSince ? today - *day : MonthsBetween(*day, today);
+      const std::int64_t elapsed = in.op == Op::kDaysSince
+                                       ? today - DaysFromCivil(*day)
+                                       : MonthsBetween(*day, CivilFromDays(today));
       return Value::Number(static_cast<double>(elapsed));
     }
     case Op::kDaysIn: {
@@ -165,6 +166,17 @@ void Normalise(std::vector<std::int64_t>& counts) {
 bool IsTimeInput(const Instruction& in) {
   return in.op == Op::kDaysSince || in.op == Op::kMonthsSince || in.op == Op::kDaysIn ||
          (in.op == Op::kField && Field(in.field).time_dependent);
+}
+
+// Whether date calls `a` and `b` of `node` count from the same date: the same function of the same
+// attribute, literal date or membership.
+bool SameDate(const Node& node, const Instruction& a, const Instruction& b) {
+  if (a.op != b.op) return false;
+  if (a.op == Op::kDaysIn) return a.value == b.value;
+  const Instruction& from_a = node.code[a.lhs];
+  const Instruction& from_b = node.code[b.lhs];
+  return from_a.op == from_b.op && (from_a.op == Op::kAttr || from_a.op == Op::kLiteral) &&
+         from_a.value == from_b.value;
 }
 
 // The first of `counts` above `current`, or nullopt.
@@ -241,9 +253,18 @@ std::vector<TimeFieldUse> AnalyseTime(Node& node) {
       if (in.op == Op::kField) {
         use_field(in.field, comparands);
       } else {
-        Normalise(comparands.flip_counts);
-        node.date_calls.push_back(
-            DateCall{i, std::move(comparands.flip_counts), comparands.non_literal});
+        // Calls counting from the same date (a range test names it twice) flip on the days either
+        // one's counts are reached: one entry for both spares the timer reading the date twice.
+        auto call = std::find_if(
+            node.date_calls.begin(), node.date_calls.end(),
+            [&](const DateCall& other) { return SameDate(node, node.code[other.call], in); });
+        if (call == node.date_calls.end()) {
+          call = node.date_calls.insert(call, DateCall{i, {}, false});
+        }
+        call->flip_counts.insert(call->flip_counts.end(), comparands.flip_counts.begin(),
+                                 comparands.flip_counts.end());
+        Normalise(call->flip_counts);
+        call->compared_with_non_literal = call->compared_with_non_literal || comparands.non_literal;
       }
     }
   }
@@ -261,8 +282,22 @@ std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) con
   auto consider = [&](std::int64_t day) {
     if (day > today && (!next || day < *next)) next = day;
   };
+  // Today as a date only once, and only for months_since calls.
+  std::optional<CivilDate> today_date;
   for (const DateCall& call : date_calls) {
     const Instruction& in = code[call.call];
+    if (in.op == Op::kMonthsSince) {
+      const Value date = Load(in.lhs, context);
+      const std::optional<CivilDate> from =
+          date.is_string() ? ParseIsoCivilDate(date.string()) : std::nullopt;
+      if (!from) continue;
+      if (!today_date) today_date = CivilFromDays(today);
+      const std::int64_t current = MonthsBetween(*from, *today_date);
+      std::optional<std::int64_t> k = current + 1;
+      if (!call.compared_with_non_literal) k = NextCount(call.flip_counts, current);
+      if (k) consider(AddMonths(*from, *k));
+      continue;
+    }
     std::optional<std::int64_t> from;
     if (in.op == Op::kDaysIn) {
       from = context.entered_day(in.value.string());
@@ -270,19 +305,12 @@ std::optional<std::int64_t> Node::NextDateChange(const EvalContext& context) con
       from = ParseIsoDate(date.string());
     }
     if (!from) continue;
-    if (in.op != Op::kMonthsSince) {
-      // The count grows by one a day: it reaches count k on day from + k.
-      const std::int64_t current = today - *from;
-      if (call.compared_with_non_literal) {
-        consider(today + 1);
-      } else if (auto k = NextCount(call.flip_counts, current)) {
-        consider(*from + *k);
-      }
-    } else {
-      const std::int64_t current = MonthsBetween(*from, today);
-      std::optional<std::int64_t> k = current + 1;
-      if (!call.compared_with_non_literal) k = NextCount(call.flip_counts, current);
-      if (k) consider(AddMonths(*from, *k));
+    // The count grows by one a day: it reaches count k on day from + k.
+    const std::int64_t current = today - *from;
+    if (call.compared_with_non_literal) {
+      consider(today + 1);
+    } else if (auto k = NextCount(call.flip_counts, current)) {
+      consider(*from + *k);
     }
   }
   return next;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "absl/time/civil_time.h"
 
 namespace cdp::rules::internal {
@@ -27,6 +29,20 @@ TEST(ParseIsoDate, RejectsAnythingElse) {
         "2024-1-05", "24-01-05", "2024/01/05", "2024-01-05T00:00:00Z", " 2024-01-05", "2024-01-05 ",
         "2024-0a-05", "+024-01-05", "2024-01--5"}) {
     EXPECT_EQ(ParseIsoDate(text), std::nullopt) << text;
+  }
+}
+
+TEST(ParseIsoCivilDate, GivesTheDateParseIsoDateCounts) {
+  EXPECT_EQ(ParseIsoCivilDate("2024-02-29"), (CivilDate{2024, 2, 29}));
+  EXPECT_EQ(ParseIsoCivilDate("0001-01-01"), (CivilDate{1, 1, 1}));
+  EXPECT_EQ(ParseIsoCivilDate("2023-02-29"), std::nullopt);
+  EXPECT_EQ(ParseIsoCivilDate("2024-13-01"), std::nullopt);
+  EXPECT_EQ(ParseIsoCivilDate("2024-1-05"), std::nullopt);
+  const absl::CivilDay epoch(1970, 1, 1);
+  for (absl::CivilDay day(1999, 1, 1); day.year() <= 2001; day += 1) {
+    const std::string text = absl::FormatCivilTime(day);
+    ASSERT_EQ(ParseIsoCivilDate(text), (CivilDate{day.year(), day.month(), day.day()})) << text;
+    ASSERT_EQ(ParseIsoDate(text), day - epoch) << text;
   }
 }
 

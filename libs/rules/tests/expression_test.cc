@@ -664,6 +664,17 @@ TEST(NextDateChange, MonthsSinceFlipsOnTheAnniversaryTheRuleNames) {
   EXPECT_EQ(rule.NextDateChange(context), std::nullopt);
 }
 
+TEST(NextDateChange, EachDateFlipsAtItsOwnCounts) {
+  FakeContext context;
+  context.Attr("a", "2024-01-20").Attr("b", "2024-02-10").SetToday(2024, 2, 15);
+  EXPECT_EQ(Compile("months_since(attr('a')) >= 2 or months_since(attr('b')) >= 1")
+                .NextDateChange(context),
+            Day(2024, 3, 10));
+  EXPECT_EQ(Compile("months_since(attr('a')) >= 2 or days_since(attr('a')) >= 30")
+                .NextDateChange(context),
+            Day(2024, 2, 19));
+}
+
 TEST(NextDateChange, NothingWithoutADate) {
   FakeContext context;
   context.SetToday(2024, 3, 5);
