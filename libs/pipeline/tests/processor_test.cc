@@ -516,19 +516,35 @@ std::string Canonical(const v1::CustomerProfile& profile) {
   return bytes;
 }
 
+// A processor in event-time mode on a fresh store in `dir`, its lanes in parallel for any batch.
+struct EventTimeRun {
+  EventTimeRun(std::shared_ptr<const core::Engine> engine, std::size_t lanes,
+               const std::filesystem::path& dir, std::size_t reevaluations_per_round = 5'000) {
+    std::filesystem::remove_all(dir);
+    auto opened = state::Store::Open(state::StoreOptions{.path = dir.string()});
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) store = std::move(*opened);
+    ProcessorOptions options;
+    options.clock = ClockMode::kEventTime;
+    options.lanes = lanes;
+    options.parallel_min_records = 1;
+    options.reevaluations_per_round = reevaluations_per_round;
+    processor = std::make_unique<Processor>(
+        std::move(engine), *store, sink, [] { return absl::FromUnixSeconds(1'780'000'000); },
+        options, nullptr);
+  }
+
+  std::unique_ptr<state::Store> store;
+  RecordingSink sink;
+  std::unique_ptr<Processor> processor;
+};
+
 RunResult RunBatches(const std::vector<std::vector<InputRecord>>& batches, std::size_t lanes,
                      const std::filesystem::path& dir) {
-  std::filesystem::remove_all(dir);
-  auto store = state::Store::Open(state::StoreOptions{.path = dir.string()});
-  EXPECT_TRUE(store.ok()) << store.status();
-  RecordingSink sink;
-  ProcessorOptions options;
-  options.clock = ClockMode::kEventTime;
-  options.lanes = lanes;
-  options.parallel_min_records = 1;
-  Processor processor(
-      TestEngine(), **store, sink, [] { return absl::FromUnixSeconds(1'780'000'000); }, options,
-      nullptr);
+  EventTimeRun run(TestEngine(), lanes, dir);
+  state::Store& store = *run.store;
+  RecordingSink& sink = run.sink;
+  Processor& processor = *run.processor;
   RunResult result;
   std::map<std::string, int> partition_of;
   for (const auto& batch : batches) {
@@ -547,12 +563,12 @@ RunResult RunBatches(const std::vector<std::vector<InputRecord>>& batches, std::
   }
   result.dead_letters = sink.DeadLetters().size();
   for (const auto& [customer, partition] : partition_of) {
-    auto profile = (*store)->ReadProfile(Partition(partition), customer);
+    auto profile = store.ReadProfile(Partition(partition), customer);
     EXPECT_TRUE(profile.ok()) << profile.status();
     if (profile.ok() && profile->has_value()) {
       result.profiles[{partition, customer}] = Canonical(**profile);
     }
-    auto offset = (*store)->ReadOffset(Partition(partition));
+    auto offset = store.ReadOffset(Partition(partition));
     EXPECT_TRUE(offset.ok() && offset->has_value());
     if (offset.ok() && offset->has_value()) result.offsets[partition] = (*offset)->value();
   }
@@ -901,17 +917,7 @@ std::map<std::string, std::vector<std::string>> QuintileRun(const std::vector<st
                                                             std::size_t batch_size,
                                                             std::size_t lanes,
                                                             const std::filesystem::path& dir) {
-  std::filesystem::remove_all(dir);
-  auto store = state::Store::Open(state::StoreOptions{.path = dir.string()});
-  EXPECT_TRUE(store.ok()) << store.status();
-  RecordingSink sink;
-  ProcessorOptions options;
-  options.clock = ClockMode::kEventTime;
-  options.lanes = lanes;
-  options.parallel_min_records = 1;
-  options.reevaluations_per_round = 3;
-  Processor processor(
-      TestEngine(R"(
+  EventTimeRun run(TestEngine(R"(
 timezone: Asia/Shanghai
 rfm: {scoring: quintiles}
 segments:
@@ -923,7 +929,9 @@ dimensions:
       - {id: high, when: "rfm_f >= 4 and rfm_m >= 4"}
       - {id: low, when: "orders_total >= 1"}
 )"),
-      **store, sink, [] { return absl::FromUnixSeconds(1'780'000'000); }, options, nullptr);
+                   lanes, dir, /*reevaluations_per_round=*/3);
+  RecordingSink& sink = run.sink;
+  Processor& processor = *run.processor;
   EXPECT_TRUE(processor.ResumeOffset(Partition(0)).ok());
   std::vector<InputRecord> records;
   for (std::size_t i = 0; i < values.size(); ++i) {
