@@ -102,9 +102,6 @@ void RecordDefinitions(const std::vector<rules::DefinitionDigest>& digests,
   }
 }
 
-// Brings a partition's record to the `current` definitions, found changed at `now`: whatever
-// changed joins what is still to be re-evaluated, and a re-evaluation under way starts over,
-// since the profiles it already did predate this change. Returns whether the record changed.
 // Adds `changed` to what the partition has to re-evaluate, found at `now`; a re-evaluation under
 // way starts over, since the profiles it already did predate this change.
 void MarkForReevaluation(std::vector<rules::RuleRef> changed, absl::Time now,
@@ -515,11 +512,12 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
       reevaluate((*next_held)->profile);
     }
   };
+  const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
   std::string through;
   for (bool more = true; more;) {
-    auto stored = store_.ReadProfilesAfter(partition, through, options_.reevaluations_per_round);
+    auto stored = store_.ReadProfilesAfter(partition, through, chunk);
     if (!stored.ok()) return stored.status();
-    more = stored->size() == options_.reevaluations_per_round;
+    more = stored->size() == chunk;
     for (v1::CustomerProfile& profile : *stored) {
       through = profile.customer_id();
       reevaluate_held_before(&through);
@@ -783,11 +781,12 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
     // regenerates the same change ids.
     const absl::Time changed_at =
         state.has_definitions_changed_at() ? ToAbslTime(state.definitions_changed_at()) : now;
-    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(),
-                                             options_.reevaluations_per_round);
+    // A chunk of 0 would never get anywhere.
+    const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
+    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk);
     if (!profiles.ok()) return profiles.status();
     v1::PartitionState& next = NextState(lane, work, partition);
-    if (profiles->size() < options_.reevaluations_per_round) {
+    if (profiles->size() < chunk) {
       next.clear_reevaluate_segments();
       next.clear_reevaluate_dimensions();
       next.clear_reevaluated_through();

@@ -95,7 +95,9 @@ class Processor {
   // engine's definitions (cause: definition_change), at most options.reevaluations_per_round per
   // partition; the changes are delivered and committed with the profiles and the partition's
   // progress, as for a batch, and the errors mean the same as Process's. Returns how many
-  // profiles it re-evaluated; 0 when nothing is left to do.
+  // profiles it re-evaluated; 0 when nothing is left to do. With the wall clock and rfm scoring
+  // by quintiles, it first refreshes the quintiles of partitions that have had no input on a new
+  // day, which may give them profiles to re-evaluate.
   [[nodiscard]] absl::StatusOr<std::size_t> ReevaluateDefinitions();
 
   // Partitions whose stored profiles still have to be re-evaluated for changed definitions.
