@@ -18,7 +18,10 @@ tools/dev/install-deps.sh
 jobs=$(nproc)
 
 rm -rf build/test
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDP_WERROR=ON
+# Optimised as the service runs, without debug info, which took a large share of the build
+# time; -O2 because GCC 12 at Release's -O3 warns falsely (-Wrestrict) in gtest's printers.
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
+  -DCDP_WERROR=ON
 cmake --build build/test -j"$jobs"
 (cd build/test && ctest --output-on-failure -j"$jobs" --timeout 600)
 
