@@ -97,7 +97,14 @@ rd_kafka_topic_t* Producer::TopicHandle(std::string_view topic) {
 
 absl::Status Producer::Produce(std::string_view topic, std::optional<std::string_view> key,
                                std::optional<std::string_view> value,
-                               std::span<const Header> headers) {
+                               std::span<const Header> headers,
+                               std::optional<Partition> partition) {
+  // A negative partition would be librdkafka's "unassigned" and silently mean "by key".
+  if (partition.has_value() && partition->value() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot produce to partition ", partition->value(), " of topic '",
+                     internal::ToAbsl(topic), "': partitions are numbered from 0"));
+  }
   // A cached topic handle: naming the topic on every record takes a client-wide write lock.
   rd_kafka_topic_t* topic_handle = TopicHandle(topic);
   if (topic_handle == nullptr) {
@@ -108,7 +115,7 @@ absl::Status Producer::Produce(std::string_view topic, std::optional<std::string
   // Header names must be NUL-terminated for librdkafka.
   std::vector<std::string> header_names;
   header_names.reserve(headers.size());
-  std::vector<rd_kafka_vu_t> fields(4 + headers.size());
+  std::vector<rd_kafka_vu_t> fields(4 + headers.size() + (partition.has_value() ? 1 : 0));
   fields[0].vtype = RD_KAFKA_VTYPE_RKT;
   fields[0].u.rkt = topic_handle;
   fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
@@ -124,6 +131,10 @@ absl::Status Producer::Produce(std::string_view topic, std::optional<std::string
     fields[4 + i].vtype = RD_KAFKA_VTYPE_HEADER;
     fields[4 + i].u.header = {name.c_str(), DataOrEmpty(headers[i].value),
                               static_cast<ssize_t>(headers[i].value.size())};
+  }
+  if (partition.has_value()) {
+    fields.back().vtype = RD_KAFKA_VTYPE_PARTITION;
+    fields.back().u.i32 = partition->value();
   }
 
   const absl::Time deadline = absl::Now() + queue_full_timeout_;
@@ -148,10 +159,18 @@ absl::Status Producer::Produce(std::string_view topic, std::optional<std::string
     }
     if (err != RdKafka::ERR__QUEUE_FULL) {
       const std::string context =
-          absl::StrCat("cannot produce to topic '", internal::ToAbsl(topic), "'");
-      return err == RdKafka::ERR_MSG_SIZE_TOO_LARGE
-                 ? absl::InvalidArgumentError(DescribeError(context, err))
-                 : absl::UnavailableError(DescribeError(context, err));
+          partition.has_value()
+              ? absl::StrCat("cannot produce to ",
+                             ToString(TopicPartition{std::string(topic), *partition}))
+              : absl::StrCat("cannot produce to topic '", internal::ToAbsl(topic), "'");
+      switch (err) {
+        case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+          return absl::InvalidArgumentError(DescribeError(context, err));
+        case RdKafka::ERR__UNKNOWN_PARTITION:
+          return absl::NotFoundError(DescribeError(context, err));
+        default:
+          return absl::UnavailableError(DescribeError(context, err));
+      }
     }
     if (absl::Now() >= deadline) {
       return absl::ResourceExhaustedError(absl::StrCat(

@@ -2,6 +2,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,63 @@ TEST(ProduceConsumeTest, KeysLandOnJavaCompatiblePartitions) {
         (static_cast<std::uint32_t>(java_hashes.at(key)) & 0x7fffffff) % kPartitions);
     EXPECT_EQ(message.partition(), Partition(java_partition)) << key;
   }
+}
+
+TEST(ProduceConsumeTest, AnExplicitPartitionWinsOverTheKey) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 3, 1).ok());
+  auto producer = MakeProducer(*cluster);
+  ASSERT_NE(producer, nullptr);
+  // One key on every partition, and a null key: each record's value names where it must land.
+  for (const int partition : {2, 0, 1, 2}) {
+    ASSERT_TRUE(
+        producer->Produce("events", "same-key", std::to_string(partition), {}, Partition(partition))
+            .ok());
+  }
+  ASSERT_TRUE(producer->Produce("events", std::nullopt, "1", {}, Partition(1)).ok());
+  const absl::Status flushed = producer->Flush(absl::Seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed;
+
+  RecordingHandler handler;
+  auto consumer = MakeConsumer(TestConsumerOptions(*cluster, "g", {"events"}), handler);
+  ASSERT_NE(consumer, nullptr);
+  std::vector<Message> messages = ConsumeAtLeast(*consumer, 5);
+  ASSERT_EQ(messages.size(), 5u);
+  std::map<int, int> per_partition;
+  for (const Message& message : messages) {
+    ASSERT_TRUE(message.value().has_value());
+    EXPECT_EQ(std::to_string(message.partition().value()), *message.value())
+        << "offset " << message.offset();
+    ++per_partition[message.partition().value()];
+  }
+  EXPECT_THAT(per_partition, ElementsAre(std::pair(0, 1), std::pair(1, 2), std::pair(2, 2)));
+}
+
+TEST(ProduceConsumeTest, APartitionTheTopicLacksIsRefused) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 3, 1).ok());
+  auto producer = MakeProducer(*cluster);
+  ASSERT_NE(producer, nullptr);
+  const absl::Status negative = producer->Produce("events", "k", "v", {}, Partition(-1));
+  EXPECT_EQ(negative.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(negative.message(), HasSubstr("partition -1 of topic 'events'"));
+
+  // Before the producer knows the topic's partitions the record is queued and its delivery fails.
+  const absl::Status queued = producer->Produce("events", "k", "v", {}, Partition(3));
+  const absl::Status reported = queued.ok() ? producer->Flush(absl::Seconds(10)) : queued;
+  EXPECT_FALSE(reported.ok());
+  EXPECT_THAT(reported.message(), HasSubstr("events[3]"));
+  EXPECT_THAT(reported.message(), HasSubstr("UNKNOWN_PARTITION"));
+
+  // Once it knows them, Produce itself refuses.
+  ASSERT_TRUE(producer->Produce("events", "k", "v", {}, Partition(0)).ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+  const absl::Status missing = producer->Produce("events", "k", "v", {}, Partition(3));
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.message(), HasSubstr("cannot produce to events[3]"));
+  EXPECT_TRUE(producer->Flush(absl::Seconds(10)).ok());
 }
 
 TEST(ProduceConsumeTest, FlushReportsADeliveryFailureOnce) {

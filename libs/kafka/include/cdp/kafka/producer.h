@@ -45,11 +45,16 @@ class Producer {
   ~Producer();
 
   // Queues a record; key, value and headers are copied. nullopt sends a null key/value, distinct
-  // from an empty one. When the queue is full, serves delivery reports and retries until
-  // queue_full_timeout, then fails with ResourceExhausted.
+  // from an empty one. `partition` nullopt lets the partitioner pick by key; a value sends the
+  // record to exactly that partition whatever its key (a changelog record goes to the partition
+  // of the input it came from). A partition the topic does not have fails with NotFound, or, while
+  // the producer does not know the topic's partitions yet, fails the delivery (reported by Flush).
+  // When the queue is full, serves delivery reports and retries until queue_full_timeout, then
+  // fails with ResourceExhausted.
   [[nodiscard]] absl::Status Produce(std::string_view topic, std::optional<std::string_view> key,
                                      std::optional<std::string_view> value,
-                                     std::span<const Header> headers = {});
+                                     std::span<const Header> headers = {},
+                                     std::optional<Partition> partition = std::nullopt);
 
   // Waits until every record produced before the call is delivered or has failed. Not OK if any
   // delivery failed since the previous Flush (with the first failure's librdkafka error), or if
