@@ -1,0 +1,212 @@
+#include "cdp/kafka/partition_reader.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "conf.h"
+
+namespace cdp::kafka {
+namespace {
+
+using internal::DescribeError;
+
+// Errors after which reading this partition cannot succeed, so waiting for the idle timeout
+// would only hide them. Anything else (broker down, leader moving) librdkafka retries by itself.
+std::optional<absl::StatusCode> FatalToRead(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+      return absl::StatusCode::kNotFound;
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return absl::StatusCode::kPermissionDenied;
+    // Only with auto.offset.reset=error overridden.
+    case RdKafka::ERR__AUTO_OFFSET_RESET:
+    case RdKafka::ERR_OFFSET_OUT_OF_RANGE:
+      return absl::StatusCode::kOutOfRange;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Create(
+    const PartitionReaderOptions& options) {
+  // librdkafka's KafkaConsumer refuses to start without a group.id even when it only assigns; the
+  // group is never joined and nothing is committed to it. One partition is read at a time, so its
+  // fetches may be far larger than the 1 MiB default. The end of a partition is reported by a
+  // fetch the broker holds for fetch.wait.max.ms (500 ms by default).
+  const Properties defaults = {
+      {"group.id", "cdp-partition-reader"},
+      {"auto.offset.reset", "earliest"},
+      {"max.partition.fetch.bytes", "16777216"},
+      {"fetch.wait.max.ms", "100"},
+  };
+  // Read's contract rests on these: no offsets written anywhere, and the end of the partition
+  // signalled so that a range whose last records were compacted away still ends.
+  Properties overrides = options.properties;
+  overrides.emplace_back("enable.auto.commit", "false");
+  overrides.emplace_back("enable.partition.eof", "true");
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
+      internal::MakeConf("partition reader", defaults, options.bootstrap_servers, overrides);
+  if (!conf.ok()) return conf.status();
+
+  std::unique_ptr<PartitionReader> reader(new PartitionReader());
+  std::string error;
+  reader->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (reader->consumer_ == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create Kafka partition reader: ", error));
+  }
+  return reader;
+}
+
+PartitionReader::~PartitionReader() {
+  // Without a subscription close() leaves no group; it stops the fetchers before destruction.
+  if (consumer_ != nullptr) consumer_->close();
+}
+
+absl::StatusOr<Watermarks> PartitionReader::QueryWatermarks(const TopicPartition& tp,
+                                                            absl::Duration timeout) {
+  Watermarks watermarks;
+  const RdKafka::ErrorCode err =
+      consumer_->query_watermark_offsets(tp.topic, tp.partition.value(), &watermarks.low,
+                                         &watermarks.high, internal::ToTimeoutMs(timeout));
+  if (err == RdKafka::ERR_NO_ERROR) return watermarks;
+  const std::string message =
+      DescribeError(absl::StrCat("cannot query the watermarks of ", ToString(tp)), err);
+  if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
+    return absl::Status(*code, message);
+  }
+  if (err == RdKafka::ERR__TIMED_OUT) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(message, " within ", absl::FormatDuration(timeout),
+                     "; check that bootstrap.servers reaches the cluster"));
+  }
+  return absl::UnavailableError(message);
+}
+
+absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, std::int64_t until,
+                                   const std::function<absl::Status(const Message&)>& visit,
+                                   absl::Duration idle_timeout) {
+  if (from < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", ToString(tp), " from offset ", from, ": offsets start at 0"));
+  }
+  if (until <= from) return absl::OkStatus();
+  // librdkafka waits silently for an assigned partition that does not exist.
+  if (absl::Status status = CheckExists(tp, idle_timeout); !status.ok()) return status;
+  std::unique_ptr<RdKafka::TopicPartition> start(
+      RdKafka::TopicPartition::create(tp.topic, tp.partition.value(), from));
+  if (const RdKafka::ErrorCode err = consumer_->assign({start.get()});
+      err != RdKafka::ERR_NO_ERROR) {
+    return absl::InternalError(
+        DescribeError(absl::StrCat("librdkafka refused to assign ", ToString(tp)), err));
+  }
+  absl::Status status = ReadAssigned(tp, from, until, visit, idle_timeout);
+  // Drops what was fetched beyond `until`; records of this assignment are never delivered again.
+  if (const RdKafka::ErrorCode err = consumer_->unassign();
+      err != RdKafka::ERR_NO_ERROR && status.ok()) {
+    status = absl::InternalError(
+        DescribeError(absl::StrCat("librdkafka refused to unassign ", ToString(tp)), err));
+  }
+  return status;
+}
+
+absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Duration timeout) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer_.get(), tp.topic, nullptr, error));
+  if (topic == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", ToString(tp), ": invalid topic: ", error));
+  }
+  RdKafka::Metadata* raw_metadata = nullptr;
+  const RdKafka::ErrorCode err =
+      consumer_->metadata(false, topic.get(), &raw_metadata, internal::ToTimeoutMs(timeout));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
+  if (err == RdKafka::ERR__TIMED_OUT) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "cannot read ", ToString(tp), ": no metadata within ", absl::FormatDuration(timeout),
+        "; check that bootstrap.servers reaches the cluster"));
+  }
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        DescribeError(absl::StrCat("cannot read the metadata of ", ToString(tp)), err));
+  }
+  for (const RdKafka::TopicMetadata* found : *metadata->topics()) {
+    if (found->topic() != tp.topic) continue;
+    if (const std::optional<absl::StatusCode> code = FatalToRead(found->err()); code.has_value()) {
+      return absl::Status(*code,
+                          DescribeError(absl::StrCat("cannot read ", ToString(tp)), found->err()));
+    }
+    // Other topic errors (no leader yet) pass: librdkafka waits for them, within idle_timeout.
+    if (found->err() == RdKafka::ERR_NO_ERROR &&
+        static_cast<std::size_t>(tp.partition.value()) >= found->partitions()->size()) {
+      return absl::NotFoundError(absl::StrCat("cannot read ", ToString(tp), ": topic '", tp.topic,
+                                              "' has ", found->partitions()->size(),
+                                              " partitions"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("cannot read ", ToString(tp), ": the cluster does not list the topic"));
+}
+
+absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_t from,
+                                           std::int64_t until,
+                                           const std::function<absl::Status(const Message&)>& visit,
+                                           absl::Duration idle_timeout) {
+  // The lowest offset not delivered yet: guards order and uniqueness whatever librdkafka resends.
+  std::int64_t next = from;
+  // The end of the partition as last reported (its high watermark then), -1 before that.
+  std::int64_t end_seen = -1;
+  std::string last_error;
+  absl::Time last_record = absl::Now();
+  for (;;) {
+    // consume() returns as soon as a record is fetched: it waits only while none arrives.
+    std::unique_ptr<RdKafka::Message> message(
+        consumer_->consume(internal::ToTimeoutMs(last_record + idle_timeout - absl::Now())));
+    const RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      last_record = absl::Now();
+      const std::int64_t offset = message->offset();
+      if (message->partition() != tp.partition.value() || offset < next) continue;
+      if (offset >= until) return absl::OkStatus();
+      if (absl::Status status = visit(Message(std::move(message))); !status.ok()) return status;
+      next = offset + 1;
+      if (next >= until) return absl::OkStatus();
+    } else if (err == RdKafka::ERR__PARTITION_EOF) {
+      // The partition holds nothing more: below `until` more records are still to come.
+      if (message->partition() != tp.partition.value()) continue;
+      end_seen = message->offset();
+      if (end_seen >= until) return absl::OkStatus();
+    } else if (err == RdKafka::ERR__TIMED_OUT) {
+      if (absl::Now() - last_record < idle_timeout) continue;
+      return absl::DeadlineExceededError(
+          absl::StrCat("no record of ", ToString(tp), " for ", absl::FormatDuration(idle_timeout),
+                       " while reading offsets [", from, ", ", until, "): next offset ", next,
+                       end_seen >= 0 ? absl::StrCat(", partition end seen at ", end_seen)
+                                     : std::string(", partition end not reached"),
+                       last_error.empty() ? "" : absl::StrCat("; last error: ", last_error)));
+    } else if (err == RdKafka::ERR__FATAL) {
+      std::string reason;
+      consumer_->fatal_error(reason);
+      return absl::InternalError(absl::StrCat("Kafka partition reader failed fatally reading ",
+                                              ToString(tp), ": ", reason, "; recreate it"));
+    } else if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
+      return absl::Status(*code, absl::StrCat("cannot read ", ToString(tp), ": ", message->errstr(),
+                                              " (", internal::ErrorName(err), ")"));
+    } else {
+      last_error = absl::StrCat(message->errstr(), " (", internal::ErrorName(err), ")");
+    }
+  }
+}
+
+}  // namespace cdp::kafka

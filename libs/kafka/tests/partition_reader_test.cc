@@ -1,0 +1,442 @@
+#include "cdp/kafka/partition_reader.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cdp/common/absl_string.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_support.h"
+
+namespace cdp::kafka {
+namespace {
+
+using ::cdp::kafka::testing::MakeProducer;
+using ::cdp::kafka::testing::StartCluster;
+using ::cdp::kafka::testing::Tp;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// A record copied out of its Message, which is valid only inside the visit.
+struct Record {
+  std::int64_t offset = 0;
+  int partition = 0;
+  std::optional<std::string> key = {};
+  std::optional<std::string> value = {};
+  std::vector<std::pair<std::string, std::string>> headers = {};
+
+  friend bool operator==(const Record&, const Record&) = default;
+  friend void PrintTo(const Record& record, std::ostream* out) {
+    *out << "{offset " << record.offset << ", partition " << record.partition << ", key "
+         << record.key.value_or("<null>") << ", value " << record.value.value_or("<null>") << ", "
+         << record.headers.size() << " headers}";
+  }
+};
+
+Record Copy(const Message& message) {
+  Record record{.offset = message.offset(), .partition = message.partition().value()};
+  if (message.key()) record.key.emplace(*message.key());
+  if (message.value()) record.value.emplace(*message.value());
+  for (const Header& header : message.headers()) {
+    record.headers.emplace_back(header.name, header.value);
+  }
+  return record;
+}
+
+std::unique_ptr<PartitionReader> MakeReader(const MockCluster& cluster,
+                                            Properties properties = {}) {
+  absl::StatusOr<std::unique_ptr<PartitionReader>> reader =
+      PartitionReader::Create(PartitionReaderOptions{
+          .bootstrap_servers = cluster.bootstrap_servers(), .properties = std::move(properties)});
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  return reader.ok() ? *std::move(reader) : nullptr;
+}
+
+absl::StatusOr<std::vector<Record>> ReadRange(PartitionReader& reader, const TopicPartition& tp,
+                                              std::int64_t from, std::int64_t until,
+                                              absl::Duration idle_timeout = absl::Seconds(20)) {
+  std::vector<Record> records;
+  absl::Status status = reader.Read(
+      tp, from, until,
+      [&](const Message& message) {
+        records.push_back(Copy(message));
+        return absl::OkStatus();
+      },
+      idle_timeout);
+  if (!status.ok()) return status;
+  return records;
+}
+
+// Writes `count` records "<prefix>-<i>" (key and value) to `partition` of `topic`, flushed.
+void ProduceTo(const MockCluster& cluster, std::string_view topic, int partition, int count,
+               std::string_view prefix) {
+  std::unique_ptr<Producer> producer = MakeProducer(cluster);
+  ASSERT_NE(producer, nullptr);
+  for (int i = 0; i < count; ++i) {
+    const std::string text = absl::StrCat(ToAbsl(prefix), "-", i);
+    ASSERT_TRUE(producer->Produce(topic, text, text, {}, Partition(partition)).ok());
+  }
+  const absl::Status flushed = producer->Flush(absl::Seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed;
+}
+
+std::vector<std::int64_t> Offsets(const std::vector<Record>& records) {
+  std::vector<std::int64_t> offsets;
+  for (const Record& record : records) offsets.push_back(record.offset);
+  return offsets;
+}
+
+TEST(PartitionReaderTest, QueriesWatermarksOfEmptyAndFilledPartitions) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 2, 1).ok());
+  ProduceTo(*cluster, "changelog", 1, 3, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  absl::StatusOr<Watermarks> empty = reader->QueryWatermarks(Tp("changelog", 0), absl::Seconds(10));
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->low, 0);
+  EXPECT_EQ(empty->high, 0);
+  absl::StatusOr<Watermarks> filled =
+      reader->QueryWatermarks(Tp("changelog", 1), absl::Seconds(10));
+  ASSERT_TRUE(filled.ok()) << filled.status();
+  EXPECT_EQ(filled->low, 0);
+  EXPECT_EQ(filled->high, 3);
+}
+
+TEST(PartitionReaderTest, ReadsAWholePartitionInOrderWithTombstonesAndHeaders) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 3, 1).ok());
+  const std::vector<Header> headers = {{"kind", "profile"}, {"trace", "a"}, {"trace", "b"}};
+  {
+    auto producer = MakeProducer(*cluster);
+    ASSERT_NE(producer, nullptr);
+    ASSERT_TRUE(producer->Produce("changelog", "customer-1", "v1", headers, Partition(2)).ok());
+    ASSERT_TRUE(producer->Produce("changelog", "customer-2", "v2", {}, Partition(2)).ok());
+    // A tombstone: the customer's state was deleted.
+    ASSERT_TRUE(producer->Produce("changelog", "customer-1", std::nullopt, {}, Partition(2)).ok());
+    ASSERT_TRUE(producer->Produce("changelog", "customer-3", "", {}, Partition(2)).ok());
+    // Another partition's records must not show up.
+    ASSERT_TRUE(producer->Produce("changelog", "customer-9", "elsewhere", {}, Partition(1)).ok());
+    const absl::Status flushed = producer->Flush(absl::Seconds(10));
+    ASSERT_TRUE(flushed.ok()) << flushed;
+  }
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  const TopicPartition tp = Tp("changelog", 2);
+  absl::StatusOr<Watermarks> watermarks = reader->QueryWatermarks(tp, absl::Seconds(10));
+  ASSERT_TRUE(watermarks.ok()) << watermarks.status();
+  ASSERT_EQ(watermarks->high, 4);
+
+  absl::StatusOr<std::vector<Record>> records = ReadRange(*reader, tp, 0, watermarks->high);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_THAT(*records,
+              ElementsAre(Record{.offset = 0,
+                                 .partition = 2,
+                                 .key = "customer-1",
+                                 .value = "v1",
+                                 .headers = {{"kind", "profile"}, {"trace", "a"}, {"trace", "b"}}},
+                          Record{.offset = 1, .partition = 2, .key = "customer-2", .value = "v2"},
+                          Record{.offset = 2, .partition = 2, .key = "customer-1"},
+                          Record{.offset = 3, .partition = 2, .key = "customer-3", .value = ""}));
+}
+
+TEST(PartitionReaderTest, ReadsARangeFromTheMiddleAndStopsBeforeUntil) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 10, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  absl::StatusOr<std::vector<Record>> records = ReadRange(*reader, Tp("changelog", 0), 4, 8);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_THAT(Offsets(*records), ElementsAre(4, 5, 6, 7));
+  ASSERT_FALSE(records->empty());
+  EXPECT_EQ(records->front().value, "r-4");
+}
+
+TEST(PartitionReaderTest, AnEmptyRangeReturnsAtOnce) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 3, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  // Were it to wait for a record, it would take the whole idle timeout.
+  const absl::Time start = absl::Now();
+  int visits = 0;
+  const auto count = [&](const Message&) {
+    ++visits;
+    return absl::OkStatus();
+  };
+  EXPECT_TRUE(reader->Read(Tp("changelog", 0), 3, 3, count, absl::Minutes(5)).ok());
+  EXPECT_TRUE(reader->Read(Tp("changelog", 0), 0, 0, count, absl::Minutes(5)).ok());
+  EXPECT_TRUE(reader->Read(Tp("changelog", 0), 2, 1, count, absl::Minutes(5)).ok());
+  EXPECT_EQ(visits, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(PartitionReaderTest, ReadsSeveralPartitionsOneAfterTheOther) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 2, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 5, "zero");
+  ProduceTo(*cluster, "changelog", 1, 7, "one");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  // Stopping at `until` leaves records of partition 0 fetched but not delivered: none of them may
+  // leak into the next read.
+  absl::StatusOr<std::vector<Record>> first = ReadRange(*reader, Tp("changelog", 0), 0, 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(Offsets(*first), ElementsAre(0, 1));
+  absl::StatusOr<std::vector<Record>> second = ReadRange(*reader, Tp("changelog", 1), 0, 7);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(Offsets(*second), ElementsAre(0, 1, 2, 3, 4, 5, 6));
+  for (const Record& record : *second) {
+    EXPECT_EQ(record.partition, 1);
+    EXPECT_EQ(record.value, absl::StrCat("one-", record.offset));
+  }
+  // The same partition again, from an earlier offset than where the first read stopped.
+  absl::StatusOr<std::vector<Record>> again = ReadRange(*reader, Tp("changelog", 0), 1, 5);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(Offsets(*again), ElementsAre(1, 2, 3, 4));
+  for (const Record& record : *again) EXPECT_EQ(record.value, absl::StrCat("zero-", record.offset));
+}
+
+TEST(PartitionReaderTest, StartsAtTheLowWatermarkWhenOlderRecordsAreGone) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  // The mock keeps about 5 MiB per partition: 12 MiB of incompressible values push the oldest out,
+  // as retention would.
+  {
+    auto producer = MakeProducer(*cluster, {{"compression.type", "none"}});
+    ASSERT_NE(producer, nullptr);
+    std::mt19937 random(42);
+    std::string value(256 * 1024, '\0');
+    for (int i = 0; i < 48; ++i) {
+      for (char& c : value) c = static_cast<char>(random());
+      ASSERT_TRUE(
+          producer->Produce("changelog", absl::StrCat("k", i), value, {}, Partition(0)).ok());
+    }
+    const absl::Status flushed = producer->Flush(absl::Seconds(20));
+    ASSERT_TRUE(flushed.ok()) << flushed;
+  }
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  const TopicPartition tp = Tp("changelog", 0);
+  absl::StatusOr<Watermarks> watermarks = reader->QueryWatermarks(tp, absl::Seconds(10));
+  ASSERT_TRUE(watermarks.ok()) << watermarks.status();
+  ASSERT_GT(watermarks->low, 0);
+  ASSERT_EQ(watermarks->high, 48);
+
+  absl::StatusOr<std::vector<Record>> records = ReadRange(*reader, tp, 0, watermarks->high);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), static_cast<std::size_t>(watermarks->high - watermarks->low));
+  // A range entirely below the low watermark yields nothing: the first record is beyond it.
+  absl::StatusOr<std::vector<Record>> gone = ReadRange(*reader, tp, 0, watermarks->low);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_THAT(*gone, IsEmpty());
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    EXPECT_EQ((*records)[i].offset, watermarks->low + static_cast<std::int64_t>(i));
+    EXPECT_EQ((*records)[i].key, absl::StrCat("k", (*records)[i].offset));
+  }
+}
+
+TEST(PartitionReaderTest, AVisitErrorStopsReadingAndTheReaderGoesOn) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 10, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  const TopicPartition tp = Tp("changelog", 0);
+
+  std::vector<std::int64_t> visited;
+  const absl::Status status = reader->Read(
+      tp, 0, 10,
+      [&](const Message& message) {
+        visited.push_back(message.offset());
+        return message.offset() == 2 ? absl::DataLossError("state store write failed")
+                                     : absl::OkStatus();
+      },
+      absl::Seconds(20));
+  EXPECT_EQ(status, absl::DataLossError("state store write failed"));
+  EXPECT_THAT(visited, ElementsAre(0, 1, 2));
+
+  absl::StatusOr<std::vector<Record>> records = ReadRange(*reader, tp, 0, 10);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(records->size(), 10u);
+}
+
+TEST(PartitionReaderTest, TimesOutWhenRecordsBelowUntilNeverCome) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 3, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  std::vector<std::int64_t> visited;
+  const absl::Status status = reader->Read(
+      Tp("changelog", 0), 0, 5,
+      [&](const Message& message) {
+        visited.push_back(message.offset());
+        return absl::OkStatus();
+      },
+      absl::Milliseconds(500));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status.message(), HasSubstr("no record of changelog[0] for 500ms"));
+  EXPECT_THAT(status.message(), HasSubstr("offsets [0, 5): next offset 3"));
+  EXPECT_THAT(status.message(), HasSubstr("partition end seen at 3"));
+  EXPECT_THAT(visited, ElementsAre(0, 1, 2));
+}
+
+TEST(PartitionReaderTest, AnUnknownTopicOrPartitionIsNotFound) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  // The mock creates any topic a metadata request names; this one answers as a real cluster
+  // without it does.
+  rd_kafka_mock_topic_set_error(cluster->raw(), "missing", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  // Were the reads to wait for records, they would end only after the idle timeout.
+  int visits = 0;
+  const auto count = [&](const Message&) {
+    ++visits;
+    return absl::OkStatus();
+  };
+  const absl::Time start = absl::Now();
+  const absl::Status topic = reader->Read(Tp("missing", 0), 0, 10, count, absl::Minutes(1));
+  EXPECT_EQ(topic.code(), absl::StatusCode::kNotFound) << topic;
+  EXPECT_THAT(topic.message(), HasSubstr("cannot read missing[0]"));
+  const absl::Status partition = reader->Read(Tp("changelog", 3), 0, 10, count, absl::Minutes(1));
+  EXPECT_EQ(partition.code(), absl::StatusCode::kNotFound) << partition;
+  EXPECT_THAT(partition.message(), HasSubstr("cannot read changelog[3]"));
+  EXPECT_EQ(visits, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+
+  absl::StatusOr<Watermarks> watermarks =
+      reader->QueryWatermarks(Tp("missing", 0), absl::Seconds(10));
+  EXPECT_EQ(watermarks.status().code(), absl::StatusCode::kNotFound) << watermarks.status();
+  EXPECT_THAT(watermarks.status().message(), HasSubstr("missing[0]"));
+  EXPECT_EQ(reader->QueryWatermarks(Tp("changelog", 3), absl::Seconds(10)).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(PartitionReaderTest, JoinsNoGroupAndCommitsNothing) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 3, "r");
+  // One pending error per group request on the only broker (id 1): a request would consume it.
+  constexpr std::int16_t kJoinGroup = 11;
+  constexpr std::int16_t kOffsetCommit = 8;
+  for (const std::int16_t api : {kJoinGroup, kOffsetCommit}) {
+    ASSERT_EQ(rd_kafka_mock_broker_push_request_error_rtts(
+                  cluster->raw(), 1, api, 1, RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE, 0),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  {
+    auto reader = MakeReader(*cluster);
+    ASSERT_NE(reader, nullptr);
+    absl::StatusOr<std::vector<Record>> records = ReadRange(*reader, Tp("changelog", 0), 0, 3);
+    ASSERT_TRUE(records.ok()) << records.status();
+    EXPECT_EQ(records->size(), 3u);
+  }
+  for (const std::int16_t api : {kJoinGroup, kOffsetCommit}) {
+    std::size_t pending = 0;
+    ASSERT_EQ(rd_kafka_mock_broker_error_stack_cnt(cluster->raw(), 1, api, &pending),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(pending, 1u) << "ApiKey " << api;
+  }
+}
+
+TEST(PartitionReaderTest, InvalidPropertiesAndOffsetsAreNamed) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  absl::StatusOr<std::unique_ptr<PartitionReader>> invalid = PartitionReader::Create(
+      PartitionReaderOptions{.bootstrap_servers = cluster->bootstrap_servers(),
+                             .properties = {{"fetch.wait.max.ms", "briefly"}}});
+  EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(invalid.status().message(),
+              HasSubstr("invalid Kafka partition reader property 'fetch.wait.max.ms'"));
+
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  const absl::Status negative = reader->Read(
+      Tp("changelog", 0), -2, 5, [](const Message&) { return absl::OkStatus(); }, absl::Seconds(1));
+  EXPECT_EQ(negative.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(negative.message(), HasSubstr("cannot read changelog[0] from offset -2"));
+}
+
+// Restores are measured in records per second: this reads a partition of many small records and
+// reports the rate (not asserted: the machine may be busy).
+TEST(PartitionReaderTest, ReadsManyRecordsQuickly) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 1, 1).ok());
+  constexpr int kRecords = 200'000;
+  {
+    auto producer = MakeProducer(*cluster, {{"linger.ms", "50"}});
+    ASSERT_NE(producer, nullptr);
+    const std::string value(100, 'v');
+    for (int i = 0; i < kRecords; ++i) {
+      ASSERT_TRUE(
+          producer
+              ->Produce("changelog", absl::StrCat("customer-", i % 5000), value, {}, Partition(0))
+              .ok());
+    }
+    const absl::Status flushed = producer->Flush(absl::Seconds(60));
+    ASSERT_TRUE(flushed.ok()) << flushed;
+  }
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  const TopicPartition tp = Tp("changelog", 0);
+  absl::StatusOr<Watermarks> watermarks = reader->QueryWatermarks(tp, absl::Seconds(10));
+  ASSERT_TRUE(watermarks.ok()) << watermarks.status();
+  ASSERT_EQ(watermarks->low, 0);
+  ASSERT_EQ(watermarks->high, kRecords);
+
+  std::int64_t expected = 0;
+  std::size_t bytes = 0;
+  const absl::Time start = absl::Now();
+  const absl::Status status = reader->Read(
+      tp, 0, watermarks->high,
+      [&](const Message& message) {
+        if (message.offset() != expected) {
+          return absl::InternalError(
+              absl::StrCat("offset ", message.offset(), " where ", expected, " was expected"));
+        }
+        ++expected;
+        bytes += message.value().value_or("").size();
+        return absl::OkStatus();
+      },
+      absl::Seconds(20));
+  const absl::Duration elapsed = absl::Now() - start;
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(expected, kRecords);
+  EXPECT_EQ(bytes, static_cast<std::size_t>(kRecords) * 100);
+  const double rate = kRecords / absl::ToDoubleSeconds(elapsed);
+  RecordProperty("records_per_second", static_cast<int>(rate));
+  std::cout << "read " << kRecords << " records in " << elapsed << ": " << rate << " records/s\n";
+}
+
+}  // namespace
+}  // namespace cdp::kafka
