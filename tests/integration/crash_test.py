@@ -10,14 +10,21 @@ the offline reference, over the input topic exactly as it stands:
   (replayed after a kill) has byte-identical content each time;
 - every rejected record is in the dead-letter topic, exactly once per source offset after
   deduplication, with the reference's reason.
+
+With --failover each instance runs as if on another machine: of three data directories, two
+keep their content between runs (so the copy an instance finds is stale: others have owned the
+partitions since) and the third is empty every time. Every instance then has to restore its
+partitions from the changelog, and the same assertions must hold.
 """
 
 import argparse
 import collections
 import json
 import random
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -136,28 +143,39 @@ def compare_dead_letters(bootstrap, rejects_file):
     return len(reference), len(letters)
 
 
+def data_dir_for(h, run, failover):
+    if not failover:
+        return h.path("state")
+    machine = run % 3
+    path = h.path(f"state-{machine}")
+    if machine == 2:
+        shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
 def main(h):
     parser = argparse.ArgumentParser()
     for flag in ("kafka-local", "profile-service", "profilectl", "event-gen", "segments"):
         parser.add_argument(f"--{flag}", required=True)
+    parser.add_argument("--failover", action="store_true")
     args = parser.parse_args()
     rng = random.Random(SEED)
     started = time.monotonic()
 
     _, bootstrap = harness.start_kafka(
         h, args.kafka_local, [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS),
-                              (DLQ_TOPIC, 1)])
+                              (DLQ_TOPIC, 1),
+         (harness.CHANGELOG_TOPIC, PARTITIONS)])
     records = to_records(generate(h, args.event_gen), rng)
     chunk = -(-len(records) // (KILLS + 1))
     chunks = [records[i:i + chunk] for i in range(0, len(records), chunk)]
-    data_dir = h.path("state")
-
     kills = 0
     for kill in range(KILLS):
         # Fresh input for every instance, so that it has work in hand when it dies.
         harness.produce(bootstrap, INPUT_TOPIC, chunks[kill])
         service = harness.start_service(h, args.profile_service, bootstrap, args.segments,
-                                        data_dir, SERVICE_FLAGS, ready=False)
+                                        data_dir_for(h, kill, args.failover), SERVICE_FLAGS,
+                                        ready=False)
         wait_until(lambda: service.child.check_running() or committed_batches(service) >= 1, 90,
                    f"instance {kill + 1} to commit a batch")
         time.sleep(rng.uniform(0.0, 1.5))  # the random kill point; nothing waits on it
@@ -172,12 +190,18 @@ def main(h):
     for rest in chunks[KILLS:]:
         harness.produce(bootstrap, INPUT_TOPIC, rest)
 
+    data_dir = data_dir_for(h, KILLS, args.failover)
     service = harness.start_service(h, args.profile_service, bootstrap, args.segments, data_dir,
                                     SERVICE_FLAGS, ready=False)
     ends = harness.end_offsets(bootstrap, INPUT_TOPIC)
     assert sum(ends.values()) == len(records), (ends, len(records))
     wait_until(lambda: service.child.check_running() or drained(bootstrap, ends), 120,
                "the service to consume the whole input topic", interval=0.5)
+    restored = harness.metric(service.metrics(), "cdp_changelog_restores_total",
+                              result="restored")
+    if args.failover:
+        # Its copy is stale: others owned the partitions after it.
+        assert restored >= 1, f"the last instance restored {restored} partitions"
     service.child.signal(signal.SIGTERM)
     code = service.child.wait(30)
     assert code == 0, f"exit code {code} after SIGTERM"
@@ -197,11 +221,12 @@ def main(h):
                                 folded.stdout.decode().splitlines())
     changes, published_changes = compare_changes(bootstrap, changes_file)
     rejected, letters = compare_dead_letters(bootstrap, rejects_file)
-    print(f"crash: {kills} kills; {len(records)} records published ({len(records) - EVENTS} "
+    print(f"{'failover' if args.failover else 'crash'}: {kills} kills, {restored:.0f} partitions "
+          f"restored by the last instance; {len(records)} records published ({len(records) - EVENTS} "
           f"duplicates), {profiles} profiles equal to the reference; {changes} distinct changes "
           f"({published_changes} published with replays); {rejected} rejected records "
           f"({letters} dead letters); {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    harness.run("crash", main)
+    harness.run("failover" if "--failover" in sys.argv else "crash", main)

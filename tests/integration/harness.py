@@ -26,6 +26,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 INPUT_TOPIC = "customer-events"
 OUTPUT_TOPIC = "segment-changes"
 DLQ_TOPIC = "customer-events-dlq"
+# The changelog of the service's default group: partitioned like the input topic.
+CHANGELOG_TOPIC = "cdp-profile-service-changelog"
 
 _PR_SET_PDEATHSIG = 1
 

@@ -106,7 +106,8 @@ def main(h):
         parser.add_argument(f"--{flag}", required=True)
     args = parser.parse_args()
     _, bootstrap = harness.start_kafka(
-        h, args.kafka_local, [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1)])
+        h, args.kafka_local, [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
+         (harness.CHANGELOG_TOPIC, PARTITIONS)])
     segments = h.path("segments.yaml")
     write(segments, FIRST)
     data_dir = h.path("state")

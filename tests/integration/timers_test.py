@@ -182,7 +182,8 @@ def lifecycle(changes):
 
 def run_event_time(h, args):
     _, bootstrap = harness.start_kafka(h, args.kafka_local,
-                                       [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1)])
+                                       [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
+         (harness.CHANGELOG_TOPIC, PARTITIONS)])
     service = harness.start_service(h, args.profile_service, bootstrap, args.lifecycle_segments,
                                     h.path("state-event-time"),
                                     extra=["--clock", "event-time"])
@@ -265,7 +266,8 @@ class ChangeTail:
 
 def run_wall_clock(h, args):
     _, bootstrap = harness.start_kafka(h, args.kafka_local,
-                                       [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1)])
+                                       [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
+         (harness.CHANGELOG_TOPIC, PARTITIONS)])
     due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=45)) \
         .replace(microsecond=0)
     segments = h.path("lapse-segments.yaml")

@@ -20,7 +20,9 @@
 #include "cdp/core/engine.h"
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/mock_cluster.h"
+#include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
+#include "cdp/pipeline/changelog.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/processor.h"
 #include "cdp/rules/catalogue.h"
@@ -49,17 +51,20 @@ struct Options {
   std::string segments = "deploy/config/segments.yaml";
   // Processing lanes, as the service's --lanes.
   int lanes = 1;
+  // The service's default: every profile write also goes to the changelog topic.
+  bool changelog = true;
 };
 
 constexpr const char* kUsage =
     "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
     "                      [--format protobuf|json] [--latency-rate EVENTS_PER_S]\n"
     "                      [--latency-seconds S] [--segments FILE] [--traffic live|history]\n"
-    "                      [--lanes N]\n"
+    "                      [--lanes N] [--changelog on|off]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
-    "published live at --latency-rate.\n";
+    "published live at --latency-rate. With the changelog (the default, as in the service), last\n"
+    "it restores every partition from the changelog into an empty store and times that.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -95,6 +100,8 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       options.segments = value;
     else if (flag == "--traffic" && (value == "live" || value == "history"))
       options.traffic = value;
+    else if (flag == "--changelog" && (value == "on" || value == "off"))
+      options.changelog = value == "on";
     else
       ok = false;
     if (!ok) return false;
@@ -105,6 +112,39 @@ bool ParseFlags(int argc, char** argv, Options& options) {
 [[noreturn]] void Fail(std::string_view what, const absl::Status& status) {
   std::cerr << "pipeline-bench: " << what << ": " << status.message() << "\n";
   std::exit(1);
+}
+
+constexpr const char* kChangelogTopic = "profile-changelog";
+
+// What a new owner with an empty disk pays: every partition restored from the changelog.
+void MeasureRestore(const std::string& bootstrap, int partitions,
+                    const std::filesystem::path& data_dir) {
+  auto store = cdp::state::Store::Open({.path = data_dir.string()});
+  if (!store.ok()) Fail("state", store.status());
+  auto reader = cdp::kafka::PartitionReader::Create({.bootstrap_servers = bootstrap});
+  if (!reader.ok()) Fail("changelog reader", reader.status());
+  cdp::service::KafkaChangelog changelog(**reader, kChangelogTopic);
+  std::uint64_t records = 0;
+  std::uint64_t profiles = 0;
+  const auto started = Clock::now();
+  std::vector<cdp::Partition> numbers;
+  for (int p = 0; p < partitions; ++p) numbers.emplace_back(p);
+  if (absl::Status queried = changelog.QueryEnds(numbers); !queried.ok()) {
+    Fail("changelog ends", queried);
+  }
+  for (int p = 0; p < partitions; ++p) {
+    auto restored = cdp::pipeline::RestoreFromChangelog(**store, changelog, cdp::Partition(p));
+    if (!restored.ok()) Fail("restore", restored.status());
+    records += restored->records;
+    profiles += restored->profiles;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::cout << std::setprecision(0) << "restore:        " << static_cast<double>(profiles) / seconds
+            << " profiles/s, " << static_cast<double>(records) / seconds << " changelog records/s ("
+            << profiles << " profiles from " << records << " records, " << std::setprecision(2)
+            << seconds << " s; every partition into an empty store)\n";
+  store->reset();
+  std::filesystem::remove_all(data_dir);
 }
 
 // Starts every assigned partition from the beginning of the topic.
@@ -190,7 +230,8 @@ int main(int argc, char** argv) {
   if (!cluster.ok()) Fail("embedded broker", cluster.status());
   for (const auto& [topic, partitions] :
        {std::pair{"customer-events", options.partitions},
-        std::pair{"segment-changes", options.partitions}, std::pair{"customer-events-dlq", 1}}) {
+        std::pair{"segment-changes", options.partitions}, std::pair{"customer-events-dlq", 1},
+        std::pair{kChangelogTopic, options.partitions}}) {
     if (auto created = (*cluster)->CreateTopic(topic, partitions, 1); !created.ok()) {
       Fail("topic", created);
     }
@@ -200,7 +241,8 @@ int main(int argc, char** argv) {
   std::cout << "pipeline-bench: " << options.events << " events, " << options.customers
             << " customers, " << options.partitions << " partitions, " << options.format << ", "
             << options.traffic << " traffic, batch " << options.batch_size << ", " << options.lanes
-            << " lanes, " << std::thread::hardware_concurrency() << " cores\n";
+            << " lanes, changelog " << (options.changelog ? "on" : "off") << ", "
+            << std::thread::hardware_concurrency() << " cores\n";
   auto preload_start = Clock::now();
   const std::int64_t preloaded = Publish(
       bootstrap, options,
@@ -242,8 +284,10 @@ int main(int argc, char** argv) {
   if (!store.ok()) Fail("state", store.status());
   auto producer = cdp::kafka::Producer::Create({.bootstrap_servers = bootstrap});
   if (!producer.ok()) Fail("producer", producer.status());
-  cdp::service::KafkaSink sink(**producer, "segment-changes", "customer-events-dlq");
+  cdp::service::KafkaSink sink(**producer, "segment-changes", "customer-events-dlq",
+                               kChangelogTopic);
   cdp::pipeline::ProcessorOptions processor_options;
+  processor_options.changelog = options.changelog;
   processor_options.cache_capacity = 500'000;
   processor_options.lanes = static_cast<std::size_t>(options.lanes);
   // The service's own metrics, so the run pays for them as the service does.
@@ -263,7 +307,7 @@ int main(int argc, char** argv) {
     std::lock_guard lock(latency_mutex);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - occurred));
   });
-  cdp::service::Ownership ownership(processor, nullptr);
+  cdp::service::Ownership ownership(processor, nullptr, **store, nullptr, nullptr);
   auto consumer = cdp::kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                                 .group_id = "bench-pipeline",
                                                 .topics = {"customer-events"},
@@ -329,5 +373,6 @@ int main(int argc, char** argv) {
   (void)(*producer)->Flush(absl::Seconds(10));
   store->reset();
   std::filesystem::remove_all(data_dir);
+  if (options.changelog) MeasureRestore(bootstrap, options.partitions, data_dir);
   return 0;
 }

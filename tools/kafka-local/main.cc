@@ -35,7 +35,8 @@ Prints "bootstrap.servers=HOST:PORT,..." as the first line of standard output.
 
   --brokers N                 number of brokers (default 1)
   --topic NAME:PARTITIONS     create a topic; repeatable (default: customer-events:8,
-                              segment-changes:8, customer-events-dlq:1)
+                              segment-changes:8, customer-events-dlq:1,
+                              cdp-profile-service-changelog:8)
   --bootstrap-file PATH       also write the bootstrap address alone to PATH, atomically
   --help                      show this help
 )";
@@ -110,7 +111,10 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
     }
   }
   if (options.topics.empty()) {
-    options.topics = {{"customer-events", 8}, {"segment-changes", 8}, {"customer-events-dlq", 1}};
+    options.topics = {{"customer-events", 8},
+                      {"segment-changes", 8},
+                      {"customer-events-dlq", 1},
+                      {"cdp-profile-service-changelog", 8}};
   }
   return options;
 }

@@ -41,12 +41,14 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Create(
   // librdkafka's KafkaConsumer refuses to start without a group.id even when it only assigns; the
   // group is never joined and nothing is committed to it. One partition is read at a time, so its
   // fetches may be far larger than the 1 MiB default. The end of a partition is reported by a
-  // fetch the broker holds for fetch.wait.max.ms (500 ms by default).
+  // fetch the broker holds for fetch.wait.max.ms (500 ms by default), and the fetch still held
+  // for one partition delays the first fetch of the next by as much: a reader reads ranges it
+  // knows the end of, so it has no use for long polls.
   const Properties defaults = {
       {"group.id", "cdp-partition-reader"},
       {"auto.offset.reset", "earliest"},
       {"max.partition.fetch.bytes", "16777216"},
-      {"fetch.wait.max.ms", "100"},
+      {"fetch.wait.max.ms", "1"},
   };
   // Read's contract rests on these: no offsets written anywhere, and the end of the partition
   // signalled so that a range whose last records were compacted away still ends.

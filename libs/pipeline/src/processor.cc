@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <random>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cdp/core/population.h"
+#include "cdp/pipeline/internal/partition_counts.h"
 #include "cdp/pipeline/internal/profile_cache.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
@@ -56,13 +58,7 @@ struct Accepted {
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
-// The key of PartitionState::members: the segment id, or "dimension/tier".
-std::string MemberKey(std::string_view dimension, std::string_view segment) {
-  std::string key(dimension);
-  if (!key.empty()) key.push_back('/');
-  key.append(segment);
-  return key;
-}
+using internal::MemberKey;
 
 std::vector<rules::DefinitionDigest> RecordedDigests(const v1::PartitionState& state) {
   std::vector<rules::DefinitionDigest> digests;
@@ -175,6 +171,23 @@ std::vector<rules::RuleRef> ToReevaluate(const v1::PartitionState& state) {
   return refs;
 }
 
+// Adds the event to the profile's applied events, dropping those whose window ended by `now`.
+void RememberApplied(std::string_view event_id, absl::Time now, absl::Time expires_at,
+                     v1::CustomerProfile& profile) {
+  auto& applied = *profile.mutable_applied_events();
+  const std::int64_t now_us = absl::ToUnixMicros(now);
+  if (!applied.empty() && applied.begin()->expires_at_us() <= now_us) {
+    applied.erase(std::remove_if(applied.begin(), applied.end(),
+                                 [&](const v1::AppliedEvent& event) {
+                                   return event.expires_at_us() <= now_us;
+                                 }),
+                  applied.end());
+  }
+  v1::AppliedEvent& added = *applied.Add();
+  added.set_event_id(std::string(event_id));
+  added.set_expires_at_us(absl::ToUnixMicros(expires_at));
+}
+
 }  // namespace
 
 struct Processor::WorkingProfile {
@@ -185,6 +198,8 @@ struct Processor::WorkingProfile {
   bool erased = false;
   // The timer as stored, whose index entry Commit moves.
   std::optional<absl::Time> stored_due;
+  // With the changelog: the profile's bytes as sent there, which Commit stores.
+  std::string serialized;
 };
 
 // A partition's state record as committed.
@@ -193,6 +208,8 @@ struct Processor::PartitionRecord {
   // and the population is the one part every purchase changes and the largest.
   v1::PartitionState state;
   v1::RfmPopulation population;
+  // The next input offset as committed, for the partition's changelog checkpoints.
+  std::optional<Offset> next_offset;
 };
 
 struct Processor::Lane {
@@ -205,6 +222,8 @@ struct Processor::Lane {
   std::set<Partition> owned;
   // State records of the partitions the lane has seen since they were last released.
   std::map<Partition, PartitionRecord> partitions;
+  // Changelog checkpoint tokens: random, so that two owners' histories never share one.
+  std::mt19937_64 tokens{std::random_device{}()};
 };
 
 // One lane's share of a batch, from its records to its state batch.
@@ -251,6 +270,7 @@ struct Processor::LaneBatch {
   std::unordered_map<Partition, absl::Time> watermarks_before;
   state::Store::Batch state_batch;
   std::size_t sent = 0;
+  std::size_t changelog_sent = 0;
   // The first failed Send: nothing of the batch may be committed then.
   absl::Status delivery;
   absl::Status status;
@@ -366,6 +386,9 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
   auto stored = store_.ReadPartitionState(partition);
   if (!stored.ok()) return stored.status();
   PartitionRecord record;
+  auto next_offset = store_.ReadOffset(partition);
+  if (!next_offset.ok()) return next_offset.status();
+  record.next_offset = *next_offset;
   bool write = false;
   if (stored->has_value()) record.state = std::move(**stored);
   const bool count_members = !stored->has_value();
@@ -380,17 +403,10 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
     // A new partition, or state written before the store kept member counts (or the rfm
     // population): count what its profiles hold, once. Member counts taken so follow the running
     // definitions, as the profiles did then.
-    auto& members = *record.state.mutable_members();
     absl::Status counted =
         store_.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
-          if (count_population) {
-            core::UpdatePopulation(std::nullopt, core::SampleOf(profile), record.population);
-          }
-          if (!count_members) return true;
-          for (const std::string& segment : profile.segments()) ++members[segment];
-          for (const auto& [dimension, tier] : profile.tiers()) {
-            ++members[MemberKey(dimension, tier)];
-          }
+          internal::CountProfile(profile, count_members ? record.state.mutable_members() : nullptr,
+                                 count_population ? &record.population : nullptr);
           return true;
         });
     if (!counted.ok()) return counted;
@@ -703,6 +719,9 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     work.change_cause.resize(work.changes.size(), i);
     SendChanges(work, first_change);
     CountMembers(lane, work, partition, first_change);
+    if (options_.changelog && !entry.erased) {
+      RememberApplied(item.event.event_id(), now, now + options_.dedup_retention, entry.profile);
+    }
     work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
   }
@@ -719,6 +738,45 @@ void Processor::SendChanges(LaneBatch& work, std::size_t first) const {
       out.headers.push_back({"content-type", "application/json"});
     }
     work.Send(sink_, std::move(out));
+  }
+}
+
+void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
+  std::set<Partition> touched;
+  const auto header = [](std::string_view kind) {
+    return std::vector<Header>{{std::string(kChangelogKindHeader), std::string(kind)}};
+  };
+  for (auto& [key, entry] : work.working) {
+    touched.insert(entry.partition);
+    OutputRecord out{OutputRecord::Kind::kChangelog, entry.customer_id, {},
+                     header(kChangelogProfile),      entry.partition,   entry.erased};
+    if (!entry.erased) {
+      entry.serialized = entry.profile.SerializeAsString();
+      out.value = entry.serialized;
+    }
+    work.Send(sink_, std::move(out));
+  }
+  for (const auto& [partition, next] : work.next_offsets) touched.insert(partition);
+  for (const auto& [partition, state] : work.next_states) touched.insert(partition);
+  for (Partition partition : touched) {
+    v1::PartitionState& state = NextState(lane, work, partition);
+    state.set_changelog_token(lane.tokens());
+    v1::ChangelogCheckpoint checkpoint;
+    if (auto next = work.next_offsets.find(partition); next != work.next_offsets.end()) {
+      checkpoint.set_next_offset(next->second.value());
+    } else if (auto committed = lane.partitions.at(partition).next_offset) {
+      checkpoint.set_next_offset(committed->value());
+    }
+    if (auto clock = lane.watermarks.find(partition); clock != lane.watermarks.end()) {
+      *checkpoint.mutable_event_time() =
+          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(clock->second));
+    }
+    *checkpoint.mutable_state() = state;
+    // A restore counts them from the profiles it restores.
+    checkpoint.mutable_state()->clear_members();
+    work.Send(sink_,
+              OutputRecord{OutputRecord::Kind::kChangelog, "", checkpoint.SerializeAsString(),
+                           header(kChangelogCheckpoint), partition});
   }
 }
 
@@ -825,6 +883,9 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
   for (auto& [key, entry] : work.working) {
     if (entry.erased) {
       work.state_batch.DeleteProfile(entry.partition, entry.customer_id);
+    } else if (!entry.serialized.empty()) {
+      work.state_batch.PutSerializedProfile(entry.partition, entry.customer_id,
+                                            std::move(entry.serialized));
     } else {
       work.state_batch.PutProfile(entry.partition, entry.profile);
     }
@@ -863,6 +924,9 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
   for (auto& [key, entry] : work.working) {
     if (!entry.erased) lane.cache.Insert(key, entry.partition, std::move(entry.profile));
   }
+  for (const auto& [partition, next] : work.next_offsets) {
+    lane.partitions.at(partition).next_offset = next;
+  }
   for (auto& [partition, state] : work.next_states) {
     PartitionRecord& record = lane.partitions.at(partition);
     for (const auto& [key, members] : state.members()) {
@@ -897,6 +961,36 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   return finished;
+}
+
+absl::StatusOr<std::size_t> Processor::SeedChangelog(Partition partition) {
+  if (!options_.changelog) return 0;
+  Lane& lane = LaneOf(partition);
+  if (absl::Status loaded = LoadPartition(lane, partition); !loaded.ok()) return loaded;
+  // Streamed rather than loaded into a batch: a partition may hold millions of profiles.
+  std::size_t profiles = 0;
+  absl::Status sent = absl::OkStatus();
+  absl::Status read =
+      store_.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
+        sent = sink_.Send(
+            OutputRecord{OutputRecord::Kind::kChangelog,
+                         profile.customer_id(),
+                         profile.SerializeAsString(),
+                         {{std::string(kChangelogKindHeader), std::string(kChangelogProfile)}},
+                         partition});
+        ++profiles;
+        return sent.ok();
+      });
+  if (!read.ok()) return read;
+  if (!sent.ok()) {
+    return absl::UnavailableError(absl::StrCat("writing partition ", partition.value(),
+                                               " to the changelog: ", sent.message()));
+  }
+  // The checkpoint follows as for any batch, and the flush before it covers the profiles.
+  std::vector<LaneBatch> work(lanes_.size());
+  static_cast<void>(NextState(lane, work[LaneIndex(partition)], partition));
+  if (absl::Status finished = Finish(work, false, wall_clock_()); !finished.ok()) return finished;
+  return profiles;
 }
 
 absl::StatusOr<std::size_t> Processor::FireTimers() {
@@ -999,6 +1093,25 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     if (!delivery.ok()) {
       return fail(absl::UnavailableError(
           absl::StrCat("delivering ", sent, " outputs: ", delivery.message())));
+    }
+  }
+  if (options_.changelog) {
+    // Only after the outputs are delivered: a profile in the changelog is one whose changes are
+    // out, so a restore that takes it never owes them.
+    ForEachLane(work, parallel, [&](Lane& lane, LaneBatch& lane_work) {
+      const std::size_t before = lane_work.sent;
+      SendChangelog(lane, lane_work);
+      lane_work.changelog_sent = lane_work.sent - before;
+    });
+    std::size_t logged = 0;
+    for (const LaneBatch& lane_work : work) {
+      logged += lane_work.changelog_sent;
+      if (delivery.ok()) delivery = lane_work.delivery;
+    }
+    if (logged > 0 && delivery.ok()) delivery = sink_.Flush();
+    if (!delivery.ok()) {
+      return fail(absl::UnavailableError(
+          absl::StrCat("delivering ", logged, " changelog records: ", delivery.message())));
     }
   }
 

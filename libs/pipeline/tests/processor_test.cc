@@ -18,23 +18,18 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "prometheus/registry.h"
+#include "test_support.h"
 
 namespace cdp::pipeline {
 namespace {
 
+using test_support::Canonical;
+using test_support::Interaction;
+using test_support::kCatalogue;
+using test_support::Purchase;
+using test_support::TestDir;
+using test_support::TestEngine;
 using ::testing::ElementsAre;
-
-constexpr std::string_view kCatalogue = R"(
-timezone: UTC
-segments:
-  - id: buyer
-    when: orders_total >= 1
-dimensions:
-  - id: lifecycle
-    tiers:
-      - {id: at_risk, when: "orders_total >= 1 and days_since_last_purchase > 30"}
-      - {id: active, when: "orders_total >= 1"}
-)";
 
 // Send may be called by several lanes at once.
 class RecordingSink : public OutputSink {
@@ -78,20 +73,6 @@ class RecordingSink : public OutputSink {
   std::vector<OutputRecord> delivered_;
 };
 
-std::string Purchase(const std::string& event_id, const std::string& customer,
-                     const std::string& occurred_at) {
-  return absl::StrCat(R"({"event_id":")", event_id, R"(","customer_id":")", customer,
-                      R"(","occurred_at":")", occurred_at, R"(","purchase":{"order_id":"o-)",
-                      event_id, R"(","total_amount":1000,"currency":"CNY"}})");
-}
-
-std::string Interaction(const std::string& event_id, const std::string& customer,
-                        const std::string& occurred_at) {
-  return absl::StrCat(R"({"event_id":")", event_id, R"(","customer_id":")", customer,
-                      R"(","occurred_at":")", occurred_at,
-                      R"(","interaction":{"type":"page_view"}})");
-}
-
 // kCatalogue after an edit: buyer's rule changed, browser added, lifecycle as it was.
 constexpr std::string_view kEditedCatalogue = R"(
 timezone: UTC
@@ -106,20 +87,6 @@ dimensions:
       - {id: at_risk, when: "orders_total >= 1 and days_since_last_purchase > 30"}
       - {id: active, when: "orders_total >= 1"}
 )";
-
-std::shared_ptr<const core::Engine> TestEngine(std::string_view yaml = kCatalogue) {
-  auto catalogue = rules::ParseSegmentCatalogue(yaml, "test.yaml");
-  EXPECT_TRUE(catalogue.ok()) << catalogue.status();
-  return std::make_shared<const core::Engine>(
-      std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
-      core::EngineOptions{});
-}
-
-std::filesystem::path TestDir(std::string_view suffix = "") {
-  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  std::replace(name.begin(), name.end(), '/', '_');
-  return std::filesystem::path(::testing::TempDir()) / (name + std::string(suffix));
-}
 
 // Every behaviour holds whether the partitions share one lane or are spread over several; the
 // lanes run in parallel even for the tests' tiny batches.
@@ -503,18 +470,6 @@ struct RunResult {
   std::map<int, std::vector<std::string>> changes;
   std::size_t dead_letters = 0;
 };
-
-// Maps serialize in an order that depends on their insertion history; this order is canonical.
-std::string Canonical(const v1::CustomerProfile& profile) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    EXPECT_TRUE(profile.SerializeToCodedStream(&coded));
-  }
-  return bytes;
-}
 
 // A processor in event-time mode on a fresh store in `dir`, its lanes in parallel for any batch.
 struct EventTimeRun {

@@ -492,6 +492,12 @@ void Store::Batch::PutProfile(Partition partition, const v1::CustomerProfile& pr
       profile.SerializeAsString());
 }
 
+void Store::Batch::PutSerializedProfile(Partition partition, std::string_view customer_id,
+                                        std::string bytes) {
+  Add(Kind::kPutProfile, partition, internal::PartitionKey(partition, customer_id),
+      std::move(bytes));
+}
+
 void Store::Batch::DeleteProfile(Partition partition, std::string_view customer_id) {
   Add(Kind::kDeleteProfile, partition, internal::PartitionKey(partition, customer_id), {});
 }

@@ -110,6 +110,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return kExitRuntimeError;
   }
 
+  const std::string changelog_topic = ChangelogTopic(config);
   std::unique_ptr<kafka::MockCluster> embedded;
   std::string bootstrap = config.brokers;
   if (bootstrap.empty()) {
@@ -120,9 +121,11 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       return kExitRuntimeError;
     }
     embedded = std::move(*cluster);
-    for (const auto& [topic, partitions] :
-         {std::pair{config.input_topic, config.partitions},
-          std::pair{config.output_topic, config.partitions}, std::pair{config.dlq_topic, 1}}) {
+    std::vector<std::pair<std::string, int>> topics = {{config.input_topic, config.partitions},
+                                                       {config.output_topic, config.partitions},
+                                                       {config.dlq_topic, 1}};
+    if (!changelog_topic.empty()) topics.emplace_back(changelog_topic, config.partitions);
+    for (const auto& [topic, partitions] : topics) {
       if (auto created = embedded->CreateTopic(topic, partitions, 1); !created.ok()) {
         std::cerr << "profile-service: " << created.message() << "\n";
         return kExitRuntimeError;
@@ -132,13 +135,24 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     std::cout << "Embedded Kafka broker (librdkafka mock cluster): bootstrap.servers=" << bootstrap
               << "\n  topics: " << config.input_topic << " (" << config.partitions
               << " partitions), " << config.output_topic << " (" << config.partitions
-              << " partitions), " << config.dlq_topic << " (1 partition)\n"
+              << " partitions), " << config.dlq_topic << " (1 partition)"
+              << (changelog_topic.empty() ? "" : ", " + changelog_topic + " (changelog)") << "\n"
               << "  publish your own events: kcat -P -b " << bootstrap << " -t "
               << config.input_topic << " -k CUSTOMER_ID\n";
-  } else if (auto ensured = kafka::EnsureTopics(bootstrap, config.kafka_properties,
-                                                {{config.input_topic, config.partitions, 1, {}},
-                                                 {config.output_topic, config.partitions, 1, {}},
-                                                 {config.dlq_topic, 1, 1, {}}});
+  } else if (auto ensured = kafka::EnsureTopics(
+                 bootstrap, config.kafka_properties,
+                 [&] {
+                   std::vector<kafka::TopicSpec> topics = {
+                       {config.input_topic, config.partitions, 1, {}},
+                       {config.output_topic, config.partitions, 1, {}},
+                       {config.dlq_topic, 1, 1, {}}};
+                   // Compacted: it keeps each customer's last profile, and deletions as tombstones.
+                   if (!changelog_topic.empty()) {
+                     topics.push_back(
+                         {changelog_topic, config.partitions, 1, {{"cleanup.policy", "compact"}}});
+                   }
+                   return topics;
+                 }());
              !ensured.ok()) {
     Log("WARN", "could not make sure the topics exist (", ensured.message(),
         "); continuing with the topics as they are");
@@ -185,7 +199,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     std::cerr << "profile-service: " << producer.status().message() << "\n";
     return kExitBadConfig;
   }
-  KafkaSink sink(**producer, config.output_topic, config.dlq_topic);
+  KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic);
   pipeline::ProcessorOptions processor_options{
       .input_topic = config.input_topic,
       .clock = config.clock == Clock::kWall ? pipeline::ClockMode::kWall
@@ -196,7 +210,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                                                       : core::OutputFormat::kProtobuf,
       .cache_capacity = static_cast<std::size_t>(config.cache_profiles),
       .lanes = config.lanes > 0 ? static_cast<std::size_t>(config.lanes)
-                                : std::max(1U, std::thread::hardware_concurrency())};
+                                : std::max(1U, std::thread::hardware_concurrency()),
+      .changelog = !changelog_topic.empty()};
   pipeline::Processor processor(
       engine, **store, sink, [] { return absl::Now(); }, processor_options, &metrics);
   if (config.print_changes) {
@@ -204,7 +219,43 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         [](const v1::SegmentChange& change) { std::cout << FormatChange(change) << std::endl; });
   }
 
-  Ownership ownership(processor, &lag_family);
+  std::unique_ptr<kafka::PartitionReader> changelog_reader;
+  std::unique_ptr<KafkaChangelog> changelog;
+  if (!changelog_topic.empty()) {
+    auto reader = kafka::PartitionReader::Create(kafka::PartitionReaderOptions{
+        .bootstrap_servers = bootstrap, .properties = config.kafka_properties});
+    if (!reader.ok()) {
+      std::cerr << "profile-service: " << reader.status().message() << "\n";
+      return kExitBadConfig;
+    }
+    changelog_reader = std::move(*reader);
+    changelog = std::make_unique<KafkaChangelog>(*changelog_reader, changelog_topic);
+  }
+  auto& restores = prometheus::BuildCounter()
+                       .Name("cdp_changelog_restores_total")
+                       .Help(
+                           "Partitions assigned with a changelog: restored from it, or whose "
+                           "local state was up to date.")
+                       .Register(*registry);
+  RestoreMetrics restore_metrics{
+      .records = prometheus::BuildCounter()
+                     .Name("cdp_changelog_restored_records_total")
+                     .Help("Changelog records read by restores.")
+                     .Register(*registry)
+                     .Add({}),
+      .restored = restores.Add({{"result", "restored"}}),
+      .up_to_date = restores.Add({{"result", "up_to_date"}}),
+      .restoring = prometheus::BuildGauge()
+                       .Name("cdp_changelog_restoring_partitions")
+                       .Help("Partitions being restored from the changelog right now.")
+                       .Register(*registry)
+                       .Add({}),
+      .seconds_last = prometheus::BuildGauge()
+                          .Name("cdp_changelog_last_restore_seconds")
+                          .Help("How long the last restore of a partition took.")
+                          .Register(*registry)
+                          .Add({})};
+  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics);
   kafka::ConsumerOptions consumer_options{.bootstrap_servers = bootstrap,
                                           .group_id = config.group_id,
                                           .topics = {config.input_topic},
@@ -235,7 +286,12 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return healthy ? http::Response{200, "text/plain", "ok\n"}
                    : http::Response{503, "text/plain", "the processing loop has stopped\n"};
   });
-  server.Get("/readyz", [&ready](const http::Request&) {
+  server.Get("/readyz", [&ready, &ownership](const http::Request&) {
+    if (const int restoring = ownership.restoring(); restoring > 0) {
+      return http::Response{
+          503, "text/plain",
+          absl::StrCat("not ready: restoring ", restoring, " partition(s) from the changelog\n")};
+    }
     return ready ? http::Response{200, "text/plain", "ready\n"}
                  : http::Response{503, "text/plain", "not ready: starting or retrying a batch\n"};
   });
@@ -256,7 +312,9 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
             << "  profiles: " << base_url << "/v1/profiles/{customer_id}\n"
             << "  health:   " << base_url << "/healthz, " << base_url << "/readyz\n"
             << "  changes:  topic '" << config.output_topic << "', dead letters: topic '"
-            << config.dlq_topic << "'" << std::endl;
+            << config.dlq_topic << "', changelog: "
+            << (changelog_topic.empty() ? std::string("off") : "topic '" + changelog_topic + "'")
+            << std::endl;
   if (!config.status_file.empty()) {
     if (auto written = WriteStatusFile(config.status_file, *port, bootstrap); !written.ok()) {
       std::cerr << "profile-service: " << written.message() << "\n";

@@ -69,6 +69,16 @@ Shower Show(int Config::*field) {
   return [field](const Config& config) { return absl::StrCat(config.*field); };
 }
 
+}  // namespace
+
+std::string ChangelogTopic(const Config& config) {
+  if (config.changelog_topic == "off") return "";
+  if (config.changelog_topic.empty()) return config.group_id + "-changelog";
+  return config.changelog_topic;
+}
+
+namespace {
+
 const std::vector<Option>& Options() {
   static const std::vector<Option> options = {
       {"brokers", "LIST",
@@ -127,8 +137,19 @@ const std::vector<Option>& Options() {
        NonEmpty(&Config::output_topic, "--output-topic"), Show(&Config::output_topic)},
       {"dlq-topic", "TOPIC", "Dead-letter topic for records that cannot be applied.",
        NonEmpty(&Config::dlq_topic, "--dlq-topic"), Show(&Config::dlq_topic)},
+      {"changelog-topic", "TOPIC|off",
+       "Changelog of the profiles, partitioned like the input topic: every profile write also "
+       "goes there, so an instance that takes over a partition without its state (or with an "
+       "older copy) restores it from the changelog before consuming it. Created compacted. "
+       "off: state lives in --data-dir only, and a partition that moves to another instance "
+       "starts there from nothing. The default name follows --group-id: GROUP-ID-changelog.",
+       String(&Config::changelog_topic),
+       [](const Config& config) {
+         std::string topic = ChangelogTopic(config);
+         return topic.empty() ? std::string("off") : topic;
+       }},
       {"partitions", "N",
-       "Partitions of the input and output topics when the embedded broker creates them.",
+       "Partitions of the input, output and changelog topics when the service creates them.",
        Int(&Config::partitions, 1, 1024, "--partitions"), Show(&Config::partitions)},
       {"output-format", "json|protobuf", "Encoding of published segment changes.",
        [](Config& config, std::string_view value) {

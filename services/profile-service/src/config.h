@@ -27,6 +27,8 @@ struct Config {
   std::string input_topic = "customer-events";
   std::string output_topic = "segment-changes";
   std::string dlq_topic = "customer-events-dlq";
+  // Empty: "<group_id>-changelog". "off": no changelog.
+  std::string changelog_topic;
   int partitions = 8;
   std::string output_format = "json";
   std::string currency = "CNY";
@@ -41,6 +43,9 @@ struct Config {
   bool print_changes = false;
   std::string status_file;
 };
+
+// The changelog topic in use, or "" when it is off.
+[[nodiscard]] std::string ChangelogTopic(const Config& config);
 
 struct ParsedCommandLine {
   Config config;

@@ -1,5 +1,6 @@
 #include "kafka_adapters.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
@@ -16,25 +17,88 @@ std::string Describe(const std::vector<kafka::TopicPartition>& partitions) {
   });
 }
 
+// Long enough for a broker failover; a restore that hears nothing for this long fails the
+// assignment rather than hanging it.
+constexpr absl::Duration kChangelogTimeout = absl::Seconds(30);
+
 }  // namespace
 
 absl::Status KafkaSink::Send(pipeline::OutputRecord record) {
   std::vector<kafka::Header> headers;
   headers.reserve(record.headers.size());
   for (const auto& header : record.headers) headers.push_back({header.key, header.value});
-  const std::string& topic =
-      record.kind == pipeline::OutputRecord::Kind::kSegmentChange ? change_topic_ : dlq_topic_;
-  return producer_.Produce(topic, record.key, record.value, headers);
+  switch (record.kind) {
+    case pipeline::OutputRecord::Kind::kSegmentChange:
+      return producer_.Produce(change_topic_, record.key, record.value, headers);
+    case pipeline::OutputRecord::Kind::kDeadLetter:
+      return producer_.Produce(dlq_topic_, record.key, record.value, headers);
+    case pipeline::OutputRecord::Kind::kChangelog:
+      return producer_.Produce(
+          changelog_topic_, record.key,
+          record.tombstone ? std::nullopt : std::optional<std::string_view>(record.value), headers,
+          record.partition);
+  }
+  return absl::InternalError("an output record of an unknown kind");
 }
 
 absl::Status KafkaSink::Flush() { return producer_.Flush(absl::Seconds(30)); }
 
+absl::Status KafkaChangelog::QueryEnds(const std::vector<Partition>& partitions) {
+  for (Partition partition : partitions) {
+    auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
+    if (!watermarks.ok()) return watermarks.status();
+    ends_[partition] = watermarks->high;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::int64_t> KafkaChangelog::End(Partition partition) {
+  if (auto cached = ends_.find(partition); cached != ends_.end()) {
+    const std::int64_t end = cached->second;
+    ends_.erase(cached);
+    return end;
+  }
+  auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
+  if (!watermarks.ok()) return watermarks.status();
+  return watermarks->high;
+}
+
+absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::int64_t until,
+                                  const Visitor& visit) {
+  return reader_.Read(
+      {topic_, partition}, from, until,
+      [&](const kafka::Message& message) {
+        return visit(
+            pipeline::ChangelogRecord{.offset = message.offset(),
+                                      .key = message.key(),
+                                      .value = message.value(),
+                                      .kind = message.header(pipeline::kChangelogKindHeader)});
+      },
+      kChangelogTimeout);
+}
+
 absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
     const std::vector<kafka::TopicPartition>& partitions) {
   std::map<kafka::TopicPartition, Offset> start;
+  if (changelog_ != nullptr) {
+    std::vector<Partition> numbers;
+    for (const auto& tp : partitions) numbers.push_back(tp.partition);
+    // A failure here is retried by each partition's own query.
+    static_cast<void>(changelog_->QueryEnds(numbers));
+  }
   for (const auto& tp : partitions) {
+    auto changelog_empty = Restore(tp);
+    if (!changelog_empty.ok()) return changelog_empty.status();
     auto offset = processor_.ResumeOffset(tp.partition);
     if (!offset.ok()) return offset.status();
+    if (*changelog_empty) {
+      auto seeded = processor_.SeedChangelog(tp.partition);
+      if (!seeded.ok()) return seeded.status();
+      if (*seeded > 0) {
+        Log("INFO", "wrote the ", *seeded, " profiles of ", kafka::ToString(tp),
+            " to its empty changelog");
+      }
+    }
     if (offset->has_value()) start[tp] = **offset;
     if (lag_family_ != nullptr) {
       std::lock_guard lock(mutex_);
@@ -44,6 +108,43 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
   }
   Log("INFO", "assigned ", Describe(partitions), "; resuming from the offsets in local state");
   return start;
+}
+
+absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp) {
+  if (changelog_ == nullptr) return false;
+  ++restoring_;
+  if (restore_metrics_ != nullptr) restore_metrics_->restoring.Increment();
+  const absl::Time started = absl::Now();
+  std::uint64_t counted = 0;
+  auto result =
+      pipeline::RestoreFromChangelog(store_, *changelog_, tp.partition, [&](std::uint64_t records) {
+        if (restore_metrics_ != nullptr) {
+          restore_metrics_->records.Increment(static_cast<double>(records - counted));
+        }
+        counted = records;
+      });
+  --restoring_;
+  if (restore_metrics_ != nullptr) restore_metrics_->restoring.Decrement();
+  if (!result.ok()) {
+    if (absl::IsNotFound(result.status())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(result.status().message(),
+                       " (the changelog topic needs as many partitions as the input topic)"));
+    }
+    return result.status();
+  }
+  const absl::Duration took = absl::Now() - started;
+  if (restore_metrics_ != nullptr) {
+    (result->restored ? restore_metrics_->restored : restore_metrics_->up_to_date).Increment();
+    if (result->restored) restore_metrics_->seconds_last.Set(absl::ToDoubleSeconds(took));
+  }
+  if (result->restored) {
+    const double seconds = std::max(absl::ToDoubleSeconds(took), 1e-3);
+    Log("INFO", "restored ", kafka::ToString(tp), " from the changelog: ", result->profiles,
+        " profiles from ", result->records, " records in ", absl::FormatDuration(took), " (",
+        static_cast<std::uint64_t>(static_cast<double>(result->records) / seconds), " records/s)");
+  }
+  return result->changelog_empty;
 }
 
 void Ownership::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {

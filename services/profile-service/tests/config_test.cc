@@ -114,6 +114,18 @@ TEST(Config, HelpDocumentsEveryOption) {
   }
 }
 
+TEST(Config, TheChangelogTopicFollowsTheGroupUnlessNamedOrOff) {
+  auto derived = Parse({"--group-id", "shop-a"});
+  ASSERT_TRUE(derived.ok()) << derived.status();
+  EXPECT_EQ(ChangelogTopic(derived->config), "shop-a-changelog");
+  auto named = Parse({"--changelog-topic", "profiles-log"});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(ChangelogTopic(named->config), "profiles-log");
+  auto off = Parse({"--changelog-topic", "off"});
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(ChangelogTopic(off->config), "");
+}
+
 TEST(Config, ShippedExampleFileIsValid) {
   auto parsed = Parse({"--config", CDP_SOURCE_DIR "/deploy/config/profile-service.yaml"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();

@@ -219,8 +219,10 @@ TEST(KafkaLocalTest, CreatesTheProjectTopicsByDefaultAndStopsOnSigint) {
   ASSERT_TRUE(line.has_value()) << kafka.Stderr();
   ASSERT_THAT(*line, StartsWith(kBootstrapPrefix));
   EXPECT_EQ(TopicPartitions(line->substr(kBootstrapPrefix.size())),
-            (std::map<std::string, int>{
-                {"customer-events", 8}, {"segment-changes", 8}, {"customer-events-dlq", 1}}));
+            (std::map<std::string, int>{{"customer-events", 8},
+                                        {"segment-changes", 8},
+                                        {"customer-events-dlq", 1},
+                                        {"cdp-profile-service-changelog", 8}}));
   kafka.Signal(SIGINT);
   EXPECT_THAT(kafka.Wait(absl::Seconds(20)), Optional(0)) << kafka.Stderr();
 }

@@ -42,11 +42,15 @@ absl::StatusOr<std::string> ProfileJsonLine(Partition partition,
   pb::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
+  // The applied events are the pipeline's dedup bookkeeping, which depends on when events were
+  // processed rather than on the events: not part of the customer's profile as exported.
+  v1::CustomerProfile printable = profile;
+  printable.clear_applied_events();
   std::string json;
   const std::string type_url =
       std::string(kTypeUrlPrefix) + "/" + v1::CustomerProfile::descriptor()->full_name();
   const auto printed = pb::util::BinaryToJsonString(&Resolver(), type_url,
-                                                    DeterministicBytes(profile), &json, options);
+                                                    DeterministicBytes(printable), &json, options);
   if (!printed.ok()) {
     return absl::InternalError(
         "cannot print the profile of partition " + std::to_string(partition.value()) +

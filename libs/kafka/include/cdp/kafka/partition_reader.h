@@ -21,7 +21,7 @@ struct PartitionReaderOptions {
   std::string bootstrap_servers = {};
   // Applied over the defaults: group.id=cdp-partition-reader (never joined, see PartitionReader),
   // auto.offset.reset=earliest, max.partition.fetch.bytes=16777216 (16 MiB per fetch),
-  // fetch.wait.max.ms=100. Read depends on enable.auto.commit=false and enable.partition.eof=true,
+  // fetch.wait.max.ms=1. Read depends on enable.auto.commit=false and enable.partition.eof=true,
   // which cannot be overridden.
   Properties properties = {};
 };

@@ -53,6 +53,11 @@ struct ProcessorOptions {
   // ReevaluateDefinitions re-evaluates at most this many stored profiles per partition per call,
   // so that live input keeps flowing while a new segment file is applied to every customer.
   std::size_t reevaluations_per_round = 5'000;
+  // Every profile a batch writes, then a checkpoint of each partition it touched, also go to the
+  // sink as changelog records once the batch's other outputs are delivered, and the state commit
+  // waits for them as well: a new owner restores the partition from them (RestoreFromChangelog).
+  // Profiles then also carry the ids of the events applied to them within the dedup window.
+  bool changelog = false;
 };
 
 // Turns batches of input records into state and outputs, with the pipeline's delivery contract:
@@ -106,6 +111,11 @@ class Processor {
   // Where to resume a partition: the offset its state recorded, nullopt if it has none. The
   // partition is owned from then on.
   [[nodiscard]] absl::StatusOr<std::optional<Offset>> ResumeOffset(Partition partition);
+  // With the changelog: writes every stored profile of the partition and a checkpoint to it,
+  // for a partition whose changelog is empty while its local state is not (state kept before the
+  // changelog was turned on), so that another owner can restore it. Call after ResumeOffset.
+  // Returns how many profiles it wrote; the errors mean the same as Process's.
+  [[nodiscard]] absl::StatusOr<std::size_t> SeedChangelog(Partition partition);
   // Forgets what is cached for a partition this instance no longer owns.
   void Release(Partition partition);
   // Called with every change once it has been delivered and committed.
@@ -169,6 +179,9 @@ class Processor {
   [[nodiscard]] absl::Status Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall);
   // Sends the changes from `first` on as output records.
   void SendChanges(LaneBatch& work, std::size_t first) const;
+  // Sends the lane's profiles, then a checkpoint of each partition they belong to, to the
+  // changelog.
+  void SendChangelog(Lane& lane, LaneBatch& work) const;
   // The lane's state batch (profiles, dedup marks, next offsets), then its cache.
   [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
   [[nodiscard]] absl::Status LoadProfiles(

@@ -28,11 +28,18 @@ struct Header {
 };
 
 struct OutputRecord {
-  enum class Kind { kSegmentChange, kDeadLetter };
+  // kChangelog: a profile (keyed by customer id; a tombstone when it was deleted) or a
+  // partition's checkpoint (empty key), for the changelog partition of the same number as the
+  // input partition it belongs to.
+  enum class Kind { kSegmentChange, kDeadLetter, kChangelog };
   Kind kind;
   std::string key;
   std::string value;
   std::vector<Header> headers;
+  // Set for kChangelog: the partition it goes to.
+  std::optional<Partition> partition = std::nullopt;
+  // A null value rather than `value`.
+  bool tombstone = false;
 };
 
 // Where the processor's outputs go: the Kafka producer in the service, a fake in tests.
@@ -45,6 +52,11 @@ class OutputSink {
   // case the caller must not commit the state those records describe.
   [[nodiscard]] virtual absl::Status Flush() = 0;
 };
+
+// Changelog records carry their kind in this header: kChangelogProfile or kChangelogCheckpoint.
+inline constexpr std::string_view kChangelogKindHeader = "cdp-changelog";
+inline constexpr std::string_view kChangelogProfile = "profile";
+inline constexpr std::string_view kChangelogCheckpoint = "checkpoint";
 
 // DLQ header names: a stable contract for whoever drains the dead-letter topic.
 inline constexpr std::string_view kDlqReasonHeader = "cdp-reject-reason";

@@ -47,6 +47,9 @@ class Store {
    public:
     // Keyed by profile.customer_id().
     void PutProfile(Partition partition, const v1::CustomerProfile& profile);
+    // The same for a profile already serialized (a CustomerProfile's bytes), so a caller that
+    // also sends them elsewhere serializes once.
+    void PutSerializedProfile(Partition partition, std::string_view customer_id, std::string bytes);
     void DeleteProfile(Partition partition, std::string_view customer_id);
     // SeenEvents reports the event as seen until `expires_at`.
     void MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at);

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cdp/common/strong_type.h"
+#include "cdp/state/store.h"
+
+namespace cdp::pipeline {
+
+// A changelog record as read back (records.h describes what the processor writes).
+struct ChangelogRecord {
+  std::int64_t offset = 0;
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;  // nullopt: a tombstone
+  std::optional<std::string_view> kind;   // the kChangelogKindHeader header
+};
+
+// Where a restore reads a changelog partition: Kafka in the service, memory in tests.
+class ChangelogSource {
+ public:
+  using Visitor = std::function<absl::Status(const ChangelogRecord&)>;
+
+  virtual ~ChangelogSource() = default;
+  // The offset the partition's next record will get: 0 for an empty partition.
+  [[nodiscard]] virtual absl::StatusOr<std::int64_t> End(Partition partition) = 0;
+  // Visits the partition's records with offsets in [from, until), in order. Records may be
+  // missing from the range (compaction, retention). A visitor error stops the read and is
+  // returned.
+  [[nodiscard]] virtual absl::Status Read(Partition partition, std::int64_t from,
+                                          std::int64_t until, const Visitor& visit) = 0;
+};
+
+struct RestoreResult {
+  // false: the local state already was the changelog's (or the changelog is empty) and was kept.
+  bool restored = false;
+  // The changelog partition has no records: whatever the local state holds is not in it yet
+  // (Processor::SeedChangelog puts it there).
+  bool changelog_empty = false;
+  std::uint64_t records = 0;
+  std::uint64_t profiles = 0;
+};
+
+// Makes the store's state of `partition` the one its changelog holds, unless it already is: the
+// local state record carries the token of the changelog's last checkpoint. Otherwise the
+// partition's local state is dropped and rebuilt from the changelog: the last record of each
+// profile, then from those profiles their timers, their dedup entries, the member counts and the
+// rfm population, and last the offset and state record of the last checkpoint, so that a crash
+// during a restore leaves a partition the next assignment restores again. `progress` (optional)
+// is called with the records read so far, every few thousand. Call before the processor loads
+// the partition (Processor::ResumeOffset).
+[[nodiscard]] absl::StatusOr<RestoreResult> RestoreFromChangelog(
+    state::Store& store, ChangelogSource& changelog, Partition partition,
+    const std::function<void(std::uint64_t records)>& progress = {});
+
+}  // namespace cdp::pipeline

@@ -1,0 +1,157 @@
+#include "cdp/pipeline/changelog.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "cdp/common/absl_string.h"
+#include "cdp/core/engine.h"
+#include "cdp/pipeline/internal/partition_counts.h"
+#include "cdp/pipeline/records.h"
+#include "cdp/v1/partition_state.pb.h"
+
+namespace cdp::pipeline {
+namespace {
+
+// Operations per state batch while restoring: large enough to amortise a commit, small enough
+// that a restore's memory does not grow with the partition.
+constexpr std::size_t kRestoreBatchOperations = 8192;
+constexpr std::uint64_t kProgressEvery = 10'000;
+
+absl::Status Annotate(const absl::Status& status, Partition partition, std::string_view doing) {
+  return absl::Status(status.code(),
+                      absl::StrCat("restoring partition ", partition.value(),
+                                   " from the changelog: ", ToAbsl(doing), ": ", status.message()));
+}
+
+// Commits the batch once it is large, or when `force` is set.
+absl::Status CommitIfFull(state::Store& store, state::Store::Batch& batch, bool force) {
+  if (batch.operations() == 0 || (!force && batch.operations() < kRestoreBatchOperations)) {
+    return absl::OkStatus();
+  }
+  return store.Commit(batch);
+}
+
+// Whether the local state is the changelog's: its last record is a checkpoint with the token the
+// local state record carries.
+absl::StatusOr<bool> UpToDate(const std::optional<v1::PartitionState>& local,
+                              ChangelogSource& changelog, Partition partition, std::int64_t end) {
+  if (!local.has_value() || local->changelog_token() == 0) return false;
+  const std::uint64_t token = local->changelog_token();
+  bool same = false;
+  absl::Status read = changelog.Read(partition, end - 1, end, [&](const ChangelogRecord& record) {
+    if (record.kind != kChangelogCheckpoint || !record.value.has_value()) return absl::OkStatus();
+    v1::ChangelogCheckpoint checkpoint;
+    if (!checkpoint.ParseFromArray(record.value->data(), static_cast<int>(record.value->size()))) {
+      return absl::OkStatus();  // Not ours to judge here; the restore reports it.
+    }
+    same = checkpoint.state().changelog_token() == token;
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return same;
+}
+
+}  // namespace
+
+absl::StatusOr<RestoreResult> RestoreFromChangelog(
+    state::Store& store, ChangelogSource& changelog, Partition partition,
+    const std::function<void(std::uint64_t records)>& progress) {
+  RestoreResult result;
+  auto end = changelog.End(partition);
+  if (!end.ok()) return Annotate(end.status(), partition, "reading where it ends");
+  if (*end == 0) {
+    result.changelog_empty = true;
+    return result;
+  }
+  auto local = store.ReadPartitionState(partition);
+  if (!local.ok()) return Annotate(local.status(), partition, "reading the local state record");
+  auto up_to_date = UpToDate(*local, changelog, partition, *end);
+  if (!up_to_date.ok()) return Annotate(up_to_date.status(), partition, "reading its last record");
+  if (*up_to_date) return result;
+
+  result.restored = true;
+  if (absl::Status dropped = store.DropPartition(partition); !dropped.ok()) {
+    return Annotate(dropped, partition, "dropping the local state");
+  }
+
+  // Pass 1: the last record of every profile, and the last checkpoint.
+  state::Store::Batch batch;
+  std::optional<v1::ChangelogCheckpoint> checkpoint;
+  absl::Status read =
+      changelog.Read(partition, 0, *end, [&](const ChangelogRecord& record) -> absl::Status {
+        ++result.records;
+        if (progress && result.records % kProgressEvery == 0) progress(result.records);
+        if (record.kind == kChangelogCheckpoint) {
+          v1::ChangelogCheckpoint parsed;
+          if (!record.value.has_value() ||
+              !parsed.ParseFromArray(record.value->data(),
+                                     static_cast<int>(record.value->size()))) {
+            return absl::DataLossError(
+                absl::StrCat("the checkpoint at offset ", record.offset, " does not parse"));
+          }
+          checkpoint = std::move(parsed);
+          return absl::OkStatus();
+        }
+        if (record.kind != kChangelogProfile || !record.key.has_value() || record.key->empty()) {
+          return absl::DataLossError(absl::StrCat(
+              "the record at offset ", record.offset,
+              " is neither a profile nor a checkpoint: is the changelog topic shared with "
+              "something else?"));
+        }
+        if (record.value.has_value()) {
+          batch.PutSerializedProfile(partition, *record.key, std::string(*record.value));
+        } else {
+          batch.DeleteProfile(partition, *record.key);
+        }
+        return CommitIfFull(store, batch, false);
+      });
+  if (!read.ok()) return Annotate(read, partition, "reading its records");
+  if (absl::Status committed = CommitIfFull(store, batch, true); !committed.ok()) {
+    return Annotate(committed, partition, "writing profiles");
+  }
+  if (progress) progress(result.records);
+
+  // Pass 2: what follows from the restored profiles.
+  v1::PartitionState state;
+  if (checkpoint.has_value()) state = std::move(*checkpoint->mutable_state());
+  state.clear_members();
+  v1::RfmPopulation population;
+  absl::Status derived = absl::OkStatus();
+  absl::Status visited = store.ForEachProfile(partition, [&](Partition,
+                                                             const v1::CustomerProfile& profile) {
+    ++result.profiles;
+    batch.SetTimer(partition, profile.customer_id(), std::nullopt, core::TimerDue(profile));
+    for (const v1::AppliedEvent& applied : profile.applied_events()) {
+      batch.MarkSeen(partition, applied.event_id(), absl::FromUnixMicros(applied.expires_at_us()));
+    }
+    internal::CountProfile(profile, state.mutable_members(), &population);
+    derived = CommitIfFull(store, batch, false);
+    return derived.ok();
+  });
+  if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
+  if (!derived.ok()) return Annotate(derived, partition, "writing timers and dedup entries");
+
+  // Last, so that only a complete restore carries the checkpoint's token and offset. Without a
+  // checkpoint (the owner failed before its first one) the partition restarts from the group's
+  // committed offset, and the profiles' applied events keep what they reflect from being applied
+  // twice.
+  if (checkpoint.has_value()) {
+    if (checkpoint->has_next_offset()) {
+      std::optional<absl::Time> event_time;
+      if (checkpoint->has_event_time()) {
+        event_time = absl::FromUnixSeconds(checkpoint->event_time().seconds()) +
+                     absl::Nanoseconds(checkpoint->event_time().nanos());
+      }
+      batch.SetOffset(partition, Offset(checkpoint->next_offset()), event_time);
+    }
+    *state.mutable_rfm_population() = std::move(population);
+    batch.PutPartitionState(partition, state);
+  }
+  if (absl::Status committed = CommitIfFull(store, batch, true); !committed.ok()) {
+    return Annotate(committed, partition, "writing the checkpoint");
+  }
+  return result;
+}
+
+}  // namespace cdp::pipeline

@@ -1,0 +1,411 @@
+#include "cdp/pipeline/changelog.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cdp/pipeline/processor.h"
+#include "test_support.h"
+
+namespace cdp::pipeline {
+namespace {
+
+using test_support::Canonical;
+using test_support::Erasure;
+using test_support::Purchase;
+using test_support::TestDir;
+using test_support::TestEngine;
+using ::testing::ElementsAre;
+
+struct LoggedRecord {
+  std::optional<std::string> key;
+  std::optional<std::string> value;
+  std::string kind;
+};
+
+// A sink whose changelog records land in memory, partition by partition, and that can read them
+// back as a restore does. Flush delivers in send order, as Kafka does within a partition.
+class MemoryBroker : public OutputSink, public ChangelogSource {
+ public:
+  absl::Status Send(OutputRecord record) override {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(std::move(record));
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() override {
+    std::lock_guard lock(mutex_);
+    ++flushes_;
+    std::vector<OutputRecord> pending = std::move(pending_);
+    pending_.clear();
+    if (fail_flush_ == flushes_) {
+      // The profiles got through; the checkpoints did not.
+      for (auto& record : pending) {
+        if (record.kind == OutputRecord::Kind::kChangelog && !record.key.empty()) Log(record);
+      }
+      return absl::UnavailableError("broker unreachable");
+    }
+    for (auto& record : pending) {
+      if (record.kind == OutputRecord::Kind::kChangelog) {
+        Log(record);
+      } else if (record.kind == OutputRecord::Kind::kSegmentChange) {
+        changes_.push_back({flushes_, record.value});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::int64_t> End(Partition partition) override {
+    ++reads_;
+    return static_cast<std::int64_t>(log_[partition].size());
+  }
+
+  absl::Status Read(Partition partition, std::int64_t from, std::int64_t until,
+                    const Visitor& visit) override {
+    const std::vector<LoggedRecord>& records = log_[partition];
+    for (std::int64_t offset = std::max<std::int64_t>(from, 0);
+         offset < until && offset < static_cast<std::int64_t>(records.size()); ++offset) {
+      const LoggedRecord& record = records[static_cast<std::size_t>(offset)];
+      ChangelogRecord view{offset, record.key, record.value, record.kind};
+      if (absl::Status visited = visit(view); !visited.ok()) return visited;
+    }
+    return absl::OkStatus();
+  }
+
+  std::vector<LoggedRecord>& log(Partition partition) { return log_[partition]; }
+  // Changes delivered, with the number of the flush that delivered them.
+  std::vector<std::pair<int, std::string>> changes_;
+  int flushes_ = 0;
+  // The flush (counted from 1) that fails after delivering only the changelog's profiles.
+  int fail_flush_ = 0;
+  int reads_ = 0;
+
+ private:
+  void Log(const OutputRecord& record) {
+    EXPECT_TRUE(record.partition.has_value());
+    LoggedRecord logged;
+    logged.key = record.key;
+    if (!record.tombstone) logged.value = record.value;
+    for (const Header& header : record.headers) {
+      if (header.key == kChangelogKindHeader) logged.kind = header.value;
+    }
+    log_[record.partition.value_or(Partition(-1))].push_back(std::move(logged));
+  }
+
+  std::mutex mutex_;
+  std::vector<OutputRecord> pending_;
+  std::map<Partition, std::vector<LoggedRecord>> log_;
+};
+
+// One owner of the partitions: a store in its own directory and a processor writing the
+// changelog to the shared broker.
+class Owner {
+ public:
+  Owner(std::filesystem::path dir, MemoryBroker& broker, std::shared_ptr<const core::Engine> engine,
+        const absl::Time& now, std::size_t lanes, bool changelog = true, bool fresh = true)
+      : dir_(std::move(dir)) {
+    if (fresh) std::filesystem::remove_all(dir_);
+    auto store = state::Store::Open(state::StoreOptions{.path = dir_.string()});
+    EXPECT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    ProcessorOptions options;
+    options.changelog = changelog;
+    options.lanes = lanes;
+    options.parallel_min_records = 1;
+    processor_ = std::make_unique<Processor>(
+        std::move(engine), *store_, broker, [&now] { return now; }, options, nullptr);
+  }
+  ~Owner() {
+    processor_.reset();
+    store_.reset();
+    if (remove_) std::filesystem::remove_all(dir_);
+  }
+  // Leaves the directory for another Owner to open.
+  void Keep() { remove_ = false; }
+
+  absl::Status Process(const std::vector<std::pair<std::int64_t, std::string>>& values,
+                       Partition partition = Partition(0)) {
+    std::vector<InputRecord> records;
+    for (const auto& [offset, value] : values) {
+      records.push_back(InputRecord{partition, Offset(offset), std::string_view("k"),
+                                    std::string_view(value), "", absl::InfinitePast()});
+    }
+    return processor_->Process(records);
+  }
+
+  // Every profile of the partition, serialized, by customer id.
+  std::map<std::string, std::string> Profiles(Partition partition = Partition(0)) const {
+    std::map<std::string, std::string> out;
+    EXPECT_TRUE(store_
+                    ->ForEachProfile(partition,
+                                     [&](Partition, const v1::CustomerProfile& profile) {
+                                       out[profile.customer_id()] = Canonical(profile);
+                                       return true;
+                                     })
+                    .ok());
+    return out;
+  }
+
+  state::Store& store() { return *store_; }
+  Processor& processor() { return *processor_; }
+
+ private:
+  std::filesystem::path dir_;
+  bool remove_ = true;
+  std::unique_ptr<state::Store> store_;
+  std::unique_ptr<Processor> processor_;
+};
+
+class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  std::unique_ptr<Owner> MakeOwner(std::string_view name) {
+    return std::make_unique<Owner>(TestDir("_" + std::string(name)), broker_, TestEngine(), now_,
+                                   GetParam());
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);  // 2026-05-28
+  MemoryBroker broker_;
+};
+
+TEST_P(ChangelogTest, EveryWrittenProfileThenACheckpointFollowTheDeliveredChanges) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                             {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  const auto& log = broker_.log(Partition(0));
+  ASSERT_EQ(log.size(), 3u);
+  std::map<std::string, std::string> logged;
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(log[i].kind, kChangelogProfile);
+    ASSERT_TRUE(log[i].key.has_value() && log[i].value.has_value());
+    v1::CustomerProfile parsed;
+    ASSERT_TRUE(parsed.ParseFromString(*log[i].value));
+    logged[*log[i].key] = Canonical(parsed);
+  }
+  // Byte for byte what the store holds, applied events included.
+  EXPECT_EQ(logged, owner->Profiles());
+  v1::CustomerProfile profile;
+  ASSERT_TRUE(profile.ParseFromString(log[0].key == "c1" ? *log[0].value : *log[1].value));
+  ASSERT_EQ(profile.applied_events_size(), 1);
+  EXPECT_EQ(profile.applied_events(0).event_id(), "e1");
+  EXPECT_EQ(profile.applied_events(0).expires_at_us(),
+            absl::ToUnixMicros(now_ + absl::Hours(7 * 24)));
+
+  EXPECT_EQ(log[2].kind, kChangelogCheckpoint);
+  EXPECT_EQ(log[2].key, "");
+  v1::ChangelogCheckpoint checkpoint;
+  ASSERT_TRUE(checkpoint.ParseFromString(log[2].value.value_or("")));
+  EXPECT_EQ(checkpoint.next_offset(), 2);
+  auto state = owner->store().ReadPartitionState(Partition(0));
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_NE((*state)->changelog_token(), 0u);
+  EXPECT_EQ(checkpoint.state().changelog_token(), (*state)->changelog_token());
+
+  // The changes went out in a flush before the changelog's.
+  ASSERT_FALSE(broker_.changes_.empty());
+  for (const auto& [flush, change] : broker_.changes_) EXPECT_EQ(flush, 1);
+  EXPECT_EQ(broker_.flushes_, 2);
+}
+
+TEST_P(ChangelogTest, AppliedEventsExpireWithTheirDedupWindow) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  now_ += absl::Hours(8 * 24);
+  ASSERT_TRUE(owner->Process({{1, Purchase("e2", "c1", "2026-06-05T00:00:00Z")}}).ok());
+  auto profile = owner->store().ReadProfile(Partition(0), "c1");
+  ASSERT_TRUE(profile.ok() && profile->has_value());
+  ASSERT_EQ((*profile)->applied_events_size(), 1);
+  EXPECT_EQ((*profile)->applied_events(0).event_id(), "e2");
+}
+
+TEST_P(ChangelogTest, AFailedChangelogDeliveryCommitsNothing) {
+  auto owner = MakeOwner("a");
+  broker_.fail_flush_ = 2;
+  const std::vector<std::pair<std::int64_t, std::string>> batch = {
+      {0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}};
+  const absl::Status failed = owner->Process(batch);
+  EXPECT_TRUE(absl::IsUnavailable(failed)) << failed;
+  EXPECT_THAT(std::string(failed.message()), ::testing::HasSubstr("changelog"));
+  EXPECT_TRUE(owner->Profiles().empty());
+  auto offset = owner->store().ReadOffset(Partition(0));
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, std::nullopt);
+  ASSERT_TRUE(owner->Process(batch).ok());
+  EXPECT_EQ(owner->Profiles().size(), 1u);
+}
+
+TEST_P(ChangelogTest, ARestoreRebuildsEverythingTheOwnerHeldAndGoesOnAlike) {
+  auto first = MakeOwner("a");
+  ASSERT_TRUE(first
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                             {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")},
+                             {2, Purchase("e3", "c3", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  ASSERT_TRUE(first
+                  ->Process({{3, Purchase("e4", "c1", "2026-05-28T01:00:00Z")},
+                             {4, Erasure("e5", "c3", "2026-05-28T01:00:00Z")}})
+                  .ok());
+
+  auto second = MakeOwner("b");
+  auto restored = RestoreFromChangelog(second->store(), broker_, Partition(0));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE(restored->restored);
+  EXPECT_EQ(restored->profiles, 2u);
+  EXPECT_EQ(restored->records, broker_.log(Partition(0)).size());
+
+  EXPECT_EQ(second->Profiles(), first->Profiles());
+  for (state::Store* store : {&first->store(), &second->store()}) {
+    auto offset = store->ReadOffset(Partition(0));
+    ASSERT_TRUE(offset.ok());
+    EXPECT_EQ(*offset, Offset(5));
+    auto seen =
+        store->SeenEvents(Partition(0), std::vector<std::string_view>{"e1", "e4", "e9"}, now_);
+    ASSERT_TRUE(seen.ok());
+    EXPECT_THAT(*seen, ElementsAre(true, true, false));
+    auto timers = store->DueTimers(Partition(0), now_ + absl::Hours(24 * 40), 10);
+    ASSERT_TRUE(timers.ok());
+    std::vector<std::string> due;
+    for (const auto& timer : *timers) due.push_back(timer.customer_id);
+    EXPECT_THAT(due, ElementsAre("c1", "c2"));
+  }
+  auto first_state = first->store().ReadPartitionState(Partition(0));
+  auto second_state = second->store().ReadPartitionState(Partition(0));
+  ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
+              second_state->has_value());
+  const std::map<std::string, std::int64_t> first_members((*first_state)->members().begin(),
+                                                          (*first_state)->members().end());
+  const std::map<std::string, std::int64_t> second_members((*second_state)->members().begin(),
+                                                           (*second_state)->members().end());
+  EXPECT_EQ(second_members, first_members);
+  EXPECT_EQ((*second_state)->changelog_token(), (*first_state)->changelog_token());
+  EXPECT_EQ(Canonical((*second_state)->rfm_population()),
+            Canonical((*first_state)->rfm_population()));
+
+  // The new owner resumes where the old one stopped: a retried publish is dropped, new events
+  // apply on the same state.
+  auto resume = second->processor().ResumeOffset(Partition(0));
+  ASSERT_TRUE(resume.ok());
+  EXPECT_EQ(*resume, Offset(5));
+  const std::size_t changes_before = broker_.changes_.size();
+  ASSERT_TRUE(second
+                  ->Process({{5, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                             {6, Purchase("e6", "c2", "2026-05-28T02:00:00Z")}})
+                  .ok());
+  auto c1 = second->store().ReadProfile(Partition(0), "c1");
+  auto c2 = second->store().ReadProfile(Partition(0), "c2");
+  ASSERT_TRUE(c1.ok() && c1->has_value() && c2.ok() && c2->has_value());
+  EXPECT_EQ((*c1)->orders_total(), 2);
+  EXPECT_EQ((*c2)->orders_total(), 2);
+  EXPECT_EQ(broker_.changes_.size(), changes_before);  // nothing enters or leaves
+}
+
+TEST_P(ChangelogTest, LocalStateCarryingTheLastCheckpointIsKept) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  auto kept = RestoreFromChangelog(owner->store(), broker_, Partition(0));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->restored);
+  EXPECT_EQ(kept->records, 0u);
+
+  // Once another owner has written after it, the same local state is behind and restored.
+  auto other = MakeOwner("b");
+  ASSERT_TRUE(RestoreFromChangelog(other->store(), broker_, Partition(0)).ok());
+  ASSERT_TRUE(other->processor().ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(other->Process({{1, Purchase("e2", "c1", "2026-05-28T01:00:00Z")}}).ok());
+  auto behind = RestoreFromChangelog(owner->store(), broker_, Partition(0));
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_TRUE(behind->restored);
+  EXPECT_EQ(owner->Profiles(), other->Profiles());
+}
+
+TEST_P(ChangelogTest, StateKeptWithoutTheChangelogIsWrittenToItOnceTurnedOn) {
+  auto before = std::make_unique<Owner>(TestDir("_a"), broker_, TestEngine(), now_, GetParam(),
+                                        /*changelog=*/false);
+  ASSERT_TRUE(before
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                             {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  EXPECT_TRUE(broker_.log(Partition(0)).empty());
+  before->Keep();
+  before.reset();
+
+  Owner after(TestDir("_a"), broker_, TestEngine(), now_, GetParam(), /*changelog=*/true,
+              /*fresh=*/false);
+  auto restored = RestoreFromChangelog(after.store(), broker_, Partition(0));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_FALSE(restored->restored);
+  EXPECT_TRUE(restored->changelog_empty);
+  ASSERT_TRUE(after.processor().ResumeOffset(Partition(0)).ok());
+  auto seeded = after.processor().SeedChangelog(Partition(0));
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+  EXPECT_EQ(*seeded, 2u);
+  ASSERT_EQ(broker_.log(Partition(0)).size(), 3u);
+  EXPECT_EQ(broker_.log(Partition(0)).back().kind, kChangelogCheckpoint);
+
+  // It is now current with the changelog, and another owner restores the same state.
+  auto kept = RestoreFromChangelog(after.store(), broker_, Partition(0));
+  ASSERT_TRUE(kept.ok() && !kept->restored);
+  auto other = MakeOwner("b");
+  ASSERT_TRUE(RestoreFromChangelog(other->store(), broker_, Partition(0)).ok());
+  EXPECT_EQ(other->Profiles(), after.Profiles());
+  auto offset = other->store().ReadOffset(Partition(0));
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, Offset(2));
+}
+
+TEST_P(ChangelogTest, AnEmptyChangelogLeavesTheLocalStateAlone) {
+  auto owner = MakeOwner("a");
+  auto restored = RestoreFromChangelog(owner->store(), broker_, Partition(3));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_FALSE(restored->restored);
+}
+
+TEST_P(ChangelogTest, ProfilesAheadOfTheLastCheckpointDoNotApplyTheirEventsTwice) {
+  auto first = MakeOwner("a");
+  ASSERT_TRUE(first->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  // The next batch's profiles reach the changelog, its checkpoint does not; the owner dies.
+  broker_.fail_flush_ = broker_.flushes_ + 2;
+  const std::vector<std::pair<std::int64_t, std::string>> batch = {
+      {1, Purchase("e2", "c1", "2026-05-28T01:00:00Z")},
+      {2, Purchase("e3", "c2", "2026-05-28T01:00:00Z")}};
+  ASSERT_FALSE(first->Process(batch).ok());
+  ASSERT_EQ(broker_.log(Partition(0)).back().kind, kChangelogProfile);
+
+  auto second = MakeOwner("b");
+  ASSERT_TRUE(RestoreFromChangelog(second->store(), broker_, Partition(0)).ok());
+  auto resume = second->processor().ResumeOffset(Partition(0));
+  ASSERT_TRUE(resume.ok());
+  EXPECT_EQ(*resume, Offset(1));  // the last checkpoint's
+  ASSERT_TRUE(second->Process(batch).ok());
+  auto c1 = second->store().ReadProfile(Partition(0), "c1");
+  auto c2 = second->store().ReadProfile(Partition(0), "c2");
+  ASSERT_TRUE(c1.ok() && c1->has_value() && c2.ok() && c2->has_value());
+  EXPECT_EQ((*c1)->orders_total(), 2);
+  EXPECT_EQ((*c1)->events_applied(), 2);
+  EXPECT_EQ((*c2)->orders_total(), 1);
+  auto state = second->store().ReadPartitionState(Partition(0));
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_EQ((*state)->members().at("buyer"), 2);
+}
+
+TEST_P(ChangelogTest, ARecordThatIsNotOursFailsTheRestoreWithAReason) {
+  broker_.log(Partition(1)).push_back(LoggedRecord{"someone", "else", ""});
+  auto owner = MakeOwner("a");
+  auto restored = RestoreFromChangelog(owner->store(), broker_, Partition(1));
+  ASSERT_FALSE(restored.ok());
+  EXPECT_THAT(std::string(restored.status().message()),
+              ::testing::HasSubstr("neither a profile nor a checkpoint"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, ChangelogTest, ::testing::Values(1, 2));
+
+}  // namespace
+}  // namespace cdp::pipeline
