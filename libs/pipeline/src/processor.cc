@@ -316,7 +316,7 @@ absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partitio
     return loaded;
   }
   if (metrics_ != nullptr) metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
-  return store_.ReadOffset(partition);
+  return LaneOf(partition).partitions.at(partition).next_offset;
 }
 
 void Processor::Release(Partition partition) {

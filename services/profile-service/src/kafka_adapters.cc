@@ -44,6 +44,8 @@ absl::Status KafkaSink::Send(pipeline::OutputRecord record) {
 absl::Status KafkaSink::Flush() { return producer_.Flush(absl::Seconds(30)); }
 
 absl::Status KafkaChangelog::QueryEnds(const std::vector<Partition>& partitions) {
+  // Ends left from an assignment that failed part way are stale by now.
+  ends_.clear();
   for (Partition partition : partitions) {
     auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
     if (!watermarks.ok()) return watermarks.status();
