@@ -7,7 +7,6 @@ deadline; nothing sleeps for a fixed time to let something happen.
 """
 
 import base64
-import contextlib
 import ctypes
 import json
 import os
@@ -52,14 +51,16 @@ def wait_until(predicate, timeout, what, interval=0.05):
 class Child:
     """A started process whose output goes to log files in the test directory."""
 
-    def __init__(self, name, argv, log_dir):
+    def __init__(self, name, argv, log_dir, env=None, stdin_pipe=False):
         self.name = name
+        self.stdout_path = os.path.join(log_dir, f"{name}.out")
         self.stderr_path = os.path.join(log_dir, f"{name}.err")
-        with open(os.path.join(log_dir, f"{name}.out"), "wb") as out, \
-                open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(argv, stdout=out, stderr=err,
-                                            stdin=subprocess.DEVNULL,
-                                            preexec_fn=_die_with_parent)
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                argv, stdout=out, stderr=err,
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                env=None if env is None else {**os.environ, **env},
+                preexec_fn=_die_with_parent)
 
     @property
     def pid(self):
@@ -76,6 +77,14 @@ class Child:
     def stderr(self):
         with open(self.stderr_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def send_line(self, line):
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
 
     def signal(self, signum):
         if self.running():
@@ -107,10 +116,14 @@ class Harness:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start(self, name, argv):
+    def unique_name(self, name):
+        """`name` the first time, then name-1, name-2... (log files and status files)."""
         count = self._started.get(name, 0)
         self._started[name] = count + 1
-        child = Child(name if count == 0 else f"{name}-{count}", argv, self.log_dir)
+        return name if count == 0 else f"{name}-{count}"
+
+    def start(self, name, argv, env=None, stdin_pipe=False):
+        child = Child(self.unique_name(name), argv, self.log_dir, env, stdin_pipe)
         self.children.append(child)
         return child
 
@@ -140,13 +153,16 @@ def run(name, main):
     sys.exit(1 if failed else 0)
 
 
-def start_kafka(harness, binary, topics=None):
-    """Starts tools/kafka-local; returns (child, bootstrap servers)."""
+def start_kafka(harness, binary, topics=None, brokers=1, control=False):
+    """Starts tools/kafka-local; returns (child, bootstrap servers). With control=True, its
+    standard input takes fault injection commands: see KafkaControl."""
     bootstrap_file = harness.path(f"bootstrap-{len(harness.children)}.txt")
-    argv = [binary, "--bootstrap-file", bootstrap_file]
+    argv = [binary, "--bootstrap-file", bootstrap_file, "--brokers", str(brokers)]
     for topic, partitions in (topics or []):
         argv += ["--topic", f"{topic}:{partitions}"]
-    child = harness.start("kafka-local", argv)
+    if control:
+        argv.append("--control-stdin")
+    child = harness.start("kafka-local", argv, stdin_pipe=control)
 
     def bootstrap():
         child.check_running()
@@ -156,6 +172,28 @@ def start_kafka(harness, binary, topics=None):
         return None
 
     return child, wait_until(bootstrap, 30, "kafka-local's bootstrap file")
+
+
+class KafkaControl:
+    """Fault injection through kafka-local --control-stdin: each command waits for its answer."""
+
+    def __init__(self, child):
+        self.child = child
+        self.answered = 0
+
+    def __call__(self, command):
+        self.child.send_line(command)
+        self.answered += 1
+
+        def answer():
+            self.child.check_running()
+            answers = [line for line in self.child.stdout().splitlines()
+                       if line.startswith(("ok: ", "error: "))]
+            return answers[self.answered - 1] if len(answers) >= self.answered else None
+
+        reply = wait_until(answer, 10, f"kafka-local to answer '{command}'")
+        assert reply.startswith("ok: "), f"'{command}': {reply}"
+        return reply
 
 
 # Short group timeouts: a killed instance's partitions are handed over in seconds, not minutes.
@@ -179,17 +217,23 @@ class Service:
         return parse_metrics(body)
 
 
-def start_service(harness, binary, bootstrap, segments, data_dir, extra=(), ready=True):
-    """Starts profile-service on port 0; returns once its status file names this process (and,
-    with ready=True, /readyz answers 200)."""
-    status_file = harness.path("service-status.json")
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(status_file)
+def launch_service(harness, binary, bootstrap, segments, data_dir, extra=(), env=None):
+    """Starts profile-service on port 0 without waiting; returns (child, its status file)."""
+    name = harness.unique_name("profile-service")
+    status_file = harness.path(f"{name}-status.json")
     argv = [binary, "--brokers", bootstrap, "--segments", segments, "--data-dir", data_dir,
             "--http-port", "0", "--status-file", status_file]
     for prop in KAFKA_PROPERTIES:
         argv += ["--kafka-property", prop]
-    child = harness.start("profile-service", argv + list(extra))
+    child = Child(name, argv + list(extra), harness.log_dir, env)
+    harness.children.append(child)
+    return child, status_file
+
+
+def start_service(harness, binary, bootstrap, segments, data_dir, extra=(), ready=True):
+    """Starts profile-service on port 0; returns once its status file names this process (and,
+    with ready=True, /readyz answers 200)."""
+    child, status_file = launch_service(harness, binary, bootstrap, segments, data_dir, extra)
 
     def status():
         child.check_running()
@@ -258,9 +302,9 @@ def metric(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def produce(bootstrap, topic, records):
+def produce(bootstrap, topic, records, on_delivered=None):
     """Publishes (key, value, headers[, partition]) tuples in order; returns each record's
-    (partition, offset) once all are acknowledged."""
+    (partition, offset) once all are acknowledged. on_delivered() is called per acknowledgement."""
     sink = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
                      "linger.ms": 5})
     delivered = [None] * len(records)
@@ -272,6 +316,8 @@ def produce(bootstrap, topic, records):
                 errors.append(error)
             else:
                 delivered[index] = (message.partition(), message.offset())
+                if on_delivered is not None:
+                    on_delivered()
         return on_delivery
 
     for index, record in enumerate(records):
@@ -297,15 +343,20 @@ def _consumer(bootstrap, group=None):
                      "heartbeat.interval.ms": 500})
 
 
-def end_offsets(bootstrap, topic):
-    """{partition: offset after the last record}."""
+def watermarks(bootstrap, topic):
+    """{partition: (first offset kept, offset after the last record)}."""
     reader = _consumer(bootstrap)
     try:
         metadata = reader.list_topics(topic, timeout=10)
-        return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
                 for p in sorted(metadata.topics[topic].partitions)}
     finally:
         reader.close()
+
+
+def end_offsets(bootstrap, topic):
+    """{partition: offset after the last record}."""
+    return {p: high for p, (_, high) in watermarks(bootstrap, topic).items()}
 
 
 def committed_offsets(bootstrap, group, topic, partitions):
@@ -330,14 +381,19 @@ class Record:
 
 def read_all(bootstrap, topic, timeout=60):
     """Every record now in `topic`, per partition in offset order (partition, then offset)."""
-    ends = end_offsets(bootstrap, topic)
-    pending = {p: end for p, end in ends.items() if end > 0}
+    starts, ends = {}, {}
+    for p, (low, high) in watermarks(bootstrap, topic).items():
+        assert low == 0, (f"{topic} [{p}] starts at offset {low}: the mock cluster dropped older "
+                          f"records (it keeps a few MiB per partition), so this test's data is "
+                          f"too large for it")
+        starts[p], ends[p] = low, high
+    pending = {p: end for p, end in ends.items() if end > starts[p]}
     records = {p: [] for p in ends}
     if not pending:
         return []
     reader = _consumer(bootstrap)
     try:
-        reader.assign([TopicPartition(topic, p, 0) for p in pending])
+        reader.assign([TopicPartition(topic, p, starts[p]) for p in pending])
         deadline = time.monotonic() + timeout
         while pending:
             if time.monotonic() > deadline:

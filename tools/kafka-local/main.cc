@@ -12,6 +12,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdp/kafka/mock_cluster.h"
+#include "control.h"
 
 namespace {
 
@@ -28,7 +30,8 @@ constexpr int kExitUsage = 2;
 constexpr int kMaxReplicas = 3;
 
 constexpr std::string_view kUsage =
-    R"(usage: kafka-local [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH] [--help]
+    R"(usage: kafka-local [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file PATH]
+                   [--control-stdin] [--help]
 
 Runs librdkafka's mock Kafka cluster on loopback ports until SIGTERM or SIGINT.
 Prints "bootstrap.servers=HOST:PORT,..." as the first line of standard output.
@@ -38,6 +41,14 @@ Prints "bootstrap.servers=HOST:PORT,..." as the first line of standard output.
                               segment-changes:8, customer-events-dlq:1,
                               cdp-profile-service-changelog:8)
   --bootstrap-file PATH       also write the bootstrap address alone to PATH, atomically
+  --control-stdin             read fault injection commands from standard input, one per line,
+                              and answer each on standard output with "ok: ..." or "error: ...":
+                                request-errors API ERROR [ERROR...]  fail the next API requests
+                                  (e.g. request-errors Produce NOT_LEADER_FOR_PARTITION)
+                                broker-down ID, broker-up ID
+                                broker-rtt ID MS                     delay the broker's answers
+                                group-coordinator GROUP BROKER-ID    move a group's coordinator
+                                leader TOPIC PARTITION BROKER-ID     move a partition's leader
   --help                      show this help
 )";
 
@@ -50,6 +61,7 @@ struct Options {
   int brokers = 1;
   std::vector<TopicArg> topics;
   std::string bootstrap_file;
+  bool control_stdin = false;
   bool help = false;
 };
 
@@ -84,8 +96,9 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
       flag.resize(equals);
       has_value = true;
     }
-    if (flag == "--help") {
-      options.help = true;
+    if (flag == "--help" || flag == "--control-stdin") {
+      if (has_value) return absl::InvalidArgumentError(absl::StrCat(flag, " takes no value"));
+      (flag == "--help" ? options.help : options.control_stdin) = true;
       continue;
     }
     if (flag != "--brokers" && flag != "--topic" && flag != "--bootstrap-file") {
@@ -177,6 +190,19 @@ int Run(const Options& options) {
                                absl::StrAppend(out, topic.name, ":", topic.partitions);
                              })
             << "; stop with SIGTERM or SIGINT\n";
+
+  if (options.control_stdin) {
+    // Detached: it may be blocked reading when a signal stops the process.
+    std::thread([&cluster = **cluster] {
+      for (std::string line; std::getline(std::cin, line);) {
+        absl::StatusOr<std::string> done = cdp::kafka_local::ApplyControl(cluster, line);
+        std::cerr << "kafka-local: " << line << ": "
+                  << (done.ok() ? *done : std::string(done.status().message())) << '\n';
+        std::cout << (done.ok() ? "ok: " + *done : "error: " + std::string(done.status().message()))
+                  << std::endl;
+      }
+    }).detach();
+  }
 
   int received = 0;
   sigwait(&stop_signals, &received);

@@ -93,14 +93,15 @@ class Consumer::Callbacks : public RdKafka::RebalanceCb, public RdKafka::OffsetC
     if (err != RdKafka::ERR_NO_ERROR) {
       owner_->RecordTransient(
           absl::UnavailableError(DescribeError("committing Kafka offsets failed", err)));
-      return;
     }
     for (const RdKafka::TopicPartition* tp : offsets) {
-      if (tp->err() != RdKafka::ERR_NO_ERROR) {
+      if (err == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR) continue;
+      if (err == RdKafka::ERR_NO_ERROR) {
         owner_->RecordTransient(absl::UnavailableError(DescribeError(
             absl::StrCat("committing the Kafka offset of ", ToString(FromRdKafka(*tp)), " failed"),
             tp->err())));
       }
+      if (tp->offset() >= 0) owner_->failed_commits_[FromRdKafka(*tp)] = Offset(tp->offset());
     }
   }
 
@@ -257,6 +258,10 @@ absl::Status Consumer::CommitOffsets(const std::map<TopicPartition, Offset>& nex
     return absl::UnavailableError(DescribeError("cannot commit Kafka offsets", err));
   }
   return absl::OkStatus();
+}
+
+std::map<TopicPartition, Offset> Consumer::TakeFailedCommits() {
+  return std::exchange(failed_commits_, {});
 }
 
 absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::Committed(

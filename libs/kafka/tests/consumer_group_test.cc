@@ -1,3 +1,6 @@
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -25,6 +28,19 @@ using ::testing::IsEmpty;
 using ::testing::Optional;
 using ::testing::UnorderedElementsAreArray;
 
+// Polls (which serves the asynchronous commit) until the group has a committed offset for `tp`.
+std::map<TopicPartition, Offset> AwaitCommitted(Consumer& consumer, const RecordingHandler& handler,
+                                                const TopicPartition& tp) {
+  std::map<TopicPartition, Offset> committed;
+  EXPECT_TRUE(PollUntil({{&consumer, &handler}}, [&] {
+    absl::StatusOr<std::map<TopicPartition, Offset>> read =
+        consumer.Committed({tp}, absl::Seconds(5));
+    if (read.ok()) committed = *read;
+    return !committed.empty();
+  }));
+  return committed;
+}
+
 TEST(ConsumerGroupTest, CommittedOffsetsAreReadBackAndUsedByTheNextMember) {
   auto cluster = StartCluster(1);
   ASSERT_NE(cluster, nullptr);
@@ -42,14 +58,7 @@ TEST(ConsumerGroupTest, CommittedOffsetsAreReadBackAndUsedByTheNextMember) {
     EXPECT_THAT(*before, IsEmpty());
 
     ASSERT_TRUE(consumer->CommitOffsets({{tp, Offset(3)}}).ok());
-    std::map<TopicPartition, Offset> committed;
-    EXPECT_TRUE(PollUntil({{consumer.get(), &handler}}, [&] {
-      absl::StatusOr<std::map<TopicPartition, Offset>> read =
-          consumer->Committed({tp}, absl::Seconds(5));
-      if (read.ok()) committed = *read;
-      return !committed.empty();
-    }));
-    EXPECT_THAT(committed, ElementsAre(std::pair(tp, Offset(3))));
+    EXPECT_THAT(AwaitCommitted(*consumer, handler, tp), ElementsAre(std::pair(tp, Offset(3))));
     EXPECT_EQ(consumer->transient_errors(), 0u) << consumer->last_transient_error();
     ASSERT_TRUE(consumer->Close().ok());
   }
@@ -61,6 +70,37 @@ TEST(ConsumerGroupTest, CommittedOffsetsAreReadBackAndUsedByTheNextMember) {
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_EQ(messages[0].offset(), 3);
   EXPECT_THAT(messages[0].value(), Optional(std::string_view("3")));
+}
+
+TEST(ConsumerGroupTest, AFailedCommitHandsItsOffsetsBackForTheNextTry) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 1, 1).ok());
+  ProduceAll(*cluster, "events", {{"k", "0"}, {"k", "1"}});
+  const TopicPartition tp = Tp("events", 0);
+  RecordingHandler handler;
+  auto consumer = MakeConsumer(TestConsumerOptions(*cluster, "g", {"events"}), handler);
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_GE(ConsumeAtLeast(*consumer, 2).size(), 2u);
+
+  // An error librdkafka does not retry by itself.
+  const rd_kafka_resp_err_t refused = RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE;
+  rd_kafka_mock_push_request_errors_array(cluster->raw(), /*OffsetCommit*/ 8, 1, &refused);
+  ASSERT_TRUE(consumer->CommitOffsets({{tp, Offset(2)}}).ok());
+  std::map<TopicPartition, Offset> failed;
+  EXPECT_TRUE(PollUntil({{consumer.get(), &handler}}, [&] {
+    failed = consumer->TakeFailedCommits();
+    return !failed.empty();
+  }));
+  EXPECT_THAT(failed, ElementsAre(std::pair(tp, Offset(2))));
+  EXPECT_GE(consumer->transient_errors(), 1u);
+  EXPECT_THAT(consumer->TakeFailedCommits(), IsEmpty());
+
+  // The next try goes through.
+  ASSERT_TRUE(consumer->CommitOffsets(failed).ok());
+  EXPECT_THAT(AwaitCommitted(*consumer, handler, tp), ElementsAre(std::pair(tp, Offset(2))));
+  EXPECT_THAT(consumer->TakeFailedCommits(), IsEmpty());
+  ASSERT_TRUE(consumer->Close().ok());
 }
 
 TEST(ConsumerGroupTest, TwoMembersSplitPartitionsAndALeaveHandsThemBack) {

@@ -58,17 +58,27 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
     state::Store& store, ChangelogSource& changelog, Partition partition,
     const std::function<void(std::uint64_t records)>& progress) {
   RestoreResult result;
-  auto end = changelog.End(partition);
-  if (!end.ok()) return Annotate(end.status(), partition, "reading where it ends");
-  if (*end == 0) {
+  auto extent = changelog.Extent(partition);
+  if (!extent.ok()) return Annotate(extent.status(), partition, "reading its offsets");
+  const std::int64_t end = extent->end;
+  if (end == 0) {
     result.changelog_empty = true;
     return result;
   }
   auto local = store.ReadPartitionState(partition);
   if (!local.ok()) return Annotate(local.status(), partition, "reading the local state record");
-  auto up_to_date = UpToDate(*local, changelog, partition, *end);
+  auto up_to_date = UpToDate(*local, changelog, partition, end);
   if (!up_to_date.ok()) return Annotate(up_to_date.status(), partition, "reading its last record");
   if (*up_to_date) return result;
+  if (extent->start > 0) {
+    return absl::DataLossError(absl::StrCat(
+        "changelog partition ", partition.value(), " starts at offset ", extent->start,
+        ", not 0: its oldest records were deleted (a retention limit or DeleteRecords), so it "
+        "no longer holds every profile, and restoring it would lose customers. The changelog "
+        "topic needs cleanup.policy=compact and no retention.ms/retention.bytes limit. To rebuild "
+        "the state from the input instead, if the input topic still holds it all: run under a "
+        "new --group-id (no committed offsets, a new empty changelog) with an empty --data-dir"));
+  }
 
   result.restored = true;
   if (absl::Status dropped = store.DropPartition(partition); !dropped.ok()) {
@@ -79,7 +89,7 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   state::Store::Batch batch;
   std::optional<v1::ChangelogCheckpoint> checkpoint;
   absl::Status read =
-      changelog.Read(partition, 0, *end, [&](const ChangelogRecord& record) -> absl::Status {
+      changelog.Read(partition, 0, end, [&](const ChangelogRecord& record) -> absl::Status {
         ++result.records;
         if (progress && result.records % kProgressEvery == 0) progress(result.records);
         if (record.kind == kChangelogCheckpoint) {

@@ -62,15 +62,15 @@ class MemoryBroker : public OutputSink, public ChangelogSource {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::int64_t> End(Partition partition) override {
+  absl::StatusOr<ChangelogExtent> Extent(Partition partition) override {
     ++reads_;
-    return static_cast<std::int64_t>(log_[partition].size());
+    return ChangelogExtent{start_[partition], static_cast<std::int64_t>(log_[partition].size())};
   }
 
   absl::Status Read(Partition partition, std::int64_t from, std::int64_t until,
                     const Visitor& visit) override {
     const std::vector<LoggedRecord>& records = log_[partition];
-    for (std::int64_t offset = std::max<std::int64_t>(from, 0);
+    for (std::int64_t offset = std::max(from, start_[partition]);
          offset < until && offset < static_cast<std::int64_t>(records.size()); ++offset) {
       const LoggedRecord& record = records[static_cast<std::size_t>(offset)];
       ChangelogRecord view{offset, record.key, record.value, record.kind};
@@ -80,6 +80,8 @@ class MemoryBroker : public OutputSink, public ChangelogSource {
   }
 
   std::vector<LoggedRecord>& log(Partition partition) { return log_[partition]; }
+  // As retention does: the records before `offset` are gone.
+  void DeleteBefore(Partition partition, std::int64_t offset) { start_[partition] = offset; }
   // Changes delivered, with the number of the flush that delivered them.
   std::vector<std::pair<int, std::string>> changes_;
   int flushes_ = 0;
@@ -102,6 +104,7 @@ class MemoryBroker : public OutputSink, public ChangelogSource {
   std::mutex mutex_;
   std::vector<OutputRecord> pending_;
   std::map<Partition, std::vector<LoggedRecord>> log_;
+  std::map<Partition, std::int64_t> start_;
 };
 
 // One owner of the partitions: a store in its own directory and a processor writing the
@@ -403,6 +406,27 @@ TEST_P(ChangelogTest, ARecordThatIsNotOursFailsTheRestoreWithAReason) {
   ASSERT_FALSE(restored.ok());
   EXPECT_THAT(std::string(restored.status().message()),
               ::testing::HasSubstr("neither a profile nor a checkpoint"));
+}
+
+TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  ASSERT_TRUE(owner->Process({{1, Purchase("e2", "c2", "2026-05-28T01:00:00Z")}}).ok());
+  broker_.DeleteBefore(Partition(0), 2);  // c1's only record and its checkpoint
+
+  // The owner's own copy is the changelog's last word: still good.
+  auto kept = RestoreFromChangelog(owner->store(), broker_, Partition(0));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->restored);
+
+  // A new owner would get c2 alone: it gets an error and keeps what it had.
+  auto other = MakeOwner("b");
+  auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("changelog partition 0 starts at offset 2, not 0"));
+  EXPECT_TRUE(other->Profiles().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ChangelogTest, ::testing::Values(1, 2));

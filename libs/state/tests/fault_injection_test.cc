@@ -100,7 +100,7 @@ class StorageFaultTest : public ::testing::TestWithParam<Fault> {
   std::unique_ptr<rocksdb::Env> env_;
 };
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+const absl::Time kBaseTime = absl::FromUnixSeconds(1'700'000'000);
 
 // What a batch that names (alice, bob, their timers, offset) leaves readable.
 struct Snapshot {
@@ -133,16 +133,16 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   ASSERT_NE(store, nullptr);
   Store::Batch first;
   first.PutProfile(Partition(0), MakeProfile("alice", 1));
-  first.SetTimer(Partition(0), "alice", std::nullopt, kT0 + absl::Hours(1));
+  first.SetTimer(Partition(0), "alice", std::nullopt, kBaseTime + absl::Hours(1));
   first.SetOffset(Partition(0), Offset(10));
   ASSERT_TRUE(store->Commit(first).ok());
 
   fs_->Inject(GetParam());
   Store::Batch second;
   second.PutProfile(Partition(0), MakeProfile("alice", 2));
-  second.SetTimer(Partition(0), "alice", kT0 + absl::Hours(1), kT0 + absl::Hours(2));
+  second.SetTimer(Partition(0), "alice", kBaseTime + absl::Hours(1), kBaseTime + absl::Hours(2));
   second.PutProfile(Partition(0), MakeProfile("bob", 1));
-  second.SetTimer(Partition(0), "bob", std::nullopt, kT0);
+  second.SetTimer(Partition(0), "bob", std::nullopt, kBaseTime);
   second.MarkSeen(Partition(0), "e2", absl::InfiniteFuture());
   second.SetOffset(Partition(0), Offset(20));
   const absl::Status committed = store->Commit(second);
@@ -155,7 +155,7 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   Snapshot after = Read(*store);
   EXPECT_EQ(after.alice_orders, 1);
   EXPECT_FALSE(after.has_bob);
-  EXPECT_THAT(after.timers, ElementsAre(std::pair(kT0 + absl::Hours(1), "alice")));
+  EXPECT_THAT(after.timers, ElementsAre(std::pair(kBaseTime + absl::Hours(1), "alice")));
   EXPECT_EQ(after.offset, Offset(10));
 
   // The store keeps refusing writes after the fault, as its message says.
@@ -173,13 +173,13 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   if (recovered.offset == Offset(20)) {
     EXPECT_EQ(recovered.alice_orders, 2);
     EXPECT_TRUE(recovered.has_bob);
-    EXPECT_THAT(recovered.timers,
-                ElementsAre(std::pair(kT0, "bob"), std::pair(kT0 + absl::Hours(2), "alice")));
+    EXPECT_THAT(recovered.timers, ElementsAre(std::pair(kBaseTime, "bob"),
+                                              std::pair(kBaseTime + absl::Hours(2), "alice")));
   } else {
     EXPECT_EQ(recovered.offset, Offset(10));
     EXPECT_EQ(recovered.alice_orders, 1);
     EXPECT_FALSE(recovered.has_bob);
-    EXPECT_THAT(recovered.timers, ElementsAre(std::pair(kT0 + absl::Hours(1), "alice")));
+    EXPECT_THAT(recovered.timers, ElementsAre(std::pair(kBaseTime + absl::Hours(1), "alice")));
   }
   Store::Batch fourth;
   fourth.SetOffset(Partition(0), Offset(40));

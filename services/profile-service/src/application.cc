@@ -25,6 +25,7 @@
 #include "cdp/pipeline/processor.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/state/store.h"
+#include "crash_points.h"
 #include "kafka_adapters.h"
 #include "log.h"
 #include "profile_json.h"
@@ -90,6 +91,11 @@ class CurrentEngine {
 }  // namespace
 
 int RunApplication(const Config& config, const std::atomic<bool>& stop) {
+  auto crash_points = CrashPoints::FromEnvironment();
+  if (!crash_points.ok()) {
+    std::cerr << "profile-service: " << crash_points.status().message() << "\n";
+    return kExitBadConfig;
+  }
   auto catalogue = rules::LoadSegmentCatalogue(config.segments);
   if (!catalogue.ok()) {
     std::cerr << "profile-service: invalid segment catalogue:\n"
@@ -199,7 +205,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     std::cerr << "profile-service: " << producer.status().message() << "\n";
     return kExitBadConfig;
   }
-  KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic);
+  KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic,
+                 &*crash_points);
   pipeline::ProcessorOptions processor_options{
       .input_topic = config.input_topic,
       .clock = config.clock == Clock::kWall ? pipeline::ClockMode::kWall
@@ -255,7 +262,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                           .Help("How long the last restore of a partition took.")
                           .Register(*registry)
                           .Add({})};
-  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics);
+  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics,
+                      &*crash_points);
   kafka::ConsumerOptions consumer_options{.bootstrap_servers = bootstrap,
                                           .group_id = config.group_id,
                                           .topics = {config.input_topic},
@@ -421,6 +429,21 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return status;
   };
 
+  // A failed commit is retried with the next batch's, or after a second when no batch comes.
+  constexpr absl::Duration kOffsetCommitRetryInterval = absl::Seconds(1);
+  absl::Time offsets_committed = absl::InfinitePast();
+  auto commit_offsets = [&] {
+    offsets_committed = absl::Now();
+    ownership.RetryOffsetsToCommit((*consumer)->TakeFailedCommits());
+    std::map<kafka::TopicPartition, Offset> offsets = ownership.TakeOffsetsToCommit();
+    if (offsets.empty()) return;
+    if (auto committed = (*consumer)->CommitOffsets(offsets); !committed.ok()) {
+      Log("WARN",
+          "offset commit for lag monitoring failed, retrying with the next: ", committed.message());
+      ownership.RetryOffsetsToCommit(offsets);
+    }
+  };
+
   while (!stop.load()) {
     if (!reload_segments().ok() || (processor.PartitionsToReevaluate() > 0 && !reevaluate().ok())) {
       if (!stop.load()) exit_code = kExitRuntimeError;
@@ -444,9 +467,11 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     ready = true;
     ready_gauge.Set(1);
     if (batch->empty()) {
+      if (absl::Now() - offsets_committed >= kOffsetCommitRetryInterval) commit_offsets();
       ownership.UpdateLag((*consumer)->Lag());
       continue;
     }
+    crash_points->Reached(CrashPoint::kAfterPoll);
     const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch);
     const absl::Status processed =
         with_retries(absl::StrCat("batch of ", records.size(), " records"),
@@ -455,9 +480,9 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       if (!stop.load()) exit_code = kExitRuntimeError;
       break;
     }
-    if (auto committed = (*consumer)->CommitOffsets(NextOffsets(*batch)); !committed.ok()) {
-      Log("WARN", "offset commit for lag monitoring failed: ", committed.message());
-    }
+    crash_points->Reached(CrashPoint::kAfterStateCommit);
+    ownership.AddOffsetsToCommit(NextOffsets(*batch));
+    commit_offsets();
     ownership.UpdateLag((*consumer)->Lag());
     if (config.clock == Clock::kEventTime) timers_pending = true;
   }

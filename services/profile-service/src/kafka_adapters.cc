@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -41,28 +42,32 @@ absl::Status KafkaSink::Send(pipeline::OutputRecord record) {
   return absl::InternalError("an output record of an unknown kind");
 }
 
-absl::Status KafkaSink::Flush() { return producer_.Flush(absl::Seconds(30)); }
+absl::Status KafkaSink::Flush() {
+  absl::Status flushed = producer_.Flush(absl::Seconds(30));
+  if (flushed.ok() && crash_points_ != nullptr) crash_points_->Reached(CrashPoint::kAfterProduce);
+  return flushed;
+}
 
-absl::Status KafkaChangelog::QueryEnds(const std::vector<Partition>& partitions) {
-  // Ends left from an assignment that failed part way are stale by now.
-  ends_.clear();
+absl::Status KafkaChangelog::QueryExtents(const std::vector<Partition>& partitions) {
+  // Extents left from an assignment that failed part way are stale by now.
+  extents_.clear();
   for (Partition partition : partitions) {
     auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
     if (!watermarks.ok()) return watermarks.status();
-    ends_[partition] = watermarks->high;
+    extents_[partition] = {watermarks->low, watermarks->high};
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::int64_t> KafkaChangelog::End(Partition partition) {
-  if (auto cached = ends_.find(partition); cached != ends_.end()) {
-    const std::int64_t end = cached->second;
-    ends_.erase(cached);
-    return end;
+absl::StatusOr<pipeline::ChangelogExtent> KafkaChangelog::Extent(Partition partition) {
+  if (auto cached = extents_.find(partition); cached != extents_.end()) {
+    const pipeline::ChangelogExtent extent = cached->second;
+    extents_.erase(cached);
+    return extent;
   }
   auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
   if (!watermarks.ok()) return watermarks.status();
-  return watermarks->high;
+  return pipeline::ChangelogExtent{watermarks->low, watermarks->high};
 }
 
 absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::int64_t until,
@@ -86,7 +91,7 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
     std::vector<Partition> numbers;
     for (const auto& tp : partitions) numbers.push_back(tp.partition);
     // A failure here is retried by each partition's own query.
-    static_cast<void>(changelog_->QueryEnds(numbers));
+    static_cast<void>(changelog_->QueryExtents(numbers));
   }
   for (const auto& tp : partitions) {
     auto changelog_empty = Restore(tp);
@@ -101,9 +106,13 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
             " to its empty changelog");
       }
     }
-    if (offset->has_value()) start[tp] = **offset;
+    std::lock_guard lock(mutex_);
+    owned_.insert(tp);
+    if (offset->has_value()) {
+      start[tp] = **offset;
+      to_commit_[tp] = **offset;
+    }
     if (lag_family_ != nullptr) {
-      std::lock_guard lock(mutex_);
       lag_[tp] = &lag_family_->Add(
           {{"topic", tp.topic}, {"partition", absl::StrCat(tp.partition.value())}});
     }
@@ -124,6 +133,7 @@ absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp) {
           restore_metrics_->records.Increment(static_cast<double>(records - counted));
         }
         counted = records;
+        if (crash_points_ != nullptr) crash_points_->Reached(CrashPoint::kDuringRestore);
       });
   --restoring_;
   if (restore_metrics_ != nullptr) restore_metrics_->restoring.Decrement();
@@ -167,10 +177,29 @@ void Ownership::UpdateLag(const std::map<kafka::TopicPartition, std::int64_t>& l
   }
 }
 
+void Ownership::AddOffsetsToCommit(const std::map<kafka::TopicPartition, Offset>& offsets) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [tp, offset] : offsets) to_commit_[tp] = offset;
+}
+
+void Ownership::RetryOffsetsToCommit(const std::map<kafka::TopicPartition, Offset>& offsets) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [tp, offset] : offsets) {
+    if (owned_.contains(tp)) to_commit_.try_emplace(tp, offset);
+  }
+}
+
+std::map<kafka::TopicPartition, Offset> Ownership::TakeOffsetsToCommit() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(to_commit_, {});
+}
+
 void Ownership::Release(const std::vector<kafka::TopicPartition>& partitions) {
   std::lock_guard lock(mutex_);
   for (const auto& tp : partitions) {
     processor_.Release(tp.partition);
+    owned_.erase(tp);
+    to_commit_.erase(tp);
     if (auto it = lag_.find(tp); it != lag_.end()) {
       lag_family_->Remove(it->second);
       lag_.erase(it);

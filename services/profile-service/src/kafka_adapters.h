@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "cdp/pipeline/changelog.h"
 #include "cdp/pipeline/processor.h"
 #include "cdp/pipeline/records.h"
+#include "crash_points.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -23,11 +25,12 @@ namespace cdp::service {
 class KafkaSink : public pipeline::OutputSink {
  public:
   KafkaSink(kafka::Producer& producer, std::string change_topic, std::string dlq_topic,
-            std::string changelog_topic)
+            std::string changelog_topic, CrashPoints* crash_points = nullptr)
       : producer_(producer),
         change_topic_(std::move(change_topic)),
         dlq_topic_(std::move(dlq_topic)),
-        changelog_topic_(std::move(changelog_topic)) {}
+        changelog_topic_(std::move(changelog_topic)),
+        crash_points_(crash_points) {}
 
   absl::Status Send(pipeline::OutputRecord record) override;
   absl::Status Flush() override;
@@ -37,6 +40,7 @@ class KafkaSink : public pipeline::OutputSink {
   std::string change_topic_;
   std::string dlq_topic_;
   std::string changelog_topic_;
+  CrashPoints* crash_points_;
 };
 
 // The changelog topic as a restore reads it.
@@ -45,20 +49,21 @@ class KafkaChangelog : public pipeline::ChangelogSource {
   KafkaChangelog(kafka::PartitionReader& reader, std::string topic)
       : reader_(reader), topic_(std::move(topic)) {}
 
-  // Asks for the ends of `partitions` at once, for the End calls of the restores that follow. A
-  // query right after a read waits for the reader's fetch to wind down (about 50 ms with the
-  // embedded broker, for every partition); back to back they take a fraction of a millisecond.
-  [[nodiscard]] absl::Status QueryEnds(const std::vector<Partition>& partitions);
+  // Asks for the extents of `partitions` at once, for the Extent calls of the restores that
+  // follow. A query right after a read waits for the reader's fetch to wind down (about 50 ms
+  // with the embedded broker, for every partition); back to back they take a fraction of a
+  // millisecond.
+  [[nodiscard]] absl::Status QueryExtents(const std::vector<Partition>& partitions);
 
-  // The end QueryEnds found (once), or else a query now.
-  absl::StatusOr<std::int64_t> End(Partition partition) override;
+  // The extent QueryExtents found (once), or else a query now.
+  absl::StatusOr<pipeline::ChangelogExtent> Extent(Partition partition) override;
   absl::Status Read(Partition partition, std::int64_t from, std::int64_t until,
                     const Visitor& visit) override;
 
  private:
   kafka::PartitionReader& reader_;
   std::string topic_;
-  std::map<Partition, std::int64_t> ends_;
+  std::map<Partition, pipeline::ChangelogExtent> extents_;
 };
 
 // What restores report, created once up front.
@@ -78,12 +83,14 @@ class Ownership : public kafka::RebalanceHandler {
   // `lag_family` gets one gauge per owned partition; nullptr for none. `changelog` nullptr: no
   // restores (the changelog is off).
   Ownership(pipeline::Processor& processor, prometheus::Family<prometheus::Gauge>* lag_family,
-            state::Store& store, KafkaChangelog* changelog, RestoreMetrics* restore_metrics)
+            state::Store& store, KafkaChangelog* changelog, RestoreMetrics* restore_metrics,
+            CrashPoints* crash_points = nullptr)
       : processor_(processor),
         lag_family_(lag_family),
         store_(store),
         changelog_(changelog),
-        restore_metrics_(restore_metrics) {}
+        restore_metrics_(restore_metrics),
+        crash_points_(crash_points) {}
 
   // Partitions being restored right now (readable from any thread).
   [[nodiscard]] int restoring() const { return restoring_.load(); }
@@ -94,6 +101,15 @@ class Ownership : public kafka::RebalanceHandler {
   void OnLost(const std::vector<kafka::TopicPartition>& partitions) override;
 
   void UpdateLag(const std::map<kafka::TopicPartition, std::int64_t>& lag);
+
+  // The group's committed offsets only serve lag monitoring (the state holds the offsets processing
+  // resumes from), but they must not stay behind: a partition is owed a commit of its resume
+  // offset when assigned and of its next offset after each batch, until a commit of it succeeds,
+  // even if the partition gets no more records. Later offsets replace earlier ones; the offsets
+  // of a failed commit are tried again unless a later one or a revoke came in the meantime.
+  void AddOffsetsToCommit(const std::map<kafka::TopicPartition, Offset>& offsets);
+  void RetryOffsetsToCommit(const std::map<kafka::TopicPartition, Offset>& offsets);
+  [[nodiscard]] std::map<kafka::TopicPartition, Offset> TakeOffsetsToCommit();
 
  private:
   void Release(const std::vector<kafka::TopicPartition>& partitions);
@@ -107,9 +123,12 @@ class Ownership : public kafka::RebalanceHandler {
   state::Store& store_;
   KafkaChangelog* changelog_;
   RestoreMetrics* restore_metrics_;
+  CrashPoints* crash_points_;
   std::atomic<int> restoring_ = 0;
   std::mutex mutex_;
   std::map<kafka::TopicPartition, prometheus::Gauge*> lag_;
+  std::set<kafka::TopicPartition> owned_;
+  std::map<kafka::TopicPartition, Offset> to_commit_;
 };
 
 // Polls until `max_records` are in hand or `max_wait` has passed since the first record, so that

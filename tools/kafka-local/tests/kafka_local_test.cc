@@ -54,14 +54,17 @@ int RemainingMs(absl::Time deadline) {
   return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
 }
 
-// kafka-local run as a child process: stdout through a pipe, stderr to a file.
+// kafka-local run as a child process: stdin and stdout through pipes, stderr to a file.
 class KafkaLocal {
  public:
   explicit KafkaLocal(const std::vector<std::string>& args) : stderr_path_(MakeTempDir() + "/err") {
+    std::array<int, 2> in{};
     std::array<int, 2> out{};
+    EXPECT_EQ(pipe2(in.data(), O_CLOEXEC), 0);
     EXPECT_EQ(pipe2(out.data(), O_CLOEXEC), 0);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -73,7 +76,9 @@ class KafkaLocal {
     const int spawned =
         posix_spawn(&pid_, KAFKA_LOCAL_BINARY, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
     close(out[1]);
+    stdin_ = in[1];
     stdout_ = out[0];
     EXPECT_EQ(spawned, 0) << std::strerror(spawned);
     // Through syscall(): this glibc's <sys/pidfd.h> lacks C linkage for C++.
@@ -86,11 +91,18 @@ class KafkaLocal {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    close(stdin_);
     close(stdout_);
     close(pidfd_);
   }
 
-  // The first stdout line, without its newline; nullopt if none came before the deadline.
+  void WriteLine(const std::string& line) {
+    const std::string with_newline = line + "\n";
+    ASSERT_EQ(write(stdin_, with_newline.data(), with_newline.size()),
+              static_cast<ssize_t>(with_newline.size()));
+  }
+
+  // The next stdout line, without its newline; nullopt if none came before the deadline.
   std::optional<std::string> ReadLine(absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     std::string line;
@@ -131,19 +143,10 @@ class KafkaLocal {
  private:
   std::string stderr_path_;
   pid_t pid_ = -1;
+  int stdin_ = -1;
   int stdout_ = -1;
   int pidfd_ = -1;
   std::optional<int> exit_status_;
-};
-
-class NoStateHandler : public cdp::kafka::RebalanceHandler {
- public:
-  absl::StatusOr<std::map<cdp::kafka::TopicPartition, cdp::Offset>> OnAssigned(
-      const std::vector<cdp::kafka::TopicPartition>&) override {
-    return std::map<cdp::kafka::TopicPartition, cdp::Offset>();
-  }
-  void OnRevoked(const std::vector<cdp::kafka::TopicPartition>&) override {}
-  void OnLost(const std::vector<cdp::kafka::TopicPartition>&) override {}
 };
 
 // Partition counts per topic, from the cluster's metadata.
@@ -190,7 +193,7 @@ TEST(KafkaLocalTest, ServesProduceAndConsumeAndStopsCleanlyOnSigterm) {
     ASSERT_TRUE(flushed.ok()) << flushed;
   }
   {
-    NoStateHandler handler;
+    cdp::kafka::StartAtCommitted handler;
     absl::StatusOr<std::unique_ptr<cdp::kafka::Consumer>> consumer = cdp::kafka::Consumer::Create(
         {.bootstrap_servers = bootstrap, .group_id = "g", .topics = {"demo"}}, handler);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
@@ -227,12 +230,43 @@ TEST(KafkaLocalTest, CreatesTheProjectTopicsByDefaultAndStopsOnSigint) {
   EXPECT_THAT(kafka.Wait(absl::Seconds(20)), Optional(0)) << kafka.Stderr();
 }
 
+TEST(KafkaLocalTest, ControlCommandsInjectFaultsAndMistakesAreAnswered) {
+  KafkaLocal kafka({"--topic", "demo:1", "--control-stdin"});
+  const std::optional<std::string> line = kafka.ReadLine(absl::Seconds(20));
+  ASSERT_TRUE(line.has_value()) << kafka.Stderr();
+  ASSERT_THAT(*line, StartsWith(kBootstrapPrefix));
+  const std::string bootstrap = line->substr(kBootstrapPrefix.size());
+
+  for (const std::string bad : {"request-errors Produce NO_SUCH_ERROR",
+                                "request-errors Nope "
+                                "NOT_COORDINATOR",
+                                "broker-down x", "leader demo", "dance"}) {
+    kafka.WriteLine(bad);
+    EXPECT_THAT(kafka.ReadLine(absl::Seconds(10)), Optional(StartsWith("error: "))) << bad;
+  }
+  // A request error the producer does not retry shows that the next Produce got it.
+  kafka.WriteLine("request-errors Produce INVALID_RECORD");
+  EXPECT_THAT(kafka.ReadLine(absl::Seconds(10)), Optional(StartsWith("ok: ")));
+  absl::StatusOr<std::unique_ptr<cdp::kafka::Producer>> producer =
+      cdp::kafka::Producer::Create({.bootstrap_servers = bootstrap});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce("demo", "customer-1", "refused").ok());
+  const absl::Status refused = (*producer)->Flush(absl::Seconds(10));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("INVALID_RECORD"));
+  ASSERT_TRUE((*producer)->Produce("demo", "customer-1", "accepted").ok());
+  const absl::Status accepted = (*producer)->Flush(absl::Seconds(10));
+  EXPECT_TRUE(accepted.ok()) << accepted;
+
+  kafka.WriteLine("broker-rtt 1 5");
+  EXPECT_THAT(kafka.ReadLine(absl::Seconds(10)), Optional(StartsWith("ok: ")));
+  kafka.Signal(SIGTERM);
+  EXPECT_THAT(kafka.Wait(absl::Seconds(20)), Optional(0)) << kafka.Stderr();
+}
+
 TEST(KafkaLocalTest, RejectsBadOptionsWithUsage) {
-  const std::vector<std::vector<std::string>> bad = {{"--brokers", "zero"},
-                                                     {"--topic", "no-partitions"},
-                                                     {"--topic", "t:0"},
-                                                     {"--verbose"},
-                                                     {"--bootstrap-file"}};
+  const std::vector<std::vector<std::string>> bad = {
+      {"--brokers", "zero"}, {"--topic", "no-partitions"}, {"--topic", "t:0"},
+      {"--verbose"},         {"--control-stdin=yes"},      {"--bootstrap-file"}};
   for (const std::vector<std::string>& args : bad) {
     KafkaLocal kafka(args);
     EXPECT_THAT(kafka.Wait(absl::Seconds(10)), Optional(2)) << args[0];

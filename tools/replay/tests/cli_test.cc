@@ -99,16 +99,6 @@ Outcome RunReplay(const std::vector<std::string>& args) {
   return Finish(Start(args, out, err), out, err);
 }
 
-class StartFromCommitted final : public kafka::RebalanceHandler {
- public:
-  absl::StatusOr<std::map<kafka::TopicPartition, Offset>> OnAssigned(
-      const std::vector<kafka::TopicPartition>&) override {
-    return std::map<kafka::TopicPartition, Offset>();
-  }
-  void OnRevoked(const std::vector<kafka::TopicPartition>&) override {}
-  void OnLost(const std::vector<kafka::TopicPartition>&) override {}
-};
-
 // Reads one topic from its start.
 class TopicReader {
  public:
@@ -146,7 +136,7 @@ class TopicReader {
   }
 
  private:
-  StartFromCommitted handler_;
+  kafka::StartAtCommitted handler_;
   std::unique_ptr<kafka::Consumer> consumer_;
   std::vector<std::string> values_;
 };

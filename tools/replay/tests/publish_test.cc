@@ -32,16 +32,6 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 
-class StartFromCommitted final : public kafka::RebalanceHandler {
- public:
-  absl::StatusOr<std::map<kafka::TopicPartition, Offset>> OnAssigned(
-      const std::vector<kafka::TopicPartition>&) override {
-    return std::map<kafka::TopicPartition, Offset>();
-  }
-  void OnRevoked(const std::vector<kafka::TopicPartition>&) override {}
-  void OnLost(const std::vector<kafka::TopicPartition>&) override {}
-};
-
 // A consumed record, copied: librdkafka's messages must not outlive their consumer.
 struct Consumed {
   std::string key;
@@ -55,7 +45,7 @@ struct Consumed {
 std::vector<Consumed> ConsumeAll(const std::string& brokers, const std::string& topic,
                                  std::size_t expected) {
   std::vector<Consumed> consumed;
-  StartFromCommitted handler;
+  kafka::StartAtCommitted handler;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create({.bootstrap_servers = brokers,
                                .group_id = "check-" + topic,

@@ -44,6 +44,18 @@ class RebalanceHandler {
   virtual void OnLost(const std::vector<TopicPartition>& partitions) = 0;
 };
 
+// For a member that keeps no offsets of its own (a reader, a tool): every assigned partition
+// starts at the group's committed offset, or per auto.offset.reset when there is none.
+class StartAtCommitted final : public RebalanceHandler {
+ public:
+  absl::StatusOr<std::map<TopicPartition, Offset>> OnAssigned(
+      const std::vector<TopicPartition>& /*partitions*/) override {
+    return std::map<TopicPartition, Offset>();
+  }
+  void OnRevoked(const std::vector<TopicPartition>& /*partitions*/) override {}
+  void OnLost(const std::vector<TopicPartition>& /*partitions*/) override {}
+};
+
 struct ConsumerOptions {
   std::string bootstrap_servers = {};
   std::string group_id = {};
@@ -78,8 +90,13 @@ class Consumer {
 
   // Commits the offsets to resume from, asynchronously. The pipeline's own state is the source of
   // truth for where to start, so this only keeps group lag visible to ordinary Kafka tooling;
-  // failures are counted as transient errors. An empty map commits nothing.
+  // failures are counted as transient errors, and the offsets they were for are kept for
+  // TakeFailedCommits. An empty map commits nothing.
   [[nodiscard]] absl::Status CommitOffsets(const std::map<TopicPartition, Offset>& next_offsets);
+
+  // The offsets of the commits that failed since the last call (reported during Poll), to be
+  // committed again.
+  [[nodiscard]] std::map<TopicPartition, Offset> TakeFailedCommits();
 
   // The group's committed offsets for `partitions`; a partition with none is absent.
   [[nodiscard]] absl::StatusOr<std::map<TopicPartition, Offset>> Committed(
@@ -118,6 +135,7 @@ class Consumer {
   // Partitions whose OnAssigned failed: assigned in librdkafka (to keep the group protocol going
   // until Close) but never consumed, and never reported to the handler again.
   std::vector<TopicPartition> refused_;
+  std::map<TopicPartition, Offset> failed_commits_;
   absl::Status fatal_;
   std::atomic<std::uint64_t> transient_errors_ = 0;
   absl::Status last_transient_error_;

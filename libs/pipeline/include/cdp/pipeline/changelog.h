@@ -20,14 +20,22 @@ struct ChangelogRecord {
   std::optional<std::string_view> kind;   // the kChangelogKindHeader header
 };
 
+// The offsets a changelog partition holds: [start, end).
+struct ChangelogExtent {
+  // The first offset still kept: 0 unless retention or DeleteRecords removed the oldest records
+  // (compaction alone keeps it at 0).
+  std::int64_t start = 0;
+  // The offset the partition's next record will get: 0 for an empty partition.
+  std::int64_t end = 0;
+};
+
 // Where a restore reads a changelog partition: Kafka in the service, memory in tests.
 class ChangelogSource {
  public:
   using Visitor = std::function<absl::Status(const ChangelogRecord&)>;
 
   virtual ~ChangelogSource() = default;
-  // The offset the partition's next record will get: 0 for an empty partition.
-  [[nodiscard]] virtual absl::StatusOr<std::int64_t> End(Partition partition) = 0;
+  [[nodiscard]] virtual absl::StatusOr<ChangelogExtent> Extent(Partition partition) = 0;
   // Visits the partition's records with offsets in [from, until), in order. Records may be
   // missing from the range (compaction, retention). A visitor error stops the read and is
   // returned.
@@ -50,7 +58,10 @@ struct RestoreResult {
 // partition's local state is dropped and rebuilt from the changelog: the last record of each
 // profile, then from those profiles their timers, their dedup entries, the member counts and the
 // rfm population, and last the offset and state record of the last checkpoint, so that a crash
-// during a restore leaves a partition the next assignment restores again. `progress` (optional)
+// during a restore leaves a partition the next assignment restores again. A changelog whose
+// oldest records were deleted (start > 0) no longer holds every profile: rather than restore
+// part of the customers, the restore fails with DataLoss and leaves the store as it was.
+// `progress` (optional)
 // is called with the records read so far, every few thousand. Call before the processor loads
 // the partition (Processor::ResumeOffset).
 [[nodiscard]] absl::StatusOr<RestoreResult> RestoreFromChangelog(
