@@ -13,9 +13,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cdp/proto/deterministic.h"
 #include "change_json.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "text_util.h"
 
 namespace cdp::core {
@@ -225,12 +224,7 @@ std::string EncodeChange(const v1::SegmentChange& change, OutputFormat format) {
   std::string out;
   if (format == OutputFormat::kProtobuf) {
     // Deterministic, so that a change replayed after a crash is byte-identical.
-    {
-      google::protobuf::io::StringOutputStream stream(&out);
-      google::protobuf::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      change.SerializeToCodedStream(&coded);
-    }
+    static_cast<void>(proto::AppendDeterministic(change, out));
     return out;
   }
   internal::AppendChangeJson(change, out);

@@ -1,7 +1,5 @@
 // Incremental evaluation (EngineOptions::incremental) against evaluating every rule on every
 // update: over random event sequences, the same profiles byte for byte and the same changes.
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "cdp/core/engine.h"
+#include "cdp/proto/deterministic.h"
 #include "cdp/rules/digest.h"
 #include "random_events.h"
 #include "test_support.h"
@@ -116,12 +115,7 @@ std::string Replace(std::string text, std::string_view from, std::string_view to
 // Map entries in key order, so that equal messages give equal bytes.
 std::string Bytes(const google::protobuf::Message& message) {
   std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    EXPECT_TRUE(message.SerializeToCodedStream(&coded));
-  }
+  EXPECT_TRUE(proto::AppendDeterministic(message, bytes));
   return bytes;
 }
 

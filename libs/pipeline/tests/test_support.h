@@ -10,9 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "cdp/core/engine.h"
+#include "cdp/proto/deterministic.h"
 #include "cdp/rules/catalogue.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
 
 // What the pipeline's tests share: a small catalogue, events as JSON, per-test directories.
@@ -72,12 +71,7 @@ inline std::string Erasure(const std::string& event_id, const std::string& custo
 // Maps serialize in an order that depends on their insertion history; this order is canonical.
 inline std::string Canonical(const google::protobuf::Message& message) {
   std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    EXPECT_TRUE(message.SerializeToCodedStream(&coded));
-  }
+  EXPECT_TRUE(proto::AppendDeterministic(message, bytes));
   return bytes;
 }
 

@@ -9,9 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "cdp/common/rfc3339.h"
+#include "cdp/proto/deterministic.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/type_resolver.h"
 #include "google/protobuf/util/type_resolver_util.h"
@@ -430,11 +429,8 @@ absl::Status AppendEventJsonReference(const v1::CustomerEvent& event, std::strin
 }
 
 void AppendEventProtobuf(const v1::CustomerEvent& event, std::string& out) {
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
   // Cannot fail: proto3 messages have no required fields.
-  (void)event.SerializeToCodedStream(&coded);
+  static_cast<void>(proto::AppendDeterministic(event, out));
 }
 
 }  // namespace cdp::tools

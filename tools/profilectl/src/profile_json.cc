@@ -1,13 +1,13 @@
 #include "profile_json.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
 #include <memory>
+
+#include "cdp/proto/deterministic.h"
 
 namespace cdp::profilectl {
 namespace {
@@ -23,15 +23,9 @@ pb::util::TypeResolver& Resolver() {
   return *resolver;
 }
 
-// Map fields iterate in a per-instance random order; deterministic serialization sorts them.
 std::string DeterministicBytes(const pb::Message& message) {
   std::string bytes;
-  {
-    pb::io::StringOutputStream stream(&bytes);
-    pb::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
+  static_cast<void>(proto::AppendDeterministic(message, bytes));
   return bytes;
 }
 
