@@ -23,6 +23,15 @@ from harness import DLQ_TOPIC, INPUT_TOPIC, OUTPUT_TOPIC, metric, wait_until
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 PARTITIONS = 8
 JSON_HEADER = [("content-type", b"application/json")]
+# Each sentinel is the last record of its partition, and belongs there.
+SENTINELS = [harness.id_in_partition("sentinel", p, PARTITIONS) for p in range(PARTITIONS)]
+# A customer whose events all arrive in other partitions than hers, passed on to hers through the
+# repartition topic. Her partition has no other customer, and her event is as late as its
+# sentinel's, so that event time there is the same whichever comes first.
+ERIN_PARTITION = min(set(range(PARTITIONS)) - {harness.partition_of(c, PARTITIONS)
+                                               for c in ("alice", "bob", "carol", "dave")})
+ERIN = harness.id_in_partition("erin", ERIN_PARTITION, PARTITIONS)
+ERIN_AWAY = [p for p in range(PARTITIONS) if p != ERIN_PARTITION][:2]
 
 
 def at(days_ago, hours_ago=0):
@@ -109,12 +118,16 @@ def scenario(encoder):
         Input("bad-empty", b"", reject="empty_value"),
         Input("bad-null", None, reject="empty_value"),
         Input("dave", dave_binary, JSON_HEADER, reject="undecodable"),
+        # Wrongly placed: with no key, then retried under another id as key, each in another
+        # partition than erin's. Applied once, in hers.
+        Input(None, as_json(interaction("e1", ERIN, at(0), "page_view")), partition=ERIN_AWAY[0]),
+        Input("device-42", as_json(interaction("e1", ERIN, at(0), "page_view")),
+              partition=ERIN_AWAY[1]),
     ]
     # Last in every partition: once a sentinel's profile is visible, everything published
     # before it in its partition has been committed, outputs included.
-    for p in range(PARTITIONS):
-        records.append(Input(f"sentinel-{p}",
-                             as_json(interaction(f"s{p}", f"sentinel-{p}", at(0), "page_view")),
+    for p, sentinel in enumerate(SENTINELS):
+        records.append(Input(sentinel, as_json(interaction(f"s{p}", sentinel, at(0), "page_view")),
                              partition=p))
     return records
 
@@ -128,10 +141,18 @@ def publish(bootstrap, records):
         record.delivered = delivered
 
 
-def wait_for_sentinels(service):
+def wait_for_sentinels(service, bootstrap):
     wait_until(lambda: service.child.check_running() or all(
-        service.get(f"/v1/profiles/sentinel-{p}")[0] == 200 for p in range(PARTITIONS)),
+        service.get(f"/v1/profiles/{sentinel}")[0] == 200 for sentinel in SENTINELS),
         90, "every partition's sentinel to be committed")
+    # Records passed on through the repartition topic come after: their offsets are committed to
+    # the group, as the input's are, once their batch is.
+    ends = harness.end_offsets(bootstrap, harness.REPARTITION_TOPIC)
+    assert sum(ends.values()) == 2, f"erin's two records passed on, not {ends}"
+    used = {p: end for p, end in ends.items() if end > 0}
+    wait_until(lambda: service.child.check_running() or harness.committed_offsets(
+        bootstrap, harness.GROUP, harness.REPARTITION_TOPIC, list(used)) == used,
+        60, "the repartition topic's records to be committed")
 
 
 # A change as the assertions compare it.
@@ -172,8 +193,9 @@ def expected_changes():
         entered("carol", "first_time_buyer", "c2", at(1), "lifecycle"),
         exited("carol", "first_time_buyer", "c3", at(0, 1), "lifecycle", cause="erasure"),
     ]
-    changes += [entered(f"sentinel-{p}", "browser", f"s{p}", at(0), "lifecycle")
-                for p in range(PARTITIONS)]
+    changes += [entered(sentinel, "browser", f"s{p}", at(0), "lifecycle")
+                for p, sentinel in enumerate(SENTINELS)]
+    changes.append(entered(ERIN, "browser", "e1", at(0), "lifecycle"))
     return changes
 
 
@@ -249,12 +271,16 @@ def check_metrics(service, records, changes):
     samples = service.metrics()
     consumed = metric(samples, "cdp_events_consumed_total", topic=INPUT_TOPIC)
     assert consumed == len(records), f"consumed {consumed}, published {len(records)}"
+    passed_on = (metric(samples, "cdp_events_repartitioned_total"),
+                 metric(samples, "cdp_events_consumed_total", topic=harness.REPARTITION_TOPIC))
+    assert passed_on == (2, 2), f"erin's records passed on and consumed: {passed_on}"
     reasons = collections.Counter(r.reject for r in records if r.reject)
     for reason, count in reasons.items():
         got = metric(samples, "cdp_events_rejected_total", reason=reason)
         assert got == count, f"rejected {reason}: {got}, wanted {count}"
-    assert metric(samples, "cdp_events_duplicate_total") == 1
-    for kind, count in (("purchase", 3), ("interaction", 3 + PARTITIONS), ("consent", 1),
+    # a2 repeated, and erin's retry.
+    assert metric(samples, "cdp_events_duplicate_total") == 2
+    for kind, count in (("purchase", 3), ("interaction", 4 + PARTITIONS), ("consent", 1),
                         ("profile_update", 1), ("erasure", 1)):
         got = metric(samples, "cdp_events_applied_total", type=kind, topic=INPUT_TOPIC)
         assert got == count, f"applied {kind}: {got}, wanted {count}"
@@ -287,7 +313,7 @@ def run_test_catalogue(h, args):
                                     data_dir)
     records = scenario(args.encode_events)
     publish(bootstrap, records)
-    wait_for_sentinels(service)
+    wait_for_sentinels(service, bootstrap)
 
     expected = expected_changes()
     change_count = check_changes(bootstrap, expected)
@@ -301,10 +327,11 @@ def run_test_catalogue(h, args):
 
     exported = export(args, data_dir)
     customers = sorted(p["customer_id"] for p in exported)
-    assert customers == sorted(["alice", "bob"] + [f"sentinel-{p}" for p in range(PARTITIONS)]), \
-        customers
+    assert customers == sorted(["alice", "bob", ERIN] + SENTINELS), customers
     alice = next(p for p in exported if p["customer_id"] == "alice")
     assert alice["events_applied"] == "3" and alice["orders_total"] == "2", alice
+    erin = next(p for p in exported if p["customer_id"] == ERIN)
+    assert erin["partition"] == ERIN_PARTITION and erin["events_applied"] == "1", erin
     kafka.kill()
     return len(records), change_count, letter_count
 
@@ -317,7 +344,7 @@ def run_default_catalogue(h, args):
                                     data_dir, extra=["--clock", "event-time"])
     records = scenario(args.encode_events)
     publish(bootstrap, records)
-    wait_for_sentinels(service)
+    wait_for_sentinels(service, bootstrap)
 
     status, body = service.get("/v1/profiles/alice")
     alice = json.loads(body)
@@ -335,7 +362,8 @@ def run_default_catalogue(h, args):
     harness.write_fold_events(events_file, harness.read_all(bootstrap, INPUT_TOPIC))
     changes_file = h.path("default-fold-changes.jsonl")
     done = subprocess.run([args.profilectl, "fold", "--segments", args.default_segments,
-                           "--clock", "event-time", "--changes", changes_file, events_file],
+                           "--clock", "event-time", "--partitions", str(PARTITIONS),
+                           "--changes", changes_file, events_file],
                           capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     reference = [json.loads(line) for line in done.stdout.decode().splitlines()]

@@ -8,6 +8,7 @@ deadline; nothing sleeps for a fixed time to let something happen.
 
 import base64
 import ctypes
+import itertools
 import json
 import os
 import signal
@@ -25,8 +26,11 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 INPUT_TOPIC = "customer-events"
 OUTPUT_TOPIC = "segment-changes"
 DLQ_TOPIC = "customer-events-dlq"
-# The changelog of the service's default group: partitioned like the input topic.
+# The service's default group, and its changelog and repartition topics: partitioned like the
+# input topic.
+GROUP = "cdp-profile-service"
 CHANGELOG_TOPIC = "cdp-profile-service-changelog"
+REPARTITION_TOPIC = "cdp-profile-service-repartition"
 
 _PR_SET_PDEATHSIG = 1
 
@@ -135,6 +139,11 @@ class Harness:
                 tail = child.stderr()[-3000:]
                 if tail:
                     print(f"--- {child.name} stderr (last 3000 chars) ---\n{tail}", file=sys.stderr)
+            if os.environ.get("CDP_KEEP_FAILED_TEST_DIR"):
+                kept = tempfile.mkdtemp(prefix=os.path.basename(self.dir) + "-failed-")
+                os.rename(self.dir, os.path.join(kept, "run"))
+                os.makedirs(self.dir)
+                print(f"--- logs and data kept in {kept}/run", file=sys.stderr)
         self._temp.cleanup()
 
 
@@ -302,11 +311,49 @@ def metric(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+def murmur2(data):
+    """Kafka's murmur2 hash (the Java client's and librdkafka's murmur2 partitioners)."""
+    m, r, mask = 0x5bd1e995, 24, 0xFFFFFFFF
+    h = (0x9747b28c ^ len(data)) & mask
+    tail = len(data) & ~3
+    for i in range(0, tail, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = ((h * m) & mask) ^ k
+    rest = len(data) & 3
+    if rest == 3:
+        h ^= data[tail + 2] << 16
+    if rest >= 2:
+        h ^= data[tail + 1] << 8
+    if rest >= 1:
+        h ^= data[tail]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+
+def partition_of(key, partitions):
+    """Where the pipeline's producers (murmur2_random, as Kafka's Java client) put a key, and so
+    the partition whose state holds the customer of that id."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def id_in_partition(prefix, partition, partitions):
+    """The first PREFIX-N that belongs to `partition`."""
+    return next(f"{prefix}-{n}" for n in itertools.count()
+                if partition_of(f"{prefix}-{n}", partitions) == partition)
+
+
 def produce(bootstrap, topic, records, on_delivered=None):
     """Publishes (key, value, headers[, partition]) tuples in order; returns each record's
     (partition, offset) once all are acknowledged. on_delivered() is called per acknowledgement."""
+    # Keyed as the Java client and the service's default --partitioner do.
     sink = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                     "linger.ms": 5})
+                     "linger.ms": 5, "partitioner": "murmur2_random"})
     delivered = [None] * len(records)
     errors = []
 

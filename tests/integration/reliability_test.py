@@ -16,6 +16,12 @@ input topic exactly as it stands:
 - every rejected record is in the dead-letter topic with the reference's reason, exactly once per
   source offset once repeats of the same source offset are dropped.
 
+The customers of the last two partitions are published wrongly keyed, as by an app that sends no
+key: every record of theirs goes to partition 0, and the instances pass them on to their
+customers' partitions through the repartition topic. The reference applies them in their
+customers' partitions directly (`profilectl fold --partitions`); it agrees because those
+partitions have no other input.
+
 Scenarios (--scenario):
 - crash: one instance at a time is SIGKILLed at random moments and, through CDP_CRASH_AT, at the
   points where the guarantees are decided (after a poll; after producing a batch's outputs, before
@@ -44,14 +50,14 @@ import time
 import types
 
 import harness
-from harness import CHANGELOG_TOPIC, DLQ_TOPIC, INPUT_TOPIC, OUTPUT_TOPIC, wait_until
+from harness import (CHANGELOG_TOPIC, DLQ_TOPIC, GROUP, INPUT_TOPIC, OUTPUT_TOPIC,
+                     REPARTITION_TOPIC, wait_until)
 
 SEED = 20240601
 # Partitions of the input, output and changelog topics (set from the scale): more at the long
 # scale, so that each changelog partition stays within the 5 MiB the mock cluster keeps.
 PARTITIONS = 8
 PARTITIONS_BY_SCALE = {"short": 8, "long": 16}
-GROUP = "cdp-profile-service"
 INVALID_FRACTION = 0.01
 DUPLICATE_FRACTION = 0.02
 # A duplicate follows its original within this many records: in the generated traffic that is
@@ -84,19 +90,27 @@ CHOSEN_POINTS = {"after-poll": (1, 3), "after-produce": (2, 5), "after-state-com
 # Input: generated events, numbered per customer, with duplicates and invalid records.
 
 def fold(args, events_file, h, name):
-    """Runs `profilectl fold`; returns (profile lines, changes file, rejects file)."""
+    """Runs `profilectl fold`, routing customers to their partitions as the service does;
+    returns (profile lines, changes file, rejects file)."""
     changes_file, rejects_file = h.path(f"{name}-changes.jsonl"), h.path(f"{name}-rejects.jsonl")
     done = subprocess.run([args.profilectl, "fold", "--segments", args.segments, "--clock",
-                           "event-time", "--changes", changes_file, "--rejects", rejects_file,
-                           events_file], capture_output=True, timeout=300)
+                           "event-time", "--partitions", str(PARTITIONS), "--changes",
+                           changes_file, "--rejects", rejects_file, events_file],
+                          capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode().splitlines(), changes_file, rejects_file
 
 
+def wrongly_keyed(customer):
+    """Whether the customer's records go out without a key, all to partition 0."""
+    return harness.partition_of(customer, PARTITIONS) >= PARTITIONS - 2
+
+
 def make_records(h, args, rng, events, customers):
-    """(key, value, headers) per input record, keyed by customer id. Every event the reference
-    applies gets event_id CUSTOMER.EPOCH.SEQ: SEQ counts the customer's applied events from 1,
-    and EPOCH counts their erasures, after which the count starts again."""
+    """(key, value, headers[, partition]) per input record, keyed by customer id or, for the
+    wrongly keyed customers, unkeyed in partition 0. Every event the reference applies gets
+    event_id CUSTOMER.EPOCH.SEQ: SEQ counts the customer's applied events from 1, and EPOCH
+    counts their erasures, after which the count starts again."""
     generated = h.path("generated.jsonl")
     done = subprocess.run(
         [args.event_gen, "--out", generated, "--events", str(events), "--customers",
@@ -135,7 +149,8 @@ def make_records(h, args, rng, events, customers):
             line = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         # Half of the JSON records carry the content-type header, as event-gen's Kafka sink does.
         headers = [("content-type", b"application/json")] if rng.random() < 0.5 else []
-        originals.append((customer, line, headers))
+        originals.append((None, line, headers, 0) if wrongly_keyed(customer)
+                         else (customer, line, headers))
     placed = [(float(i), record) for i, record in enumerate(originals)]
     for i in rng.sample(range(len(originals)), int(len(originals) * DUPLICATE_FRACTION)):
         placed.append((i + rng.randint(1, DUPLICATE_DISTANCE) + 0.5, originals[i]))
@@ -152,7 +167,7 @@ def elapsed():
 
 def topics():
     return [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
-            (CHANGELOG_TOPIC, PARTITIONS)]
+            (CHANGELOG_TOPIC, PARTITIONS), (REPARTITION_TOPIC, PARTITIONS)]
 
 
 def chunks_of(records, count):
@@ -168,7 +183,8 @@ def committed_batches(service):
 
 
 def owned_partitions(service):
-    return sum(1 for (name, _) in service.metrics() if name == "cdp_consumer_lag_records")
+    return sum(1 for (name, labels) in service.metrics()
+               if name == "cdp_consumer_lag_records" and ("topic", INPUT_TOPIC) in labels)
 
 
 def committed_total(bootstrap):
@@ -198,8 +214,16 @@ def wait_for_sharing(services, what, timeout=120):
 
 
 def drained(bootstrap, ends):
+    """Whether the group has committed the input up to `ends`, and, after that, the repartition
+    topic up to its end: the input's records are passed on before their offsets commit."""
+    # Partitions without records have nothing to commit: their customers' come passed on.
     committed = harness.committed_offsets(bootstrap, GROUP, INPUT_TOPIC, list(ends))
-    return all(committed.get(p, -1) >= end for p, end in ends.items())
+    if not all(committed.get(p, -1) >= end for p, end in ends.items() if end > 0):
+        return False
+    passed_on = {p: end for p, end in harness.end_offsets(bootstrap, REPARTITION_TOPIC).items()
+                 if end > 0}
+    committed = harness.committed_offsets(bootstrap, GROUP, REPARTITION_TOPIC, list(passed_on))
+    return all(committed.get(p, -1) >= end for p, end in passed_on.items())
 
 
 def start(h, args, bootstrap, data_dir):
@@ -321,11 +345,12 @@ def compare_changes(bootstrap, changes_file):
     assert not divergent, (f"{len(divergent)} change ids published with different content, e.g. "
                            f"{divergent[0]}")
     with open(changes_file) as f:
-        reference = {json.loads(line)["change_id"] for line in f}
-    missing = reference - set(published)
-    unexpected = set(published) - reference
-    assert not missing and not unexpected, (f"{len(missing)} change ids missing, "
-                                            f"{len(unexpected)} unexpected")
+        reference = {change["change_id"]: change for change in map(json.loads, f)}
+    missing = set(reference) - set(published)
+    unexpected = set(published) - set(reference)
+    assert not missing and not unexpected, (
+        f"{len(missing)} change ids missing, {len(unexpected)} unexpected; missing e.g. "
+        f"{[reference[change_id] for change_id in sorted(missing)[:3]]}")
     return len(reference), len(records)
 
 
@@ -370,12 +395,17 @@ def drain_and_verify(h, args, bootstrap, service, data_dir, published):
     events_file = h.path("input.jsonl")
     harness.write_fold_events(events_file, harness.read_all(bootstrap, INPUT_TOPIC))
     folded, changes_file, rejects_file = fold(args, events_file, h, "input")
-    profiles = compare_profiles(exported.stdout.decode().splitlines(), folded)
     print(f"drained and stopped at {elapsed()}", flush=True)
+    # First: where a state went wrong says more than the final profiles do.
     states = check_changelog(bootstrap)
+    profiles = compare_profiles(exported.stdout.decode().splitlines(), folded)
     changes, published_changes = compare_changes(bootstrap, changes_file)
     rejected, letters = compare_dead_letters(bootstrap, rejects_file)
-    return (f"{published} records, {profiles} profiles equal to the reference, {states} "
+    passed_on = sum(harness.end_offsets(bootstrap, REPARTITION_TOPIC).values())
+    unkeyed = sum(1 for r in harness.read_all(bootstrap, INPUT_TOPIC) if r.key is None)
+    assert passed_on >= unkeyed - rejected > 0, (passed_on, unkeyed, rejected)
+    return (f"{published} records ({unkeyed} unkeyed, {passed_on} passed on through the "
+            f"repartition topic with replays), {profiles} profiles equal to the reference, {states} "
             f"changelog states in sequence, {changes} distinct changes ({published_changes} "
             f"published with replays), {rejected} rejected records ({letters} dead letters); "
             f"the last instance restored {restored:.0f} partitions"), restored

@@ -107,7 +107,8 @@ def main(h):
     args = parser.parse_args()
     _, bootstrap = harness.start_kafka(
         h, args.kafka_local, [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
-         (harness.CHANGELOG_TOPIC, PARTITIONS)])
+         (harness.CHANGELOG_TOPIC, PARTITIONS),
+         (harness.REPARTITION_TOPIC, PARTITIONS)])
     segments = h.path("segments.yaml")
     write(segments, FIRST)
     data_dir = h.path("state")

@@ -111,36 +111,6 @@ def archetypes(start):
     ]
 
 
-def murmur2(data):
-    """Kafka's murmur2 hash (the Java client's and librdkafka's murmur2 partitioners)."""
-    m, r, mask = 0x5bd1e995, 24, 0xFFFFFFFF
-    h = (0x9747b28c ^ len(data)) & mask
-    tail = len(data) & ~3
-    for i in range(0, tail, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> r
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    rest = len(data) & 3
-    if rest == 3:
-        h ^= data[tail + 2] << 16
-    if rest >= 2:
-        h ^= data[tail + 1] << 8
-    if rest >= 1:
-        h ^= data[tail]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return h
-
-
-def partition_of(key):
-    """Where the pipeline's producers (murmur2_random, as Kafka's Java client) put a key."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
 def history():
     """Every event of the history, shuffled, and per customer the expected lifecycle changes."""
     events = []
@@ -154,7 +124,7 @@ def history():
     # Every partition's event time must reach the end of the history, so that its timers fire.
     clocks = {}
     for n in range(1000):
-        clocks.setdefault(partition_of(f"clock-{n}"), f"clock-{n}")
+        clocks.setdefault(harness.partition_of(f"clock-{n}", PARTITIONS), f"clock-{n}")
     assert len(clocks) == PARTITIONS, clocks
     events += [interaction(customer, HISTORY_DAYS) for customer in clocks.values()]
     random.Random(7).shuffle(events)
@@ -183,7 +153,8 @@ def lifecycle(changes):
 def run_event_time(h, args):
     _, bootstrap = harness.start_kafka(h, args.kafka_local,
                                        [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
-         (harness.CHANGELOG_TOPIC, PARTITIONS)])
+         (harness.CHANGELOG_TOPIC, PARTITIONS),
+         (harness.REPARTITION_TOPIC, PARTITIONS)])
     service = harness.start_service(h, args.profile_service, bootstrap, args.lifecycle_segments,
                                     h.path("state-event-time"),
                                     extra=["--clock", "event-time"])
@@ -267,7 +238,8 @@ class ChangeTail:
 def run_wall_clock(h, args):
     _, bootstrap = harness.start_kafka(h, args.kafka_local,
                                        [(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS), (DLQ_TOPIC, 1),
-         (harness.CHANGELOG_TOPIC, PARTITIONS)])
+         (harness.CHANGELOG_TOPIC, PARTITIONS),
+         (harness.REPARTITION_TOPIC, PARTITIONS)])
     due = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=45)) \
         .replace(microsecond=0)
     segments = h.path("lapse-segments.yaml")

@@ -293,8 +293,9 @@ int main(int argc, char** argv) {
   if (!store.ok()) Fail("state", store.status());
   auto producer = cdp::kafka::Producer::Create({.bootstrap_servers = bootstrap});
   if (!producer.ok()) Fail("producer", producer.status());
+  // Customers are keyed right: nothing goes through a repartition topic.
   cdp::service::KafkaSink sink(**producer, "segment-changes", "customer-events-dlq",
-                               kChangelogTopic);
+                               kChangelogTopic, "");
   cdp::pipeline::ProcessorOptions processor_options;
   processor_options.changelog = options.changelog;
   processor_options.cache_capacity = 500'000;
@@ -316,7 +317,7 @@ int main(int argc, char** argv) {
     std::lock_guard lock(latency_mutex);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - occurred));
   });
-  cdp::service::Ownership ownership(processor, nullptr, **store, nullptr, nullptr);
+  cdp::service::Ownership ownership(processor, nullptr, **store, nullptr, nullptr, nullptr);
   auto consumer = cdp::kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                                 .group_id = "bench-pipeline",
                                                 .topics = {"customer-events"},
@@ -332,7 +333,7 @@ int main(int argc, char** argv) {
       if (!batch.ok()) Fail("consume", batch.status());
       if (batch->empty()) continue;
       if (first != nullptr && processed == 0) *first = Clock::now();
-      if (auto status = processor.Process(cdp::service::ToInputRecords(*batch)); !status.ok()) {
+      if (auto status = processor.Process(cdp::service::ToInputRecords(*batch, "")); !status.ok()) {
         Fail("pipeline", status);
       }
       (void)(*consumer)->CommitOffsets(cdp::service::NextOffsets(*batch));

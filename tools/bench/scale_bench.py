@@ -182,7 +182,8 @@ def main(h):
 
     topics = [(INPUT_TOPIC, PARTITIONS), (FAILOVER_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS),
               (DLQ_TOPIC, 1)]
-    topics += [(f"{group}-changelog", PARTITIONS) for group in GROUPS]
+    topics += [(f"{group}-{kind}", PARTITIONS) for group in GROUPS
+               for kind in ("changelog", "repartition")]
     _, bootstrap = harness.start_kafka(h, tools["kafka-local"], topics)
     records = generate(h, tools["event-gen"], args.events, args.customers)
     harness.produce(bootstrap, INPUT_TOPIC, records)

@@ -39,7 +39,8 @@ Prints "bootstrap.servers=HOST:PORT,..." as the first line of standard output.
   --brokers N                 number of brokers (default 1)
   --topic NAME:PARTITIONS     create a topic; repeatable (default: customer-events:8,
                               segment-changes:8, customer-events-dlq:1,
-                              cdp-profile-service-changelog:8)
+                              cdp-profile-service-changelog:8,
+                              cdp-profile-service-repartition:8)
   --bootstrap-file PATH       also write the bootstrap address alone to PATH, atomically
   --control-stdin             read fault injection commands from standard input, one per line,
                               and answer each on standard output with "ok: ..." or "error: ...":
@@ -127,7 +128,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
     options.topics = {{"customer-events", 8},
                       {"segment-changes", 8},
                       {"customer-events-dlq", 1},
-                      {"cdp-profile-service-changelog", 8}};
+                      {"cdp-profile-service-changelog", 8},
+                      {"cdp-profile-service-repartition", 8}};
   }
   return options;
 }

@@ -22,6 +22,7 @@ std::string_view ReasonName(RejectReason reason) {
           "invalid_date",
           "invalid_rating",
           "timestamp_out_of_range",
+          "misrouted",
       };
   const auto index = static_cast<std::size_t>(reason);
   return index < kNames.size() ? kNames[index] : "unknown_reason";

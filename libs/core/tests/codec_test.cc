@@ -59,7 +59,8 @@ TEST(ReasonName, EveryReasonHasItsStableSnakeCaseName) {
                                                   "unsupported_currency",
                                                   "invalid_date",
                                                   "invalid_rating",
-                                                  "timestamp_out_of_range"};
+                                                  "timestamp_out_of_range",
+                                                  "misrouted"};
   ASSERT_EQ(expected.size(), static_cast<std::size_t>(RejectReason::kCount));
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(ReasonName(static_cast<RejectReason>(i)), expected[i]);

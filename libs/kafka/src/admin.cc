@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conf.h"
+#include "metadata.h"
 
 namespace cdp::kafka {
 namespace {
@@ -153,6 +154,44 @@ absl::Status EnsureTopics(std::string_view bootstrap_servers, const Properties& 
     return absl::UnavailableError(absl::StrCat(context, ": ", absl::StrJoin(failures, "; ")));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> PartitionCount(std::string_view bootstrap_servers, const Properties& properties,
+                                   std::string_view topic, absl::Duration timeout) {
+  if (topic.empty()) {
+    return absl::InvalidArgumentError("cannot count the partitions of a topic without a name");
+  }
+  const std::string name(topic);
+  const std::string context = absl::StrCat("cannot count the partitions of topic '", name, "' at ",
+                                           internal::ToAbsl(bootstrap_servers));
+  // A producer's metadata request for a topic lets brokers with auto.create.topics.enable create
+  // it: asking must not.
+  Properties overrides = properties;
+  overrides.emplace_back("allow.auto.create.topics", "false");
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
+      internal::MakeConf("admin client", {}, bootstrap_servers, overrides);
+  if (!conf.ok()) return conf.status();
+  std::string error;
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf->get(), error));
+  if (client == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka admin client: ", error));
+  }
+  absl::StatusOr<std::unique_ptr<RdKafka::Metadata>> metadata =
+      internal::QueryTopicMetadata(*client, name, timeout, context);
+  if (!metadata.ok()) return metadata.status();
+  const RdKafka::TopicMetadata* found = internal::FindTopic(**metadata, name);
+  if (found == nullptr || found->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+    return absl::NotFoundError(absl::StrCat(context, ": the cluster has no such topic"));
+  }
+  switch (found->err()) {
+    case RdKafka::ERR_NO_ERROR:
+      return static_cast<int>(found->partitions()->size());
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return absl::PermissionDeniedError(internal::DescribeError(context, found->err()));
+    default:
+      // A topic being created has no leaders yet: asking again shortly succeeds.
+      return absl::UnavailableError(internal::DescribeError(context, found->err()));
+  }
 }
 
 }  // namespace cdp::kafka

@@ -9,48 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "conf.h"
+#include "consumer_internal.h"
 
 namespace cdp::kafka {
 namespace {
 
+using internal::Describe;
 using internal::DescribeError;
 using internal::ErrorName;
-
-// Owns the RdKafka::TopicPartition objects librdkafka's list-based calls fill in.
-class PartitionList {
- public:
-  PartitionList() = default;
-  explicit PartitionList(const std::vector<TopicPartition>& partitions) {
-    for (const TopicPartition& tp : partitions) {
-      list_.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition.value()));
-    }
-  }
-  PartitionList(const PartitionList&) = delete;
-  PartitionList& operator=(const PartitionList&) = delete;
-  ~PartitionList() { RdKafka::TopicPartition::destroy(list_); }
-
-  std::vector<RdKafka::TopicPartition*>& get() { return list_; }
-
- private:
-  std::vector<RdKafka::TopicPartition*> list_;
-};
-
-TopicPartition FromRdKafka(const RdKafka::TopicPartition& tp) {
-  return TopicPartition{tp.topic(), Partition(tp.partition())};
-}
-
-std::vector<TopicPartition> FromRdKafka(const std::vector<RdKafka::TopicPartition*>& list) {
-  std::vector<TopicPartition> result;
-  result.reserve(list.size());
-  for (const RdKafka::TopicPartition* tp : list) result.push_back(FromRdKafka(*tp));
-  return result;
-}
-
-std::string Describe(const std::vector<TopicPartition>& partitions) {
-  return absl::StrJoin(partitions, ", ", [](std::string* out, const TopicPartition& tp) {
-    out->append(ToString(tp));
-  });
-}
+using internal::FromRdKafka;
+using internal::PartitionList;
 
 bool Contains(const std::vector<TopicPartition>& partitions, const TopicPartition& tp) {
   return std::find(partitions.begin(), partitions.end(), tp) != partitions.end();
@@ -286,34 +254,10 @@ absl::StatusOr<std::map<TopicPartition, Offset>> Consumer::Committed(
 }
 
 absl::StatusOr<std::vector<TopicPartition>> Consumer::Assignment() const {
-  PartitionList list;
-  if (const RdKafka::ErrorCode err = consumer_->assignment(list.get());
-      err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(DescribeError("cannot read the Kafka assignment", err));
-  }
-  return FromRdKafka(list.get());
+  return internal::Assignment(*consumer_);
 }
 
-std::map<TopicPartition, std::int64_t> Consumer::Lag() const {
-  std::map<TopicPartition, std::int64_t> lag;
-  PartitionList list;
-  if (consumer_->assignment(list.get()) != RdKafka::ERR_NO_ERROR ||
-      consumer_->position(list.get()) != RdKafka::ERR_NO_ERROR) {
-    return lag;
-  }
-  for (const RdKafka::TopicPartition* tp : list.get()) {
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    if (tp->offset() < 0 ||
-        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
-            RdKafka::ERR_NO_ERROR ||
-        high < 0) {
-      continue;
-    }
-    lag.emplace(FromRdKafka(*tp), std::max<std::int64_t>(0, high - tp->offset()));
-  }
-  return lag;
-}
+std::map<TopicPartition, std::int64_t> Consumer::Lag() const { return internal::Lag(*consumer_); }
 
 absl::Status Consumer::Close() {
   if (closed_) return absl::OkStatus();

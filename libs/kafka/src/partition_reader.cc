@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "conf.h"
+#include "metadata.h"
 
 namespace cdp::kafka {
 namespace {
@@ -122,43 +123,24 @@ absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, 
 }
 
 absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Duration timeout) {
-  std::string error;
-  std::unique_ptr<RdKafka::Topic> topic(
-      RdKafka::Topic::create(consumer_.get(), tp.topic, nullptr, error));
-  if (topic == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot read ", ToString(tp), ": invalid topic: ", error));
+  const std::string context = absl::StrCat("cannot read ", ToString(tp));
+  absl::StatusOr<std::unique_ptr<RdKafka::Metadata>> metadata =
+      internal::QueryTopicMetadata(*consumer_, tp.topic, timeout, context);
+  if (!metadata.ok()) return metadata.status();
+  const RdKafka::TopicMetadata* found = internal::FindTopic(**metadata, tp.topic);
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrCat(context, ": the cluster does not list the topic"));
   }
-  RdKafka::Metadata* raw_metadata = nullptr;
-  const RdKafka::ErrorCode err =
-      consumer_->metadata(false, topic.get(), &raw_metadata, internal::ToTimeoutMs(timeout));
-  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
-  if (err == RdKafka::ERR__TIMED_OUT) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "cannot read ", ToString(tp), ": no metadata within ", absl::FormatDuration(timeout),
-        "; check that bootstrap.servers reaches the cluster"));
+  if (const std::optional<absl::StatusCode> code = FatalToRead(found->err()); code.has_value()) {
+    return absl::Status(*code, DescribeError(context, found->err()));
   }
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        DescribeError(absl::StrCat("cannot read the metadata of ", ToString(tp)), err));
+  // Other topic errors (no leader yet) pass: librdkafka waits for them, within idle_timeout.
+  if (found->err() == RdKafka::ERR_NO_ERROR &&
+      static_cast<std::size_t>(tp.partition.value()) >= found->partitions()->size()) {
+    return absl::NotFoundError(absl::StrCat(context, ": topic '", tp.topic, "' has ",
+                                            found->partitions()->size(), " partitions"));
   }
-  for (const RdKafka::TopicMetadata* found : *metadata->topics()) {
-    if (found->topic() != tp.topic) continue;
-    if (const std::optional<absl::StatusCode> code = FatalToRead(found->err()); code.has_value()) {
-      return absl::Status(*code,
-                          DescribeError(absl::StrCat("cannot read ", ToString(tp)), found->err()));
-    }
-    // Other topic errors (no leader yet) pass: librdkafka waits for them, within idle_timeout.
-    if (found->err() == RdKafka::ERR_NO_ERROR &&
-        static_cast<std::size_t>(tp.partition.value()) >= found->partitions()->size()) {
-      return absl::NotFoundError(absl::StrCat("cannot read ", ToString(tp), ": topic '", tp.topic,
-                                              "' has ", found->partitions()->size(),
-                                              " partitions"));
-    }
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(
-      absl::StrCat("cannot read ", ToString(tp), ": the cluster does not list the topic"));
+  return absl::OkStatus();
 }
 
 absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_t from,

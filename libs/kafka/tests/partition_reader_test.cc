@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "cdp/common/absl_string.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_support.h"
@@ -20,6 +19,7 @@ namespace cdp::kafka {
 namespace {
 
 using ::cdp::kafka::testing::MakeProducer;
+using ::cdp::kafka::testing::ProduceTo;
 using ::cdp::kafka::testing::StartCluster;
 using ::cdp::kafka::testing::Tp;
 using ::testing::ElementsAre;
@@ -74,19 +74,6 @@ absl::StatusOr<std::vector<Record>> ReadRange(PartitionReader& reader, const Top
       idle_timeout);
   if (!status.ok()) return status;
   return records;
-}
-
-// Writes `count` records "<prefix>-<i>" (key and value) to `partition` of `topic`, flushed.
-void ProduceTo(const MockCluster& cluster, std::string_view topic, int partition, int count,
-               std::string_view prefix) {
-  std::unique_ptr<Producer> producer = MakeProducer(cluster);
-  ASSERT_NE(producer, nullptr);
-  for (int i = 0; i < count; ++i) {
-    const std::string text = absl::StrCat(ToAbsl(prefix), "-", i);
-    ASSERT_TRUE(producer->Produce(topic, text, text, {}, Partition(partition)).ok());
-  }
-  const absl::Status flushed = producer->Flush(absl::Seconds(10));
-  ASSERT_TRUE(flushed.ok()) << flushed;
 }
 
 std::vector<std::int64_t> Offsets(const std::vector<Record>& records) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "cdp/common/absl_string.h"
+
 namespace cdp::kafka::testing {
 
 absl::StatusOr<std::map<TopicPartition, Offset>> RecordingHandler::OnAssigned(
@@ -59,6 +62,18 @@ void ProduceAll(const MockCluster& cluster, std::string_view topic,
   ASSERT_NE(producer, nullptr);
   for (const auto& [key, value] : records) {
     ASSERT_TRUE(producer->Produce(topic, key, value).ok());
+  }
+  const absl::Status flushed = producer->Flush(absl::Seconds(10));
+  ASSERT_TRUE(flushed.ok()) << flushed;
+}
+
+void ProduceTo(const MockCluster& cluster, std::string_view topic, int partition, int count,
+               std::string_view prefix) {
+  std::unique_ptr<Producer> producer = MakeProducer(cluster);
+  ASSERT_NE(producer, nullptr);
+  for (int i = 0; i < count; ++i) {
+    const std::string text = absl::StrCat(ToAbsl(prefix), "-", i);
+    ASSERT_TRUE(producer->Produce(topic, text, text, {}, Partition(partition)).ok());
   }
   const absl::Status flushed = producer->Flush(absl::Seconds(10));
   ASSERT_TRUE(flushed.ok()) << flushed;

@@ -50,6 +50,11 @@ std::unique_ptr<Consumer> MakeConsumer(const ConsumerOptions& options, Rebalance
 void ProduceAll(const MockCluster& cluster, std::string_view topic,
                 const std::vector<std::pair<std::string, std::string>>& records);
 
+// Writes `count` records "<prefix>-<i>" (key and value) to `partition` of `topic` and flushes;
+// fails the test on any error.
+void ProduceTo(const MockCluster& cluster, std::string_view topic, int partition, int count,
+               std::string_view prefix);
+
 // Polls until `count` records arrived or `timeout` passed.
 std::vector<Message> ConsumeAtLeast(Consumer& consumer, std::size_t count,
                                     absl::Duration timeout = absl::Seconds(20));

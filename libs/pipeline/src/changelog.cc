@@ -147,13 +147,20 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   // committed offset, and the profiles' applied events keep what they reflect from being applied
   // twice.
   if (checkpoint.has_value()) {
-    if (checkpoint->has_next_offset()) {
-      std::optional<absl::Time> event_time;
-      if (checkpoint->has_event_time()) {
-        event_time = absl::FromUnixSeconds(checkpoint->event_time().seconds()) +
-                     absl::Nanoseconds(checkpoint->event_time().nanos());
-      }
-      batch.SetOffset(partition, Offset(checkpoint->next_offset()), event_time);
+    std::optional<absl::Time> event_time;
+    if (checkpoint->has_event_time()) {
+      event_time = absl::FromUnixSeconds(checkpoint->event_time().seconds()) +
+                   absl::Nanoseconds(checkpoint->event_time().nanos());
+    }
+    if (checkpoint->has_next_offset() || event_time.has_value()) {
+      batch.SetOffset(partition,
+                      checkpoint->has_next_offset()
+                          ? std::optional<Offset>(checkpoint->next_offset())
+                          : std::nullopt,
+                      event_time);
+    }
+    if (checkpoint->has_repartition_next_offset()) {
+      batch.SetRepartitionOffset(partition, Offset(checkpoint->repartition_next_offset()));
     }
     *state.mutable_rfm_population() = std::move(population);
     batch.PutPartitionState(partition, state);

@@ -32,12 +32,17 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                                  const rules::SegmentCatalogue& catalogue,
-                                 std::string_view input_topic) {
-  consumed_ = &prometheus::BuildCounter()
-                   .Name("cdp_events_consumed_total")
-                   .Help("Input records consumed, valid or not.")
-                   .Register(registry)
-                   .Add({{"topic", std::string(input_topic)}});
+                                 std::string_view input_topic, std::string_view repartition_topic) {
+  auto& consumed = prometheus::BuildCounter()
+                       .Name("cdp_events_consumed_total")
+                       .Help(
+                           "Input records consumed, valid or not: from the input topic, and "
+                           "passed on to this instance through the repartition topic.")
+                       .Register(registry);
+  consumed_ = &consumed.Add({{"topic", std::string(input_topic)}});
+  if (!repartition_topic.empty()) {
+    consumed_repartitioned_ = &consumed.Add({{"topic", std::string(repartition_topic)}});
+  }
   auto& applied = prometheus::BuildCounter()
                       .Name("cdp_events_applied_total")
                       .Help("Events applied to a profile, by payload type.")
@@ -61,6 +66,13 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                      .Help("Events skipped because their event_id was already applied.")
                      .Register(registry)
                      .Add({});
+  repartitioned_ = &prometheus::BuildCounter()
+                        .Name("cdp_events_repartitioned_total")
+                        .Help(
+                            "Valid input events whose customer belongs to another partition, "
+                            "passed on to it through the repartition topic.")
+                        .Register(registry)
+                        .Add({});
   changes_family_ = &prometheus::BuildCounter()
                          .Name("cdp_segment_changes_total")
                          .Help("Segment membership changes emitted, by segment and direction.")

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cdp/common/absl_string.h"
 #include "cdp/core/population.h"
 #include "cdp/pipeline/internal/partition_counts.h"
 #include "cdp/pipeline/internal/profile_cache.h"
@@ -34,19 +35,35 @@ std::string WorkingKey(Partition partition, std::string_view customer_id) {
   return key;
 }
 
+std::vector<Header> SourceHeaders(const InputRecord& record, std::string_view topic) {
+  return {{std::string(kDlqTopicHeader), std::string(topic)},
+          {std::string(kDlqPartitionHeader), absl::StrCat(record.partition.value())},
+          {std::string(kDlqOffsetHeader), absl::StrCat(record.offset.value())}};
+}
+
 OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& rejection,
-                        std::string_view input_topic) {
-  OutputRecord out{OutputRecord::Kind::kDeadLetter,
-                   std::string(record.key.value_or("")),
-                   std::string(record.value.value_or("")),
-                   {}};
-  out.headers = {
-      {std::string(kDlqReasonHeader), std::string(core::ReasonName(rejection.reason))},
-      {std::string(kDlqDetailHeader), rejection.detail},
-      {std::string(kDlqTopicHeader), std::string(input_topic)},
-      {std::string(kDlqPartitionHeader), absl::StrCat(record.partition.value())},
-      {std::string(kDlqOffsetHeader), absl::StrCat(record.offset.value())},
-  };
+                        std::string_view source_topic) {
+  OutputRecord out{
+      OutputRecord::Kind::kDeadLetter,
+      std::string(record.key.value_or("")),
+      std::string(record.value.value_or("")),
+      {{std::string(kDlqReasonHeader), std::string(core::ReasonName(rejection.reason))},
+       {std::string(kDlqDetailHeader), rejection.detail}}};
+  for (Header& header : SourceHeaders(record, source_topic))
+    out.headers.push_back(std::move(header));
+  return out;
+}
+
+// The record as it came, keyed by its customer, for the customer's partition. Consumed from there
+// it decodes as it did here: its value and content type are unchanged.
+OutputRecord Repartitioned(const InputRecord& record, std::string_view customer_id, Partition home,
+                           std::string_view input_topic) {
+  OutputRecord out{OutputRecord::Kind::kRepartition, std::string(customer_id),
+                   std::string(record.value.value_or("")), SourceHeaders(record, input_topic),
+                   home};
+  if (!record.content_type.empty()) {
+    out.headers.push_back({"content-type", std::string(record.content_type)});
+  }
   return out;
 }
 
@@ -208,8 +225,9 @@ struct Processor::PartitionRecord {
   // and the population is the one part every purchase changes and the largest.
   v1::PartitionState state;
   v1::RfmPopulation population;
-  // The next input offset as committed, for the partition's changelog checkpoints.
+  // The next offsets as committed, for the partition's changelog checkpoints.
   std::optional<Offset> next_offset;
+  std::optional<Offset> repartition_next_offset;
 };
 
 struct Processor::Lane {
@@ -266,6 +284,7 @@ struct Processor::LaneBatch {
   // For the latency metrics: the index in `accepted` of each change's cause, or kNoCause.
   std::vector<std::size_t> change_cause;
   std::map<Partition, Offset> next_offsets;
+  std::map<Partition, Offset> repartition_next_offsets;
   // Event-time "now" before this batch; restored if the batch fails.
   std::unordered_map<Partition, absl::Time> watermarks_before;
   state::Store::Batch state_batch;
@@ -303,7 +322,7 @@ std::size_t Processor::LaneIndex(Partition partition) const {
 
 Processor::Lane& Processor::LaneOf(Partition partition) { return *lanes_[LaneIndex(partition)]; }
 
-absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partition) {
+absl::StatusOr<Processor::ResumePoint> Processor::ResumeOffset(Partition partition) {
   LaneOf(partition).owned.insert(partition);
   if (options_.clock == ClockMode::kEventTime) {
     // Resume with the clock the partition had, so a restart changes nothing that follows.
@@ -316,7 +335,8 @@ absl::StatusOr<std::optional<Offset>> Processor::ResumeOffset(Partition partitio
     return loaded;
   }
   if (metrics_ != nullptr) metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
-  return LaneOf(partition).partitions.at(partition).next_offset;
+  const PartitionRecord& record = LaneOf(partition).partitions.at(partition);
+  return ResumePoint{record.next_offset, record.repartition_next_offset};
 }
 
 void Processor::Release(Partition partition) {
@@ -389,6 +409,9 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
   auto next_offset = store_.ReadOffset(partition);
   if (!next_offset.ok()) return next_offset.status();
   record.next_offset = *next_offset;
+  auto repartition_next_offset = store_.ReadRepartitionOffset(partition);
+  if (!repartition_next_offset.ok()) return repartition_next_offset.status();
+  record.repartition_next_offset = *repartition_next_offset;
   bool write = false;
   if (stored->has_value()) record.state = std::move(**stored);
   const bool count_members = !stored->has_value();
@@ -623,8 +646,13 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
   auto send = [&](OutputRecord record) { work.Send(sink_, std::move(record)); };
   work.accepted.reserve(work.records.size());
   for (const InputRecord* record : work.records) {
-    Offset& next = work.next_offsets.try_emplace(record->partition, Offset(0)).first->second;
+    const bool repartitioned = record->source == InputSource::kRepartition;
+    Offset& next = (repartitioned ? work.repartition_next_offsets : work.next_offsets)
+                       .try_emplace(record->partition, Offset(0))
+                       .first->second;
     next = std::max(next, Offset(record->offset.value() + 1));
+    const std::string_view source_topic =
+        repartitioned ? options_.routing->repartition_topic : options_.input_topic;
     v1::CustomerEvent& event =
         *google::protobuf::Arena::CreateMessage<v1::CustomerEvent>(&work.arena);
     std::optional<core::Rejection> rejection;
@@ -637,9 +665,28 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     }
     // Bounds on occurred_at are about sanity, not replay order, so they use the wall clock.
     if (!rejection) rejection = engine.Validate(event, wall);
+    if (!rejection && options_.routing.has_value()) {
+      const Partition home = PartitionFor(event.customer_id(), options_.routing->partitions,
+                                          options_.routing->partitioner);
+      if (home != record->partition) {
+        if (!repartitioned) {
+          if (metrics_ != nullptr) metrics_->CountRepartitioned();
+          send(Repartitioned(*record, event.customer_id(), home, options_.input_topic));
+          continue;
+        }
+        // Passed on again, it could go back and forth between instances for ever.
+        rejection = core::Rejection{
+            core::RejectReason::kMisrouted,
+            absl::StrCat("customer belongs to partition ", home.value(), " of ",
+                         options_.routing->partitions, " by the ",
+                         ToAbsl(PartitionerName(options_.routing->partitioner)),
+                         " partitioner; the instance that passed it on disagrees: give every "
+                         "instance the same --partitioner")};
+      }
+    }
     if (rejection) {
       if (metrics_ != nullptr) metrics_->CountRejected(rejection->reason);
-      send(DeadLetter(*record, *rejection, options_.input_topic));
+      send(DeadLetter(*record, *rejection, source_topic));
       continue;
     }
     work.accepted.push_back(Accepted{record, event});
@@ -757,6 +804,7 @@ void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
     work.Send(sink_, std::move(out));
   }
   for (const auto& [partition, next] : work.next_offsets) touched.insert(partition);
+  for (const auto& [partition, next] : work.repartition_next_offsets) touched.insert(partition);
   for (const auto& [partition, state] : work.next_states) touched.insert(partition);
   for (Partition partition : touched) {
     v1::PartitionState& state = NextState(lane, work, partition);
@@ -766,6 +814,12 @@ void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
       checkpoint.set_next_offset(next->second.value());
     } else if (auto committed = lane.partitions.at(partition).next_offset) {
       checkpoint.set_next_offset(committed->value());
+    }
+    if (auto next = work.repartition_next_offsets.find(partition);
+        next != work.repartition_next_offsets.end()) {
+      checkpoint.set_repartition_next_offset(next->second.value());
+    } else if (auto committed = lane.partitions.at(partition).repartition_next_offset) {
+      checkpoint.set_repartition_next_offset(committed->value());
     }
     if (auto clock = lane.watermarks.find(partition); clock != lane.watermarks.end()) {
       *checkpoint.mutable_event_time() =
@@ -892,12 +946,24 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     work.state_batch.SetTimer(entry.partition, entry.customer_id, entry.stored_due,
                               entry.erased ? std::nullopt : core::TimerDue(entry.profile));
   }
-  for (const auto& [partition, next] : work.next_offsets) {
+  std::set<Partition> consumed;
+  for (const auto& [partition, next] : work.next_offsets) consumed.insert(partition);
+  for (const auto& [partition, next] : work.repartition_next_offsets) consumed.insert(partition);
+  for (Partition partition : consumed) {
     std::optional<absl::Time> event_time;
     if (auto it = lane.watermarks.find(partition); it != lane.watermarks.end()) {
       event_time = it->second;
     }
-    work.state_batch.SetOffset(partition, next, event_time);
+    // The event time goes with the input offset, so it is written whichever source moved.
+    auto next = work.next_offsets.find(partition);
+    work.state_batch.SetOffset(
+        partition,
+        next != work.next_offsets.end() ? next->second : lane.partitions.at(partition).next_offset,
+        event_time);
+    if (auto repartition_next = work.repartition_next_offsets.find(partition);
+        repartition_next != work.repartition_next_offsets.end()) {
+      work.state_batch.SetRepartitionOffset(partition, repartition_next->second);
+    }
   }
   // Populations change in place: copying them for every batch would cost more than the rest of
   // the state record. Undone if the commit fails.
@@ -927,6 +993,9 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
   for (const auto& [partition, next] : work.next_offsets) {
     lane.partitions.at(partition).next_offset = next;
   }
+  for (const auto& [partition, next] : work.repartition_next_offsets) {
+    lane.partitions.at(partition).repartition_next_offset = next;
+  }
   for (auto& [partition, state] : work.next_states) {
     PartitionRecord& record = lane.partitions.at(partition);
     for (const auto& [key, members] : state.members()) {
@@ -944,7 +1013,13 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   if (batch.empty()) return absl::OkStatus();
   const auto started = std::chrono::steady_clock::now();
   const absl::Time wall = wall_clock_();
-  if (metrics_ != nullptr) metrics_->CountConsumed(batch.size());
+  if (metrics_ != nullptr) {
+    const auto repartitioned = static_cast<std::size_t>(std::count_if(
+        batch.begin(), batch.end(),
+        [](const InputRecord& record) { return record.source == InputSource::kRepartition; }));
+    metrics_->CountConsumed(InputSource::kInput, batch.size() - repartitioned);
+    if (repartitioned > 0) metrics_->CountConsumed(InputSource::kRepartition, repartitioned);
+  }
 
   std::vector<LaneBatch> work(lanes_.size());
   for (const InputRecord& record : batch) {

@@ -57,6 +57,12 @@ inline std::string PartitionKey(Partition partition, std::string_view id) {
   return key;
 }
 
+// In the offsets family, after the partition's own key (the input offset): inside the
+// partition's range, so DropPartition removes it too.
+inline std::string RepartitionOffsetKey(Partition partition) {
+  return PartitionKey(partition, "repartition");
+}
+
 inline std::optional<Partition> KeyPartition(std::string_view key) {
   if (key.size() < kPartitionPrefixBytes) return std::nullopt;
   const std::uint64_t partition = ReadBigEndian(key.substr(0, kPartitionPrefixBytes));

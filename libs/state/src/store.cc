@@ -360,8 +360,27 @@ absl::StatusOr<std::optional<Offset>> Store::ReadOffset(Partition partition) con
   if (partition.value() < 0) return InvalidPartition(partition);
   auto checkpoint = ReadCheckpoint(*impl_->db, impl_->offsets, impl_->path, partition);
   if (!checkpoint.ok()) return checkpoint.status();
-  if (!checkpoint->has_value()) return std::nullopt;
+  if (!checkpoint->has_value() || (*checkpoint)->first.value() < 0) return std::nullopt;
   return (*checkpoint)->first;
+}
+
+absl::StatusOr<std::optional<Offset>> Store::ReadRepartitionOffset(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status read = impl_->db->Get(rocksdb::ReadOptions(), impl_->offsets,
+                                              internal::RepartitionOffsetKey(partition), &value);
+  if (read.IsNotFound()) return std::nullopt;
+  if (!read.ok()) {
+    return FromRocksDb(read, absl::StrCat("cannot read the repartition offset of partition ",
+                                          partition.value(), " from '", impl_->path, "'"));
+  }
+  const std::optional<std::int64_t> offset = internal::DecodeInt64(View(value));
+  if (!offset.has_value()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored repartition offset of partition ", partition.value(), " in '", impl_->path, "' is ",
+        value.size(), " bytes instead of 8; the state is corrupt"));
+  }
+  return Offset(*offset);
 }
 
 absl::StatusOr<std::optional<absl::Time>> Store::ReadEventTime(Partition partition) const {
@@ -507,11 +526,17 @@ void Store::Batch::MarkSeen(Partition partition, std::string_view event_id, absl
       internal::EncodeInt64(absl::ToUnixMicros(expires_at)));
 }
 
-void Store::Batch::SetOffset(Partition partition, Offset next,
+void Store::Batch::SetOffset(Partition partition, std::optional<Offset> next,
                              std::optional<absl::Time> event_time) {
-  std::string value = internal::EncodeInt64(next.value());
+  // Kafka offsets are never negative.
+  std::string value = internal::EncodeInt64(next.has_value() ? next->value() : -1);
   if (event_time.has_value()) value += internal::EncodeInt64(absl::ToUnixMicros(*event_time));
   Add(Kind::kSetOffset, partition, internal::PartitionBegin(partition), std::move(value));
+}
+
+void Store::Batch::SetRepartitionOffset(Partition partition, Offset next) {
+  Add(Kind::kSetOffset, partition, internal::RepartitionOffsetKey(partition),
+      internal::EncodeInt64(next.value()));
 }
 
 void Store::Batch::SetTimer(Partition partition, std::string_view customer_id,

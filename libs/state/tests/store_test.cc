@@ -170,6 +170,33 @@ TEST(StoreTest, KeepsAnEventTimeWithTheOffset) {
   EXPECT_EQ(*unknown, std::nullopt);
 }
 
+TEST(StoreTest, KeepsTheRepartitionOffsetApartFromTheInputOffset) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.SetOffset(Partition(1), Offset(10), kT0);
+  batch.SetRepartitionOffset(Partition(1), Offset(3));
+  batch.SetOffset(Partition(2), std::nullopt, kT0 + absl::Hours(1));
+  batch.SetRepartitionOffset(Partition(2), Offset(7));
+  ASSERT_TRUE(store->Commit(batch).ok());
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), Offset(10));
+  EXPECT_EQ(*store->ReadEventTime(Partition(1)), kT0);
+  EXPECT_EQ(*store->ReadRepartitionOffset(Partition(1)), Offset(3));
+  // A partition that only had repartitioned input has no input offset.
+  EXPECT_EQ(OffsetOf(*store, Partition(2)), std::nullopt);
+  EXPECT_EQ(*store->ReadEventTime(Partition(2)), kT0 + absl::Hours(1));
+  EXPECT_EQ(*store->ReadRepartitionOffset(Partition(2)), Offset(7));
+  EXPECT_EQ(*store->ReadRepartitionOffset(Partition(3)), std::nullopt);
+
+  const auto stored = store->StoredPartitions();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, (std::vector<Partition>{Partition(1), Partition(2)}));
+  ASSERT_TRUE(store->DropPartition(Partition(1)).ok());
+  EXPECT_EQ(*store->ReadRepartitionOffset(Partition(1)), std::nullopt);
+  EXPECT_EQ(*store->ReadRepartitionOffset(Partition(2)), Offset(7));
+}
+
 TEST(StoreTest, LaterOperationsInABatchWin) {
   TempDir dir;
   auto store = OpenStore(dir.db());

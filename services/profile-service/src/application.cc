@@ -117,6 +117,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   }
 
   const std::string changelog_topic = ChangelogTopic(config);
+  const std::string repartition_topic = RepartitionTopic(config);
   std::unique_ptr<kafka::MockCluster> embedded;
   std::string bootstrap = config.brokers;
   if (bootstrap.empty()) {
@@ -129,7 +130,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     embedded = std::move(*cluster);
     std::vector<std::pair<std::string, int>> topics = {{config.input_topic, config.partitions},
                                                        {config.output_topic, config.partitions},
-                                                       {config.dlq_topic, 1}};
+                                                       {config.dlq_topic, 1},
+                                                       {repartition_topic, config.partitions}};
     if (!changelog_topic.empty()) topics.emplace_back(changelog_topic, config.partitions);
     for (const auto& [topic, partitions] : topics) {
       if (auto created = embedded->CreateTopic(topic, partitions, 1); !created.ok()) {
@@ -144,14 +146,18 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
               << " partitions), " << config.dlq_topic << " (1 partition)"
               << (changelog_topic.empty() ? "" : ", " + changelog_topic + " (changelog)") << "\n"
               << "  publish your own events: kcat -P -b " << bootstrap << " -t "
-              << config.input_topic << " -k CUSTOMER_ID\n";
+              << config.input_topic << " -X partitioner="
+              << (config.partitioner == Partitioner::kMurmur2 ? "murmur2_random"
+                                                              : "consistent_random")
+              << " -k CUSTOMER_ID\n";
   } else if (auto ensured = kafka::EnsureTopics(
                  bootstrap, config.kafka_properties,
                  [&] {
                    std::vector<kafka::TopicSpec> topics = {
                        {config.input_topic, config.partitions, 1, {}},
                        {config.output_topic, config.partitions, 1, {}},
-                       {config.dlq_topic, 1, 1, {}}};
+                       {config.dlq_topic, 1, 1, {}},
+                       {repartition_topic, config.partitions, 1, {}}};
                    // Compacted: it keeps each customer's last profile, and deletions as tombstones.
                    if (!changelog_topic.empty()) {
                      topics.push_back(
@@ -164,8 +170,18 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         "); continuing with the topics as they are");
   }
 
+  // State, changelog and repartition topic are all partitioned like the input: a customer's
+  // partition must mean the same in each.
+  auto partitions = CheckCoPartitioned(bootstrap, config.kafka_properties, config.input_topic,
+                                       {repartition_topic, changelog_topic});
+  if (!partitions.ok()) {
+    std::cerr << "profile-service: " << partitions.status().message() << "\n";
+    return kExitBadConfig;
+  }
+
   auto registry = std::make_shared<prometheus::Registry>();
-  pipeline::PipelineMetrics metrics(*registry, *shared_catalogue, config.input_topic);
+  pipeline::PipelineMetrics metrics(*registry, *shared_catalogue, config.input_topic,
+                                    repartition_topic);
   prometheus::BuildGauge()
       .Name("cdp_build_info")
       .Help("Always 1; labels carry the build's version.")
@@ -206,7 +222,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return kExitBadConfig;
   }
   KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic,
-                 &*crash_points);
+                 repartition_topic, &*crash_points);
   pipeline::ProcessorOptions processor_options{
       .input_topic = config.input_topic,
       .clock = config.clock == Clock::kWall ? pipeline::ClockMode::kWall
@@ -219,6 +235,9 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       .lanes = config.lanes > 0 ? static_cast<std::size_t>(config.lanes)
                                 : std::max(1U, std::thread::hardware_concurrency()),
       .changelog = !changelog_topic.empty()};
+  processor_options.routing = pipeline::Routing{.partitions = *partitions,
+                                                .partitioner = config.partitioner,
+                                                .repartition_topic = repartition_topic};
   pipeline::Processor processor(
       engine, **store, sink, [] { return absl::Now(); }, processor_options, &metrics);
   if (config.print_changes) {
@@ -262,22 +281,30 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                           .Help("How long the last restore of a partition took.")
                           .Register(*registry)
                           .Add({})};
-  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics,
-                      &*crash_points);
-  kafka::ConsumerOptions consumer_options{.bootstrap_servers = bootstrap,
-                                          .group_id = config.group_id,
-                                          .topics = {config.input_topic},
-                                          .properties = {}};
+  kafka::Properties consumer_properties;
   if (embedded != nullptr) {
     // The mock broker answers an empty fetch only after fetch.wait.max.ms (500 ms by default): it
     // does not wake a waiting fetch when records arrive, as Kafka does. --kafka-property still
     // wins.
-    consumer_options.properties.emplace_back("fetch.wait.max.ms", "10");
+    consumer_properties.emplace_back("fetch.wait.max.ms", "10");
   }
-  consumer_options.properties.insert(consumer_options.properties.end(),
-                                     config.kafka_properties.begin(),
-                                     config.kafka_properties.end());
-  auto consumer = kafka::Consumer::Create(consumer_options, ownership);
+  consumer_properties.insert(consumer_properties.end(), config.kafka_properties.begin(),
+                             config.kafka_properties.end());
+  auto repartition_consumer = kafka::AssignedConsumer::Create({.bootstrap_servers = bootstrap,
+                                                               .group_id = config.group_id,
+                                                               .properties = consumer_properties});
+  if (!repartition_consumer.ok()) {
+    std::cerr << "profile-service: " << repartition_consumer.status().message() << "\n";
+    return kExitBadConfig;
+  }
+  RepartitionReader repartition{**repartition_consumer, repartition_topic};
+  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics,
+                      &repartition, &*crash_points);
+  auto consumer = kafka::Consumer::Create({.bootstrap_servers = bootstrap,
+                                           .group_id = config.group_id,
+                                           .topics = {config.input_topic},
+                                           .properties = consumer_properties},
+                                          ownership);
   if (!consumer.ok()) {
     std::cerr << "profile-service: " << consumer.status().message() << "\n";
     return kExitBadConfig;
@@ -444,6 +471,12 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     }
   };
 
+  bool repartition_pending = false;
+  auto lag = [&] {
+    std::map<kafka::TopicPartition, std::int64_t> records = (*consumer)->Lag();
+    records.merge((*repartition_consumer)->Lag());
+    return records;
+  };
   while (!stop.load()) {
     if (!reload_segments().ok() || (processor.PartitionsToReevaluate() > 0 && !reevaluate().ok())) {
       if (!stop.load()) exit_code = kExitRuntimeError;
@@ -456,9 +489,25 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       }
     }
     // Not waiting for input while stored profiles are being re-evaluated.
-    const absl::Duration poll_wait =
-        processor.PartitionsToReevaluate() > 0 ? absl::ZeroDuration() : absl::Milliseconds(100);
+    // Nor while the repartition topic had records: they wait for no input.
+    const absl::Duration poll_wait = processor.PartitionsToReevaluate() > 0 || repartition_pending
+                                         ? absl::ZeroDuration()
+                                         : absl::Milliseconds(100);
+    // The group's poll first: a rebalance inside it also moves the repartition topic's
+    // partitions, which are read after it, so no record of a revoked one is in hand.
     auto batch = (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), poll_wait);
+    if (batch.ok() && !ownership.failure().ok()) batch = ownership.failure();
+    if (batch.ok() && batch->size() < static_cast<std::size_t>(config.batch_size)) {
+      auto passed_on = (*repartition_consumer)
+                           ->Poll(static_cast<std::size_t>(config.batch_size) - batch->size(),
+                                  absl::ZeroDuration());
+      if (!passed_on.ok()) {
+        batch = passed_on.status();
+      } else {
+        repartition_pending = !passed_on->empty();
+        std::move(passed_on->begin(), passed_on->end(), std::back_inserter(*batch));
+      }
+    }
     if (!batch.ok()) {
       Log("ERROR", "the Kafka consumer cannot go on: ", batch.status().message());
       exit_code = kExitRuntimeError;
@@ -468,11 +517,11 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     ready_gauge.Set(1);
     if (batch->empty()) {
       if (absl::Now() - offsets_committed >= kOffsetCommitRetryInterval) commit_offsets();
-      ownership.UpdateLag((*consumer)->Lag());
+      ownership.UpdateLag(lag());
       continue;
     }
     crash_points->Reached(CrashPoint::kAfterPoll);
-    const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch);
+    const std::vector<pipeline::InputRecord> records = ToInputRecords(*batch, repartition_topic);
     const absl::Status processed =
         with_retries(absl::StrCat("batch of ", records.size(), " records"),
                      [&] { return processor.Process(records); });
@@ -483,7 +532,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     crash_points->Reached(CrashPoint::kAfterStateCommit);
     ownership.AddOffsetsToCommit(NextOffsets(*batch));
     commit_offsets();
-    ownership.UpdateLag((*consumer)->Lag());
+    ownership.UpdateLag(lag());
     if (config.clock == Clock::kEventTime) timers_pending = true;
   }
 

@@ -77,6 +77,11 @@ std::string ChangelogTopic(const Config& config) {
   return config.changelog_topic;
 }
 
+std::string RepartitionTopic(const Config& config) {
+  return config.repartition_topic.empty() ? config.group_id + "-repartition"
+                                          : config.repartition_topic;
+}
+
 namespace {
 
 const std::vector<Option>& Options() {
@@ -148,8 +153,34 @@ const std::vector<Option>& Options() {
          std::string topic = ChangelogTopic(config);
          return topic.empty() ? std::string("off") : topic;
        }},
+      {"repartition-topic", "TOPIC",
+       "Internal topic, partitioned like the input topic, through which an event that arrives "
+       "in another partition than its customer's (a null key, another id as key, another "
+       "partitioner) is passed on to the instance owning the customer, so that every customer "
+       "has one profile. Created if missing. The default name follows --group-id: "
+       "GROUP-ID-repartition.",
+       String(&Config::repartition_topic),
+       [](const Config& config) { return RepartitionTopic(config); }},
+      {"partitioner", "murmur2|consistent",
+       "How upstream producers map keys to partitions, so that the service puts customers "
+       "where the producers do: murmur2 (the Java client's default, and event-gen's) or "
+       "consistent (CRC-32: librdkafka's default, and so kcat's and the Python, Go, .NET and "
+       "C/C++ clients' unless they set partitioner=murmur2_random). A mismatch loses nothing "
+       "but passes most events on through the repartition topic "
+       "(cdp_events_repartitioned_total). Every instance must use the same.",
+       [](Config& config, std::string_view value) {
+         const std::optional<Partitioner> partitioner = ParsePartitioner(value);
+         if (!partitioner.has_value()) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--partitioner: '", A(value), "' is not one of: consistent, murmur2"));
+         }
+         config.partitioner = *partitioner;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return std::string(PartitionerName(config.partitioner)); }},
       {"partitions", "N",
-       "Partitions of the input, output and changelog topics when the service creates them.",
+       "Partitions of the input, output, changelog and repartition topics when the service "
+       "creates them. The input, changelog and repartition topics must have the same count.",
        Int(&Config::partitions, 1, 1024, "--partitions"), Show(&Config::partitions)},
       {"output-format", "json|protobuf", "Encoding of published segment changes.",
        [](Config& config, std::string_view value) {

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cdp/common/partitioner.h"
 
 namespace cdp::service {
 
@@ -29,6 +30,9 @@ struct Config {
   std::string dlq_topic = "customer-events-dlq";
   // Empty: "<group_id>-changelog". "off": no changelog.
   std::string changelog_topic;
+  // Empty: "<group_id>-repartition".
+  std::string repartition_topic;
+  Partitioner partitioner = Partitioner::kMurmur2;
   int partitions = 8;
   std::string output_format = "json";
   std::string currency = "CNY";
@@ -46,6 +50,7 @@ struct Config {
 
 // The changelog topic in use, or "" when it is off.
 [[nodiscard]] std::string ChangelogTopic(const Config& config);
+[[nodiscard]] std::string RepartitionTopic(const Config& config);
 
 struct ParsedCommandLine {
   Config config;

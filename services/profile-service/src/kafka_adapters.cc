@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cdp/common/absl_string.h"
+#include "cdp/kafka/admin.h"
 #include "log.h"
 
 namespace cdp::service {
@@ -38,6 +40,9 @@ absl::Status KafkaSink::Send(pipeline::OutputRecord record) {
           changelog_topic_, record.key,
           record.tombstone ? std::nullopt : std::optional<std::string_view>(record.value), headers,
           record.partition);
+    case pipeline::OutputRecord::Kind::kRepartition:
+      return producer_.Produce(repartition_topic_, record.key, record.value, headers,
+                               record.partition);
   }
   return absl::InternalError("an output record of an unknown kind");
 }
@@ -96,8 +101,8 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
   for (const auto& tp : partitions) {
     auto changelog_empty = Restore(tp);
     if (!changelog_empty.ok()) return changelog_empty.status();
-    auto offset = processor_.ResumeOffset(tp.partition);
-    if (!offset.ok()) return offset.status();
+    auto resume = processor_.ResumeOffset(tp.partition);
+    if (!resume.ok()) return resume.status();
     if (*changelog_empty) {
       auto seeded = processor_.SeedChangelog(tp.partition);
       if (!seeded.ok()) return seeded.status();
@@ -106,16 +111,18 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
             " to its empty changelog");
       }
     }
+    if (repartition_ != nullptr) {
+      const kafka::TopicPartition follower{repartition_->topic, tp.partition};
+      if (absl::Status assigned = repartition_->consumer.Assign(follower, resume->repartition);
+          !assigned.ok()) {
+        return assigned;
+      }
+      std::lock_guard lock(mutex_);
+      Own(follower, resume->repartition);
+    }
     std::lock_guard lock(mutex_);
-    owned_.insert(tp);
-    if (offset->has_value()) {
-      start[tp] = **offset;
-      to_commit_[tp] = **offset;
-    }
-    if (lag_family_ != nullptr) {
-      lag_[tp] = &lag_family_->Add(
-          {{"topic", tp.topic}, {"partition", absl::StrCat(tp.partition.value())}});
-    }
+    Own(tp, resume->input);
+    if (resume->input.has_value()) start[tp] = *resume->input;
   }
   Log("INFO", "assigned ", Describe(partitions), "; resuming from the offsets in local state");
   return start;
@@ -194,17 +201,64 @@ std::map<kafka::TopicPartition, Offset> Ownership::TakeOffsetsToCommit() {
   return std::exchange(to_commit_, {});
 }
 
+void Ownership::Own(const kafka::TopicPartition& tp, std::optional<Offset> offset) {
+  owned_.insert(tp);
+  if (offset.has_value()) to_commit_[tp] = *offset;
+  if (lag_family_ != nullptr) {
+    lag_[tp] =
+        &lag_family_->Add({{"topic", tp.topic}, {"partition", absl::StrCat(tp.partition.value())}});
+  }
+}
+
+void Ownership::Disown(const kafka::TopicPartition& tp) {
+  owned_.erase(tp);
+  to_commit_.erase(tp);
+  if (auto it = lag_.find(tp); it != lag_.end()) {
+    lag_family_->Remove(it->second);
+    lag_.erase(it);
+  }
+}
+
 void Ownership::Release(const std::vector<kafka::TopicPartition>& partitions) {
+  std::vector<kafka::TopicPartition> followers;
   std::lock_guard lock(mutex_);
   for (const auto& tp : partitions) {
     processor_.Release(tp.partition);
-    owned_.erase(tp);
-    to_commit_.erase(tp);
-    if (auto it = lag_.find(tp); it != lag_.end()) {
-      lag_family_->Remove(it->second);
-      lag_.erase(it);
+    Disown(tp);
+    if (repartition_ != nullptr) {
+      followers.push_back({repartition_->topic, tp.partition});
+      Disown(followers.back());
     }
   }
+  if (repartition_ == nullptr) return;
+  if (absl::Status unassigned = repartition_->consumer.Unassign(followers); !unassigned.ok()) {
+    failure_ =
+        absl::InternalError(absl::StrCat("cannot stop reading ", Describe(followers),
+                                         " after they were revoked: ", unassigned.message()));
+  }
+}
+
+absl::StatusOr<int> CheckCoPartitioned(std::string_view bootstrap,
+                                       const kafka::Properties& properties,
+                                       std::string_view input_topic,
+                                       const std::vector<std::string>& followers) {
+  auto partitions = kafka::PartitionCount(bootstrap, properties, input_topic);
+  if (!partitions.ok()) return partitions.status();
+  for (const std::string& topic : followers) {
+    if (topic.empty()) continue;
+    auto count = kafka::PartitionCount(bootstrap, properties, topic);
+    if (!count.ok()) return count.status();
+    if (*count != *partitions) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "topic '", topic, "' has ", *count, " partitions and the input topic '",
+          ToAbsl(input_topic), "' ", *partitions,
+          ": the changelog and repartition topics must have as many partitions as the input "
+          "topic, since each customer's state lives in the partition its id hashes to; "
+          "recreate '",
+          topic, "' with ", *partitions, " partitions or name another topic"));
+    }
+  }
+  return *partitions;
 }
 
 absl::StatusOr<std::vector<kafka::Message>> PollBatch(kafka::Consumer& consumer,
@@ -225,14 +279,17 @@ absl::StatusOr<std::vector<kafka::Message>> PollBatch(kafka::Consumer& consumer,
   return batch;
 }
 
-std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Message>& messages) {
+std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Message>& messages,
+                                                  std::string_view repartition_topic) {
   std::vector<pipeline::InputRecord> records;
   records.reserve(messages.size());
   for (const kafka::Message& message : messages) {
-    records.push_back(pipeline::InputRecord{message.partition(), Offset(message.offset()),
-                                            message.key(), message.value(),
-                                            message.header("content-type").value_or(""),
-                                            message.timestamp().value_or(absl::InfinitePast())});
+    records.push_back(pipeline::InputRecord{
+        message.partition(), Offset(message.offset()), message.key(), message.value(),
+        message.header("content-type").value_or(""),
+        message.timestamp().value_or(absl::InfinitePast()),
+        message.topic() == repartition_topic ? pipeline::InputSource::kRepartition
+                                             : pipeline::InputSource::kInput});
   }
   return records;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cdp/kafka/assigned_consumer.h"
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
@@ -20,16 +21,18 @@
 
 namespace cdp::service {
 
-// Segment changes, dead letters and changelog records go to their topics through one idempotent
-// producer.
+// Segment changes, dead letters, changelog and repartition records go to their topics through one
+// idempotent producer.
 class KafkaSink : public pipeline::OutputSink {
  public:
   KafkaSink(kafka::Producer& producer, std::string change_topic, std::string dlq_topic,
-            std::string changelog_topic, CrashPoints* crash_points = nullptr)
+            std::string changelog_topic, std::string repartition_topic,
+            CrashPoints* crash_points = nullptr)
       : producer_(producer),
         change_topic_(std::move(change_topic)),
         dlq_topic_(std::move(dlq_topic)),
         changelog_topic_(std::move(changelog_topic)),
+        repartition_topic_(std::move(repartition_topic)),
         crash_points_(crash_points) {}
 
   absl::Status Send(pipeline::OutputRecord record) override;
@@ -40,6 +43,7 @@ class KafkaSink : public pipeline::OutputSink {
   std::string change_topic_;
   std::string dlq_topic_;
   std::string changelog_topic_;
+  std::string repartition_topic_;
   CrashPoints* crash_points_;
 };
 
@@ -75,25 +79,38 @@ struct RestoreMetrics {
   prometheus::Gauge& seconds_last;
 };
 
+// The repartition topic's partitions follow the input partitions the group assigns.
+struct RepartitionReader {
+  kafka::AssignedConsumer& consumer;
+  std::string topic;
+};
+
 // Partition ownership: each assigned partition is first brought up to its changelog (when there
-// is one), then starts where its RocksDB state left off, not at the group's committed offset; a
-// partition taken away releases its cached state.
+// is one), then starts where its RocksDB state left off, not at the group's committed offset, and
+// so does the same partition of the repartition topic; a partition taken away releases its cached
+// state and that repartition topic partition.
 class Ownership : public kafka::RebalanceHandler {
  public:
   // `lag_family` gets one gauge per owned partition; nullptr for none. `changelog` nullptr: no
-  // restores (the changelog is off).
+  // restores (the changelog is off). `repartition` nullptr: no repartition topic.
   Ownership(pipeline::Processor& processor, prometheus::Family<prometheus::Gauge>* lag_family,
             state::Store& store, KafkaChangelog* changelog, RestoreMetrics* restore_metrics,
-            CrashPoints* crash_points = nullptr)
+            RepartitionReader* repartition, CrashPoints* crash_points = nullptr)
       : processor_(processor),
         lag_family_(lag_family),
         store_(store),
         changelog_(changelog),
         restore_metrics_(restore_metrics),
+        repartition_(repartition),
         crash_points_(crash_points) {}
 
   // Partitions being restored right now (readable from any thread).
   [[nodiscard]] int restoring() const { return restoring_.load(); }
+
+  // Not OK once a revoked partition of the repartition topic could not be released: its records
+  // would go on arriving for a partition another instance owns, so the caller must stop. Read on
+  // the polling thread.
+  [[nodiscard]] const absl::Status& failure() const { return failure_; }
 
   absl::StatusOr<std::map<kafka::TopicPartition, Offset>> OnAssigned(
       const std::vector<kafka::TopicPartition>& partitions) override;
@@ -113,6 +130,10 @@ class Ownership : public kafka::RebalanceHandler {
 
  private:
   void Release(const std::vector<kafka::TopicPartition>& partitions);
+  // Under mutex_: from now on `tp` is this instance's, with a lag gauge and owed a commit of
+  // `offset`.
+  void Own(const kafka::TopicPartition& tp, std::optional<Offset> offset);
+  void Disown(const kafka::TopicPartition& tp);
 
   // Restores the partition from the changelog if its local state is not the changelog's. True
   // when the changelog partition is empty (the local state, if any, has to be written to it).
@@ -123,13 +144,22 @@ class Ownership : public kafka::RebalanceHandler {
   state::Store& store_;
   KafkaChangelog* changelog_;
   RestoreMetrics* restore_metrics_;
+  RepartitionReader* repartition_;
   CrashPoints* crash_points_;
   std::atomic<int> restoring_ = 0;
+  absl::Status failure_;
   std::mutex mutex_;
   std::map<kafka::TopicPartition, prometheus::Gauge*> lag_;
   std::set<kafka::TopicPartition> owned_;
   std::map<kafka::TopicPartition, Offset> to_commit_;
 };
+
+// The input topic's partition count, checking that each of `followers` (empty names skipped) has
+// as many: a customer's partition must mean the same in all of them.
+[[nodiscard]] absl::StatusOr<int> CheckCoPartitioned(std::string_view bootstrap,
+                                                     const kafka::Properties& properties,
+                                                     std::string_view input_topic,
+                                                     const std::vector<std::string>& followers);
 
 // Polls until `max_records` are in hand or `max_wait` has passed since the first record, so that
 // each batch (and the delivery wait and state commit it costs) covers many records. Returns an
@@ -139,9 +169,10 @@ class Ownership : public kafka::RebalanceHandler {
                                                                     absl::Duration max_wait,
                                                                     absl::Duration idle_timeout);
 
-// Views over consumed messages, valid while `messages` lives.
+// Views over consumed messages, valid while `messages` lives. Those of `repartition_topic` are
+// marked as such.
 [[nodiscard]] std::vector<pipeline::InputRecord> ToInputRecords(
-    const std::vector<kafka::Message>& messages);
+    const std::vector<kafka::Message>& messages, std::string_view repartition_topic);
 
 // The next offset of every partition in a consumed batch, for the group's committed offsets.
 [[nodiscard]] std::map<kafka::TopicPartition, Offset> NextOffsets(

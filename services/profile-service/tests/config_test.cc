@@ -126,6 +126,20 @@ TEST(Config, TheChangelogTopicFollowsTheGroupUnlessNamedOrOff) {
   EXPECT_EQ(ChangelogTopic(off->config), "");
 }
 
+TEST(Config, TheRepartitionTopicFollowsTheGroupAndThePartitionerIsChecked) {
+  auto derived = Parse({"--group-id", "shop-a"});
+  ASSERT_TRUE(derived.ok()) << derived.status();
+  EXPECT_EQ(RepartitionTopic(derived->config), "shop-a-repartition");
+  EXPECT_EQ(derived->config.partitioner, Partitioner::kMurmur2);
+  auto named = Parse({"--repartition-topic", "rekeyed", "--partitioner", "consistent"});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(RepartitionTopic(named->config), "rekeyed");
+  EXPECT_EQ(named->config.partitioner, Partitioner::kConsistent);
+  auto wrong = Parse({"--partitioner", "random"});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("consistent, murmur2"), std::string::npos);
+}
+
 TEST(Config, ShippedExampleFileIsValid) {
   auto parsed = Parse({"--config", CDP_SOURCE_DIR "/deploy/config/profile-service.yaml"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();

@@ -225,7 +225,8 @@ TEST(KafkaLocalTest, CreatesTheProjectTopicsByDefaultAndStopsOnSigint) {
             (std::map<std::string, int>{{"customer-events", 8},
                                         {"segment-changes", 8},
                                         {"customer-events-dlq", 1},
-                                        {"cdp-profile-service-changelog", 8}}));
+                                        {"cdp-profile-service-changelog", 8},
+                                        {"cdp-profile-service-repartition", 8}}));
   kafka.Signal(SIGINT);
   EXPECT_THAT(kafka.Wait(absl::Seconds(20)), Optional(0)) << kafka.Stderr();
 }

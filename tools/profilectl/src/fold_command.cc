@@ -28,6 +28,8 @@ constexpr FlagSpec kFlags[] = {
     {"changes", "FILE"},
     {"rejects", "FILE"},
     {"dedup-retention", "DURATION"},
+    {"partitions", "N"},
+    {"partitioner", "murmur2|consistent"},
     {"max-record-bytes", "N"},
 };
 
@@ -55,6 +57,12 @@ offsets within each partition):
   --currency CODE             reporting currency (default CNY)
   --dedup-retention DURATION  how long an event_id is remembered (default 168h)
   --max-record-bytes N        larger records are rejected as oversize (default 1048576)
+  --partitions N              the input topic's partition count: a valid event in another
+                              partition than its customer's is applied in the customer's, as
+                              the service does through its repartition topic (without it,
+                              every event is applied where it arrives)
+  --partitioner NAME          with --partitions, how customers map to partitions, as the
+                              service's --partitioner: murmur2 (default) or consistent
   --changes FILE              write the segment changes here, one JSON line each, as the service
                               publishes them
   --rejects FILE              write {"partition", "offset", "reason", "detail"} per rejected
@@ -137,6 +145,25 @@ absl::StatusOr<FoldCommand> ReadCommand(const Arguments& args) {
                      "' is not a whole number of bytes");
     }
     command.fold.decode.max_record_bytes = bytes;
+  }
+  if (const auto partitions = args.Flag("partitions")) {
+    std::int32_t count = 0;
+    const auto [end, error] =
+        std::from_chars(partitions->data(), partitions->data() + partitions->size(), count);
+    if (error != std::errc() || end != partitions->data() + partitions->size() || count < 1) {
+      return invalid("--partitions: '" + std::string(*partitions) +
+                     "' is not a positive number of partitions");
+    }
+    command.fold.routing = FoldRouting{.partitions = count};
+  }
+  if (const auto partitioner = args.Flag("partitioner")) {
+    const std::optional<Partitioner> parsed = ParsePartitioner(*partitioner);
+    if (!parsed.has_value()) {
+      return invalid("--partitioner: '" + std::string(*partitioner) +
+                     "' is not one of: murmur2, consistent");
+    }
+    if (!command.fold.routing.has_value()) return invalid("--partitioner needs --partitions");
+    command.fold.routing->partitioner = *parsed;
   }
   command.changes = std::string(args.Flag("changes").value_or(""));
   command.rejects = std::string(args.Flag("rejects").value_or(""));

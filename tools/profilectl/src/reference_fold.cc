@@ -39,22 +39,27 @@ absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
     return Outcome::kRejected;
   }
 
+  const Partition home = options_.routing.has_value()
+                             ? PartitionFor(event.customer_id(), options_.routing->partitions,
+                                            options_.routing->partitioner)
+                             : record.partition;
+  PartitionState& applied_in = partitions_[home];
   const absl::Time before =
-      options_.clock == ClockMode::kWall ? options_.validation_now : state.watermark;
-  if (auto seen = state.seen_until.find(event.event_id());
-      seen != state.seen_until.end() && before < seen->second) {
+      options_.clock == ClockMode::kWall ? options_.validation_now : applied_in.watermark;
+  if (auto seen = applied_in.seen_until.find(event.event_id());
+      seen != applied_in.seen_until.end() && before < seen->second) {
     return Outcome::kDuplicate;
   }
 
   absl::Time now = options_.validation_now;
   if (options_.clock == ClockMode::kEventTime) {
-    state.watermark = std::max(state.watermark, ToAbslTime(event.occurred_at()));
-    now = state.watermark;
+    applied_in.watermark = std::max(applied_in.watermark, ToAbslTime(event.occurred_at()));
+    now = applied_in.watermark;
   }
-  const auto key = std::make_pair(record.partition, event.customer_id());
+  const auto key = std::make_pair(home, event.customer_id());
   v1::CustomerProfile& profile = profiles_[key];
   if (engine_.Apply(event, now, profile, changes_)) profiles_.erase(key);
-  state.seen_until[event.event_id()] = now + options_.dedup_retention;
+  applied_in.seen_until[event.event_id()] = now + options_.dedup_retention;
   return Outcome::kApplied;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "cdp/common/partitioner.h"
 #include "cdp/common/strong_type.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
@@ -26,6 +27,12 @@ enum class ClockMode {
   kEventTime,
 };
 
+// Customers to their partition, as the service's repartition topic does.
+struct FoldRouting {
+  std::int32_t partitions = 1;
+  Partitioner partitioner = Partitioner::kMurmur2;
+};
+
 struct FoldOptions {
   ClockMode clock = ClockMode::kWall;
   // The service checks occurred_at bounds against its wall clock in both modes; this stands in
@@ -33,6 +40,8 @@ struct FoldOptions {
   absl::Time validation_now = absl::UnixEpoch();
   absl::Duration dedup_retention = absl::Hours(7 * 24);
   core::DecodeOptions decode;
+  // Unset: every event is applied in the partition it arrives in.
+  std::optional<FoldRouting> routing;
 };
 
 // What became of one record.
@@ -47,6 +56,9 @@ struct RejectedRecord {
 // The pipeline's semantics without Kafka or RocksDB, for checking the service against: records in
 // consumption order are decoded, validated, deduplicated by event_id per partition, applied to one
 // profile per (partition, customer) with the core Engine, and their segment changes collected.
+// With routing, an event is applied in its customer's partition at once, where the service passes
+// it on through the repartition topic: the two agree when each customer's wrongly placed events
+// all arrive in one partition and the customer's partition has no other input.
 //
 // The service checks dedup expiry against "now" at the start of each batch, this fold at each
 // record; the two agree whenever repeats come less than the retention after the first sighting.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arguments.h"
+#include "cdp/common/partitioner.h"
 #include "commands.h"
 
 namespace cdp::profilectl {
@@ -142,6 +143,35 @@ TEST_F(FoldCommandTest, LoadsTheDefaultCatalogue) {
             kExitOk)
       << err_.str();
   EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(FoldCommandTest, PartitionsRouteCustomersToTheirPartition) {
+  const std::string event =
+      R"("{\"event_id\": \"e1\", \"customer_id\": \"c1\", \"occurred_at\": \"2024-03-01T10:00:00Z\", \"purchase\": {\"total_amount\": 100}}")";
+  const int home = PartitionFor("c1", 4, Partitioner::kConsistent).value();
+  const int away = (home + 1) % 4;
+  Write("events.jsonl",
+        R"({"partition": )" + std::to_string(away) + R"(, "offset": 0, "value": )" + event + "}\n");
+  ASSERT_EQ(Run({"--segments", Path("segments.yaml"), "--clock", "wall", "--partitions", "4",
+                 "--partitioner", "consistent", Path("events.jsonl")}),
+            kExitOk)
+      << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr(R"("partition":)" + std::to_string(home)));
+  // Without --partitions it stays where it arrived.
+  ASSERT_EQ(Run({"--segments", Path("segments.yaml"), "--clock", "wall", Path("events.jsonl")}),
+            kExitOk);
+  EXPECT_THAT(out_.str(), HasSubstr(R"("partition":)" + std::to_string(away)));
+
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--partitions", "0"},
+                                              {"--partitions", "four"},
+                                              {"--partitioner", "consistent"},
+                                              {"--partitions", "4", "--partitioner", "random"}}) {
+    std::vector<std::string> args = {"--segments", Path("segments.yaml"), "--clock", "wall"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    args.push_back(Path("events.jsonl"));
+    EXPECT_EQ(Run(args), kExitUsage) << bad[0];
+  }
+  EXPECT_THAT(err_.str(), HasSubstr("murmur2, consistent"));
 }
 
 TEST_F(FoldCommandTest, HelpExitsWithZero) {

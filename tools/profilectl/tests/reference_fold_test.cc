@@ -84,11 +84,13 @@ class ReferenceFoldTest : public ::testing::Test {
   }
 
   ReferenceFold MakeFold(ClockMode clock, const std::string& now,
-                         absl::Duration retention = absl::Hours(7 * 24)) {
-    return ReferenceFold(
-        *engine_,
-        FoldOptions{
-            .clock = clock, .validation_now = At(now), .dedup_retention = retention, .decode = {}});
+                         absl::Duration retention = absl::Hours(7 * 24),
+                         std::optional<FoldRouting> routing = std::nullopt) {
+    return ReferenceFold(*engine_, FoldOptions{.clock = clock,
+                                               .validation_now = At(now),
+                                               .dedup_retention = retention,
+                                               .decode = {},
+                                               .routing = routing});
   }
 
   static Outcome Consume(ReferenceFold& fold, const EventRecord& record) {
@@ -131,6 +133,25 @@ TEST_F(ReferenceFoldTest, ARepeatedEventIdIsAppliedOncePerPartition) {
   EXPECT_EQ(ProfileOf(fold, 0, "c1").events_applied(), 1);
   EXPECT_EQ(ProfileOf(fold, 1, "c1").events_applied(), 1);
   EXPECT_EQ(fold.changes().size(), 4u);
+}
+
+TEST_F(ReferenceFoldTest, WithRoutingEventsApplyInTheirCustomersPartition) {
+  constexpr std::int32_t kPartitions = 4;
+  ReferenceFold fold = MakeFold(ClockMode::kEventTime, "2024-03-02T00:00:00Z", absl::Hours(7 * 24),
+                                FoldRouting{.partitions = kPartitions});
+  const int home = PartitionFor("c1", kPartitions, Partitioner::kMurmur2).value();
+  const int away = (home + 1) % kPartitions;
+  const std::string event = Purchase("e1", "c1", "2024-03-01T10:00:00Z");
+  EXPECT_EQ(Consume(fold, Record(away, 0, event)), Outcome::kApplied);
+  // Retried through another partition, still the same customer's event.
+  EXPECT_EQ(Consume(fold, Record((home + 2) % kPartitions, 0, event)), Outcome::kDuplicate);
+  EXPECT_EQ(Consume(fold, Record(home, 0, event)), Outcome::kDuplicate);
+  EXPECT_EQ(fold.profiles().size(), 1u);
+  EXPECT_EQ(ProfileOf(fold, home, "c1").events_applied(), 1);
+  // Invalid records are rejected where they arrive.
+  EXPECT_EQ(Consume(fold, Record(away, 1, "not json")), Outcome::kRejected);
+  ASSERT_EQ(fold.rejects().size(), 1u);
+  EXPECT_EQ(fold.rejects()[0].partition, Partition(away));
 }
 
 TEST_F(ReferenceFoldTest, DedupEntriesExpireAfterTheRetention) {

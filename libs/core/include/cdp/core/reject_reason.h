@@ -24,6 +24,7 @@ enum class RejectReason {
   kInvalidDate,          // invalid_date: birth_date or a date that is not YYYY-MM-DD
   kInvalidRating,        // invalid_rating: rating outside 1-5 or score outside 0-10
   kTimestampOutOfRange,  // timestamp_out_of_range: occurred_at too far in the future or past
+  kMisrouted,            // misrouted: a repartitioned event in a partition its customer is not in
   kCount                 // not a reason: the number of reasons
 };
 

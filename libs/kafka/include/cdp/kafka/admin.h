@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cdp/kafka/types.h"
 
@@ -26,5 +27,12 @@ struct TopicSpec {
                                         const Properties& properties,
                                         const std::vector<TopicSpec>& topics,
                                         absl::Duration timeout = absl::Seconds(30));
+
+// The number of partitions of `topic`, from a fresh metadata request. NotFound when the cluster
+// does not have the topic: asking never creates it, even on brokers that auto-create topics.
+[[nodiscard]] absl::StatusOr<int> PartitionCount(std::string_view bootstrap_servers,
+                                                 const Properties& properties,
+                                                 std::string_view topic,
+                                                 absl::Duration timeout = absl::Seconds(30));
 
 }  // namespace cdp::kafka

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "cdp/core/reject_reason.h"
+#include "cdp/pipeline/records.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/v1/customer_event.pb.h"
 #include "cdp/v1/segment_change.pb.h"
@@ -22,15 +23,20 @@ namespace cdp::pipeline {
 // No customer id is ever a label.
 class PipelineMetrics {
  public:
+  // `repartition_topic` empty: none is consumed.
   PipelineMetrics(prometheus::Registry& registry, const rules::SegmentCatalogue& catalogue,
-                  std::string_view input_topic);
+                  std::string_view input_topic, std::string_view repartition_topic = "");
 
-  void CountConsumed(std::size_t n) { consumed_->Increment(static_cast<double>(n)); }
+  void CountConsumed(InputSource source, std::size_t n) {
+    (source == InputSource::kInput ? consumed_ : consumed_repartitioned_)
+        ->Increment(static_cast<double>(n));
+  }
   void CountApplied(v1::CustomerEvent::PayloadCase type);
   void CountRejected(core::RejectReason reason) {
     rejected_[static_cast<std::size_t>(reason)]->Increment();
   }
   void CountDuplicate() { duplicates_->Increment(); }
+  void CountRepartitioned() { repartitioned_->Increment(); }
   void CountChange(const v1::SegmentChange& change);
   void CountBatch(double seconds) {
     batches_->Increment();
@@ -59,10 +65,12 @@ class PipelineMetrics {
   void AddSegment(const std::string& dimension, const std::string& segment);
 
   prometheus::Counter* consumed_;
+  prometheus::Counter* consumed_repartitioned_ = nullptr;
   std::array<prometheus::Counter*, 16> applied_{};
   std::array<prometheus::Counter*, static_cast<std::size_t>(core::RejectReason::kCount)>
       rejected_{};
   prometheus::Counter* duplicates_;
+  prometheus::Counter* repartitioned_;
   // Dimension ("" for independent segments), then segment; transparent, so a change's
   // names find their counters without building a key.
   std::map<std::string, std::map<std::string, Direction, std::less<>>, std::less<>> changes_;

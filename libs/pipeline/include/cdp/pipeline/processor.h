@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cdp/common/partitioner.h"
 #include "cdp/common/strong_type.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
@@ -31,8 +32,22 @@ enum class ClockMode {
   kEventTime,
 };
 
+// Which partition each customer belongs to, so that each has one profile, in one partition.
+struct Routing {
+  // Of the input topic, and of the repartition, changelog and state alike.
+  std::int32_t partitions = 1;
+  // As the upstream producers hash their keys: then only wrongly keyed records are passed on.
+  Partitioner partitioner = Partitioner::kMurmur2;
+  std::string repartition_topic;
+};
+
 struct ProcessorOptions {
   std::string input_topic = "customer-events";
+  // Set: a valid input event whose customer_id belongs to another partition than the one it
+  // arrived in (a null key, another id as key, another partitioner) is not applied there but
+  // passed on, unchanged, to its customer's partition of the repartition topic, whose records
+  // are applied like input. Unset: every event is applied in the partition it arrives in.
+  std::optional<Routing> routing = std::nullopt;
   ClockMode clock = ClockMode::kWall;
   // A repeated event_id within this window of its first sighting is applied once.
   absl::Duration dedup_retention = absl::Hours(7 * 24);
@@ -108,9 +123,14 @@ class Processor {
   // Partitions whose stored profiles still have to be re-evaluated for changed definitions.
   [[nodiscard]] std::size_t PartitionsToReevaluate() const;
 
-  // Where to resume a partition: the offset its state recorded, nullopt if it has none. The
-  // partition is owned from then on.
-  [[nodiscard]] absl::StatusOr<std::optional<Offset>> ResumeOffset(Partition partition);
+  // Where to resume a partition: the offsets its state recorded, nullopt where it has none.
+  struct ResumePoint {
+    std::optional<Offset> input;
+    // In the same-numbered partition of the repartition topic.
+    std::optional<Offset> repartition;
+  };
+  // The partition is owned from then on.
+  [[nodiscard]] absl::StatusOr<ResumePoint> ResumeOffset(Partition partition);
   // With the changelog: writes every stored profile of the partition and a checkpoint to it,
   // for a partition whose changelog is empty while its local state is not (state kept before the
   // changelog was turned on), so that another owner can restore it. Call after ResumeOffset.

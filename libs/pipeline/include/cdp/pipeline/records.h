@@ -11,6 +11,14 @@
 
 namespace cdp::pipeline {
 
+// Where an input record was consumed from.
+enum class InputSource {
+  kInput,
+  // The repartition topic: an input event the owner of another partition passed on to the
+  // partition its customer belongs to.
+  kRepartition,
+};
+
 // One consumed input record, as the Kafka adapter hands it over. Views stay valid for the
 // duration of one Processor::Process call.
 struct InputRecord {
@@ -20,6 +28,7 @@ struct InputRecord {
   std::optional<std::string_view> value;  // nullopt: null value (a tombstone)
   std::string_view content_type;          // the `content-type` header, if any
   absl::Time broker_time = absl::InfinitePast();
+  InputSource source = InputSource::kInput;
 };
 
 struct Header {
@@ -30,13 +39,14 @@ struct Header {
 struct OutputRecord {
   // kChangelog: a profile (keyed by customer id; a tombstone when it was deleted) or a
   // partition's checkpoint (empty key), for the changelog partition of the same number as the
-  // input partition it belongs to.
-  enum class Kind { kSegmentChange, kDeadLetter, kChangelog };
+  // input partition it belongs to. kRepartition: an input record, as it was, keyed by its
+  // customer id, for the repartition topic's partition of the customer.
+  enum class Kind { kSegmentChange, kDeadLetter, kChangelog, kRepartition };
   Kind kind;
   std::string key;
   std::string value;
   std::vector<Header> headers;
-  // Set for kChangelog: the partition it goes to.
+  // Set for kChangelog and kRepartition: the partition it goes to.
   std::optional<Partition> partition = std::nullopt;
   // A null value rather than `value`.
   bool tombstone = false;
@@ -58,7 +68,8 @@ inline constexpr std::string_view kChangelogKindHeader = "cdp-changelog";
 inline constexpr std::string_view kChangelogProfile = "profile";
 inline constexpr std::string_view kChangelogCheckpoint = "checkpoint";
 
-// DLQ header names: a stable contract for whoever drains the dead-letter topic.
+// DLQ header names: a stable contract for whoever drains the dead-letter topic. Records passed on
+// to the repartition topic carry the source headers too.
 inline constexpr std::string_view kDlqReasonHeader = "cdp-reject-reason";
 inline constexpr std::string_view kDlqDetailHeader = "cdp-reject-detail";
 inline constexpr std::string_view kDlqTopicHeader = "cdp-source-topic";

@@ -53,11 +53,15 @@ class Store {
     void DeleteProfile(Partition partition, std::string_view customer_id);
     // SeenEvents reports the event as seen until `expires_at`.
     void MarkSeen(Partition partition, std::string_view event_id, absl::Time expires_at);
-    // The offset of the next input record to consume in `partition`.
+    // The offset of the next input record to consume in `partition`; nullopt for none yet (only
+    // its repartition topic partition had records), which ReadOffset reads back as nullopt.
     // `event_time`: in event-time mode, the partition's "now" (latest occurred_at applied), kept
     // with the offset so that a restart resumes with the same clock.
-    void SetOffset(Partition partition, Offset next,
+    void SetOffset(Partition partition, std::optional<Offset> next,
                    std::optional<absl::Time> event_time = std::nullopt);
+    // The offset of the next record to consume in the same-numbered partition of the repartition
+    // topic, which brings the partition's customers their wrongly keyed events.
+    void SetRepartitionOffset(Partition partition, Offset next);
     // Moves the customer's timer from `previous` to `next` (either may be nullopt = no timer):
     // removes the index entry due at `previous` and adds one due at `next`. Nothing when equal.
     // Goes in the batch of the profile that carries `next`: both commit, or neither does.
@@ -128,6 +132,9 @@ class Store {
 
   // The partition's next input offset, nullopt if it never committed one.
   [[nodiscard]] absl::StatusOr<std::optional<Offset>> ReadOffset(Partition partition) const;
+  // The partition's next repartition topic offset, nullopt if it never committed one.
+  [[nodiscard]] absl::StatusOr<std::optional<Offset>> ReadRepartitionOffset(
+      Partition partition) const;
   // The event time committed with the partition's offset, nullopt if none was.
   [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> ReadEventTime(Partition partition) const;
 

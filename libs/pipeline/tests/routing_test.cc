@@ -1,0 +1,238 @@
+// Routing customers to their partition: wrongly placed input goes through the repartition topic.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cdp/common/partitioner.h"
+#include "cdp/pipeline/changelog.h"
+#include "cdp/pipeline/processor.h"
+#include "cdp/v1/partition_state.pb.h"
+#include "prometheus/registry.h"
+#include "test_support.h"
+
+namespace cdp::pipeline {
+namespace {
+
+using test_support::Interaction;
+using test_support::MemoryBroker;
+using test_support::Purchase;
+using test_support::TestDir;
+using test_support::TestEngine;
+
+constexpr std::int32_t kPartitions = 4;
+constexpr std::string_view kRepartitionTopic = "events-repartition";
+
+Partition Home(std::string_view customer) {
+  return PartitionFor(customer, kPartitions, Partitioner::kConsistent);
+}
+
+Partition Elsewhere(std::string_view customer) {
+  return Partition((Home(customer).value() + 1) % kPartitions);
+}
+
+std::string HeaderOf(const OutputRecord& record, std::string_view key) {
+  for (const Header& header : record.headers) {
+    if (header.key == key) return header.value;
+  }
+  return "<absent>";
+}
+
+class RoutingTest : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  void SetUp() override { Open(TestDir("_a"), ClockMode::kWall, true); }
+  void TearDown() override {
+    processor_.reset();
+    store_.reset();
+    for (const auto& dir : dirs_) std::filesystem::remove_all(dir);
+  }
+
+  void Open(std::filesystem::path dir, ClockMode clock, bool fresh) {
+    processor_.reset();
+    store_.reset();
+    if (fresh) std::filesystem::remove_all(dir);
+    dirs_.push_back(dir);
+    auto store = state::Store::Open(state::StoreOptions{.path = dir.string()});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    ProcessorOptions options;
+    options.input_topic = "events";
+    options.routing =
+        Routing{kPartitions, Partitioner::kConsistent, std::string(kRepartitionTopic)};
+    options.clock = clock;
+    options.changelog = true;
+    options.lanes = GetParam();
+    options.parallel_min_records = 1;
+    registry_ = std::make_unique<prometheus::Registry>();
+    metrics_ = std::make_unique<PipelineMetrics>(*registry_, engine_->catalogue(), "events",
+                                                 kRepartitionTopic);
+    processor_ = std::make_unique<Processor>(
+        engine_, *store_, broker_, [this] { return now_; }, options, metrics_.get());
+  }
+
+  absl::Status Consume(InputSource source, Partition partition, std::int64_t offset,
+                       const std::string& value, std::string_view content_type = "") {
+    const InputRecord record{partition, Offset(offset), std::string_view("some-device"),
+                             value,     content_type,   absl::InfinitePast(),
+                             source};
+    return processor_->Process(std::span<const InputRecord>(&record, 1));
+  }
+
+  std::optional<v1::CustomerProfile> Stored(std::string_view customer, Partition partition) {
+    auto profile = store_->ReadProfile(partition, customer);
+    EXPECT_TRUE(profile.ok()) << profile.status();
+    return profile.ok() ? *profile : std::nullopt;
+  }
+
+  double CounterValue(std::string_view name) const {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name == name && family.metric.size() == 1) return family.metric[0].counter.value;
+    }
+    ADD_FAILURE() << "no counter " << name;
+    return -1;
+  }
+
+  // The partition's last changelog checkpoint.
+  v1::ChangelogCheckpoint LastCheckpoint(Partition partition) {
+    v1::ChangelogCheckpoint checkpoint;
+    const auto& log = broker_.log(partition);
+    for (auto record = log.rbegin(); record != log.rend(); ++record) {
+      if (record->kind == kChangelogCheckpoint) {
+        EXPECT_TRUE(checkpoint.ParseFromString(record->value.value_or("")));
+        return checkpoint;
+      }
+    }
+    ADD_FAILURE() << "no checkpoint in partition " << partition.value();
+    return checkpoint;
+  }
+
+  std::shared_ptr<const core::Engine> engine_ = TestEngine();
+  absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);  // 2026-05-28
+  MemoryBroker broker_;
+  std::vector<std::filesystem::path> dirs_;
+  std::unique_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<PipelineMetrics> metrics_;
+  std::unique_ptr<state::Store> store_;
+  std::unique_ptr<Processor> processor_;
+};
+
+TEST_P(RoutingTest, AnEventInAnotherCustomersPartitionIsPassedOnUnchanged) {
+  const std::string event = Purchase("e1", "c1", "2026-05-28T00:00:00Z");
+  ASSERT_TRUE(Consume(InputSource::kInput, Elsewhere("c1"), 7, event, "application/json").ok());
+
+  EXPECT_FALSE(Stored("c1", Elsewhere("c1")).has_value());
+  EXPECT_FALSE(Stored("c1", Home("c1")).has_value());
+  EXPECT_TRUE(broker_.changes_.empty());
+  ASSERT_EQ(broker_.other_outputs_.size(), 1u);
+  const OutputRecord& passed = broker_.other_outputs_[0];
+  EXPECT_EQ(passed.kind, OutputRecord::Kind::kRepartition);
+  EXPECT_EQ(passed.key, "c1");
+  EXPECT_EQ(passed.value, event);
+  EXPECT_EQ(passed.partition, Home("c1"));
+  EXPECT_EQ(HeaderOf(passed, "content-type"), "application/json");
+  EXPECT_EQ(HeaderOf(passed, kDlqTopicHeader), "events");
+  EXPECT_EQ(HeaderOf(passed, kDlqPartitionHeader), std::to_string(Elsewhere("c1").value()));
+  EXPECT_EQ(HeaderOf(passed, kDlqOffsetHeader), "7");
+  EXPECT_EQ(CounterValue("cdp_events_repartitioned_total"), 1.0);
+
+  // The input partition moved past it, and says so in its checkpoint.
+  auto resume = processor_->ResumeOffset(Elsewhere("c1"));
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->input, Offset(8));
+  EXPECT_EQ(resume->repartition, std::nullopt);
+  EXPECT_EQ(LastCheckpoint(Elsewhere("c1")).next_offset(), 8);
+}
+
+TEST_P(RoutingTest, RepartitionedEventsApplyInTheirPartitionWithAnOffsetOfTheirOwn) {
+  const Partition home = Home("c1");
+  ASSERT_TRUE(
+      Consume(InputSource::kInput, home, 4, Purchase("e1", "c1", "2026-05-28T00:00:00Z")).ok());
+  ASSERT_TRUE(
+      Consume(InputSource::kRepartition, home, 0, Interaction("e2", "c1", "2026-05-28T01:00:00Z"))
+          .ok());
+  // A publish retried through another partition is still a duplicate.
+  ASSERT_TRUE(
+      Consume(InputSource::kRepartition, home, 1, Purchase("e1", "c1", "2026-05-28T00:00:00Z"))
+          .ok());
+
+  const auto profile = Stored("c1", home);
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->events_applied(), 2);
+  EXPECT_EQ(profile->orders_total(), 1);
+  EXPECT_TRUE(broker_.other_outputs_.empty());
+  auto resume = processor_->ResumeOffset(home);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->input, Offset(5));
+  EXPECT_EQ(resume->repartition, Offset(2));
+  const v1::ChangelogCheckpoint checkpoint = LastCheckpoint(home);
+  EXPECT_EQ(checkpoint.next_offset(), 5);
+  EXPECT_EQ(checkpoint.repartition_next_offset(), 2);
+
+  // Both offsets survive a restart, and a restore from the changelog on another machine.
+  processor_.reset();
+  store_.reset();
+  Open(dirs_.back(), ClockMode::kWall, false);
+  resume = processor_->ResumeOffset(home);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->repartition, Offset(2));
+  Open(TestDir("_b"), ClockMode::kWall, true);
+  ASSERT_TRUE(RestoreFromChangelog(*store_, broker_, home).ok());
+  resume = processor_->ResumeOffset(home);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->input, Offset(5));
+  EXPECT_EQ(resume->repartition, Offset(2));
+  EXPECT_EQ(Stored("c1", home)->events_applied(), 2);
+}
+
+TEST_P(RoutingTest, APartitionWithOnlyRepartitionedInputKeepsItsEventTime) {
+  Open(TestDir("_a"), ClockMode::kEventTime, true);
+  const Partition home = Home("c1");
+  ASSERT_TRUE(
+      Consume(InputSource::kRepartition, home, 0, Purchase("e1", "c1", "2025-01-01T00:00:00Z"))
+          .ok());
+  // Passed on, an event does not move the clock of the partition it arrived in.
+  ASSERT_TRUE(
+      Consume(InputSource::kInput, Elsewhere("c1"), 0, Purchase("e2", "c1", "2025-06-01T00:00:00Z"))
+          .ok());
+  EXPECT_EQ(*store_->ReadEventTime(Elsewhere("c1")), std::nullopt);
+
+  Open(dirs_.back(), ClockMode::kEventTime, false);
+  EXPECT_EQ(*store_->ReadEventTime(home), absl::FromUnixSeconds(1'735'689'600));
+  auto resume = processor_->ResumeOffset(home);
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->input, std::nullopt);
+  EXPECT_EQ(resume->repartition, Offset(1));
+  // The restarted clock judges an older event at January 1st, not at its own time.
+  ASSERT_TRUE(
+      Consume(InputSource::kRepartition, home, 1, Purchase("e3", "c1", "2024-11-01T00:00:00Z"))
+          .ok());
+  EXPECT_EQ(Stored("c1", home)->tiers().at("lifecycle"), "active");
+}
+
+TEST_P(RoutingTest, InvalidRecordsAreRejectedWhereTheyArriveAndMisroutedOnesTooFromRepartition) {
+  ASSERT_TRUE(Consume(InputSource::kInput, Elsewhere("c1"), 3, "not json").ok());
+  ASSERT_TRUE(Consume(InputSource::kRepartition, Elsewhere("c1"), 9,
+                      Purchase("e1", "c1", "2026-05-28T00:00:00Z"))
+                  .ok());
+  ASSERT_EQ(broker_.other_outputs_.size(), 2u);
+  const OutputRecord& undecodable = broker_.other_outputs_[0];
+  EXPECT_EQ(undecodable.kind, OutputRecord::Kind::kDeadLetter);
+  EXPECT_EQ(HeaderOf(undecodable, kDlqReasonHeader), "undecodable");
+  EXPECT_EQ(HeaderOf(undecodable, kDlqTopicHeader), "events");
+  const OutputRecord& misrouted = broker_.other_outputs_[1];
+  EXPECT_EQ(misrouted.kind, OutputRecord::Kind::kDeadLetter);
+  EXPECT_EQ(HeaderOf(misrouted, kDlqReasonHeader), "misrouted");
+  EXPECT_EQ(HeaderOf(misrouted, kDlqTopicHeader), kRepartitionTopic);
+  EXPECT_EQ(HeaderOf(misrouted, kDlqOffsetHeader), "9");
+  EXPECT_NE(HeaderOf(misrouted, kDlqDetailHeader).find("--partitioner"), std::string::npos);
+  EXPECT_FALSE(Stored("c1", Elsewhere("c1")).has_value());
+  auto resume = processor_->ResumeOffset(Elsewhere("c1"));
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->input, Offset(4));
+  EXPECT_EQ(resume->repartition, Offset(10));
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));
+
+}  // namespace
+}  // namespace cdp::pipeline
