@@ -57,10 +57,12 @@ OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& reject
 // The record as it came, keyed by its customer, for the customer's partition. Consumed from there
 // it decodes as it did here: its value and content type are unchanged.
 OutputRecord Repartitioned(const InputRecord& record, std::string_view customer_id, Partition home,
-                           std::string_view input_topic) {
+                           std::string_view input_topic, absl::Time source_clock) {
   OutputRecord out{OutputRecord::Kind::kRepartition, std::string(customer_id),
                    std::string(record.value.value_or("")), SourceHeaders(record, input_topic),
                    home};
+  out.headers.push_back(
+      {std::string(kSourceClockHeader), absl::StrCat(absl::ToUnixMicros(source_clock))});
   if (!record.content_type.empty()) {
     out.headers.push_back({"content-type", std::string(record.content_type)});
   }
@@ -645,6 +647,13 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
   // batch is processed and the final Flush waits only for the tail.
   auto send = [&](OutputRecord record) { work.Send(sink_, std::move(record)); };
   work.accepted.reserve(work.records.size());
+  // The partition's clock as the batch starts: InfinitePast in event-time mode before its first
+  // event.
+  auto clock_of = [&](Partition partition) {
+    if (options_.clock == ClockMode::kWall) return wall;
+    auto it = lane.watermarks.find(partition);
+    return it == lane.watermarks.end() ? absl::InfinitePast() : it->second;
+  };
   for (const InputRecord* record : work.records) {
     const bool repartitioned = record->source == InputSource::kRepartition;
     Offset& next = (repartitioned ? work.repartition_next_offsets : work.next_offsets)
@@ -671,7 +680,8 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       if (home != record->partition) {
         if (!repartitioned) {
           if (metrics_ != nullptr) metrics_->CountRepartitioned();
-          send(Repartitioned(*record, event.customer_id(), home, options_.input_topic));
+          send(Repartitioned(*record, event.customer_id(), home, options_.input_topic,
+                             clock_of(record->partition)));
           continue;
         }
         // Passed on again, it could go back and forth between instances for ever.
@@ -693,13 +703,13 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
   }
 
   work.watermarks_before = lane.watermarks;
-  auto now_for = [&](Partition partition) {
-    if (options_.clock == ClockMode::kWall) return wall;
-    auto it = lane.watermarks.find(partition);
-    return it == lane.watermarks.end() ? absl::InfinitePast() : it->second;
-  };
 
-  // Drop events already applied, in earlier batches (state) or earlier in this one.
+  // Drop events already applied, in earlier batches (state) or earlier in this one. A dedup
+  // entry counts until its expiry on the partition's clock; an event passed on from another
+  // partition is judged at the clock its source had when it passed it on, if earlier. Otherwise
+  // a replay of it (its source died before committing) could come after the clock here has
+  // moved on by more than the retention: in event-time mode one batch of the source may span
+  // days of history.
   std::vector<bool> duplicate(work.accepted.size(), false);
   {
     std::map<Partition, std::vector<std::size_t>> by_partition;
@@ -707,14 +717,23 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       by_partition[work.accepted[i].record->partition].push_back(i);
     }
     for (auto& [partition, indexes] : by_partition) {
-      std::vector<std::string_view> ids;
-      ids.reserve(indexes.size());
-      for (std::size_t i : indexes) ids.push_back(work.accepted[i].event.event_id());
-      auto seen = store_.SeenEvents(partition, ids, now_for(partition));
-      if (!seen.ok()) return seen.status();
+      const absl::Time partition_now = clock_of(partition);
+      std::map<absl::Time, std::vector<std::size_t>> by_now;
+      for (std::size_t i : indexes) {
+        const std::optional<absl::Time>& source = work.accepted[i].record->source_clock;
+        by_now[source.has_value() ? std::min(*source, partition_now) : partition_now].push_back(i);
+      }
+      for (const auto& [now, group] : by_now) {
+        std::vector<std::string_view> ids;
+        ids.reserve(group.size());
+        for (std::size_t i : group) ids.push_back(work.accepted[i].event.event_id());
+        auto seen = store_.SeenEvents(partition, ids, now);
+        if (!seen.ok()) return seen.status();
+        for (std::size_t j = 0; j < group.size(); ++j) duplicate[group[j]] = (*seen)[j];
+      }
       std::unordered_set<std::string_view> in_batch;
-      for (std::size_t j = 0; j < indexes.size(); ++j) {
-        duplicate[indexes[j]] = (*seen)[j] || !in_batch.insert(ids[j]).second;
+      for (std::size_t i : indexes) {
+        if (!in_batch.insert(work.accepted[i].event.event_id()).second) duplicate[i] = true;
       }
     }
   }

@@ -71,10 +71,11 @@ class RoutingTest : public ::testing::TestWithParam<std::size_t> {
   }
 
   absl::Status Consume(InputSource source, Partition partition, std::int64_t offset,
-                       const std::string& value, std::string_view content_type = "") {
+                       const std::string& value, std::string_view content_type = "",
+                       std::optional<absl::Time> source_clock = std::nullopt) {
     const InputRecord record{partition, Offset(offset), std::string_view("some-device"),
                              value,     content_type,   absl::InfinitePast(),
-                             source};
+                             source,    source_clock};
     return processor_->Process(std::span<const InputRecord>(&record, 1));
   }
 
@@ -133,6 +134,7 @@ TEST_P(RoutingTest, AnEventInAnotherCustomersPartitionIsPassedOnUnchanged) {
   EXPECT_EQ(HeaderOf(passed, kDlqTopicHeader), "events");
   EXPECT_EQ(HeaderOf(passed, kDlqPartitionHeader), std::to_string(Elsewhere("c1").value()));
   EXPECT_EQ(HeaderOf(passed, kDlqOffsetHeader), "7");
+  EXPECT_EQ(HeaderOf(passed, kSourceClockHeader), std::to_string(absl::ToUnixMicros(now_)));
   EXPECT_EQ(CounterValue("cdp_events_repartitioned_total"), 1.0);
 
   // The input partition moved past it, and says so in its checkpoint.
@@ -207,6 +209,27 @@ TEST_P(RoutingTest, APartitionWithOnlyRepartitionedInputKeepsItsEventTime) {
       Consume(InputSource::kRepartition, home, 1, Purchase("e3", "c1", "2024-11-01T00:00:00Z"))
           .ok());
   EXPECT_EQ(Stored("c1", home)->tiers().at("lifecycle"), "active");
+}
+
+TEST_P(RoutingTest, AReplayIsJudgedAtTheClockOfItsSourceNotOfItsDestination) {
+  Open(TestDir("_a"), ClockMode::kEventTime, true);
+  const Partition home = Home("c1");
+  const absl::Time january_1 = absl::FromUnixSeconds(1'735'689'600);
+  const std::string first = Purchase("e1", "c1", "2025-01-01T00:00:00Z");
+  ASSERT_TRUE(Consume(InputSource::kRepartition, home, 0, first, "", january_1).ok());
+  // The destination's clock moves on by more than the 7 days of dedup retention...
+  ASSERT_TRUE(Consume(InputSource::kRepartition, home, 1,
+                      Interaction("e2", "c1", "2025-01-20T00:00:00Z"), "", january_1)
+                  .ok());
+  // ...before the source, restarted from its last commit, passes the first event on again: its
+  // clock then is still January 1st, so the repeat is recognised.
+  ASSERT_TRUE(Consume(InputSource::kRepartition, home, 2, first, "", january_1).ok());
+  EXPECT_EQ(Stored("c1", home)->events_applied(), 2);
+  EXPECT_EQ(Stored("c1", home)->orders_total(), 1);
+  // Judged at the destination's clock, as a record without a source clock is, the entry has
+  // expired: the retention is the only bound then.
+  ASSERT_TRUE(Consume(InputSource::kRepartition, home, 3, first).ok());
+  EXPECT_EQ(Stored("c1", home)->orders_total(), 2);
 }
 
 TEST_P(RoutingTest, InvalidRecordsAreRejectedWhereTheyArriveAndMisroutedOnesTooFromRepartition) {

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -284,12 +285,17 @@ std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Messa
   std::vector<pipeline::InputRecord> records;
   records.reserve(messages.size());
   for (const kafka::Message& message : messages) {
-    records.push_back(pipeline::InputRecord{
-        message.partition(), Offset(message.offset()), message.key(), message.value(),
-        message.header("content-type").value_or(""),
-        message.timestamp().value_or(absl::InfinitePast()),
-        message.topic() == repartition_topic ? pipeline::InputSource::kRepartition
-                                             : pipeline::InputSource::kInput});
+    pipeline::InputRecord& record = records.emplace_back(
+        pipeline::InputRecord{message.partition(), Offset(message.offset()), message.key(),
+                              message.value(), message.header("content-type").value_or(""),
+                              message.timestamp().value_or(absl::InfinitePast())});
+    if (message.topic() != repartition_topic) continue;
+    record.source = pipeline::InputSource::kRepartition;
+    std::int64_t micros = 0;
+    if (const auto clock = message.header(pipeline::kSourceClockHeader);
+        clock.has_value() && absl::SimpleAtoi(ToAbsl(*clock), &micros)) {
+      record.source_clock = absl::FromUnixMicros(micros);
+    }
   }
   return records;
 }

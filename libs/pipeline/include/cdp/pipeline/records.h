@@ -29,6 +29,9 @@ struct InputRecord {
   std::string_view content_type;          // the `content-type` header, if any
   absl::Time broker_time = absl::InfinitePast();
   InputSource source = InputSource::kInput;
+  // kRepartition: the clock of the partition that passed the event on, when it did (the
+  // kSourceClockHeader); nullopt if the record does not say.
+  std::optional<absl::Time> source_clock = std::nullopt;
 };
 
 struct Header {
@@ -67,6 +70,11 @@ class OutputSink {
 inline constexpr std::string_view kChangelogKindHeader = "cdp-changelog";
 inline constexpr std::string_view kChangelogProfile = "profile";
 inline constexpr std::string_view kChangelogCheckpoint = "checkpoint";
+
+// A record passed on to the repartition topic carries the clock ("now": the wall clock, or in
+// event-time mode the partition's event time) of the partition it came from, in Unix
+// microseconds, so that its destination judges a replay of it as its source would have.
+inline constexpr std::string_view kSourceClockHeader = "cdp-source-clock";
 
 // DLQ header names: a stable contract for whoever drains the dead-letter topic. Records passed on
 // to the repartition topic carry the source headers too.
