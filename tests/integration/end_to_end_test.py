@@ -323,7 +323,13 @@ def run_test_catalogue(h, args):
     for path in ("/healthz", "/readyz"):
         status, body = service.get(path)
         assert status == 200, f"{path}: {status} {body}"
+    metrics_text = service.get("/metrics")[1]
     stop(service)
+    # Customer ids are personal data: never in the logs, never a metric label.
+    output = service.child.stderr() + service.child.stdout()
+    for customer in ["alice", "bob", "carol", "dave", ERIN] + SENTINELS:
+        assert customer not in output, f"{customer} appears in the service's output"
+        assert customer not in metrics_text, f"{customer} appears in /metrics"
 
     exported = export(args, data_dir)
     customers = sorted(p["customer_id"] for p in exported)

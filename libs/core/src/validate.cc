@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,6 +128,23 @@ std::optional<Rejection> CheckPurchaseAmounts(const v1::Purchase& purchase) {
   return std::nullopt;
 }
 
+// Run after CheckPurchaseAmounts, which bounds every sum here far below overflow.
+std::optional<Rejection> CheckItemsTotal(const v1::Purchase& purchase, double tolerance) {
+  std::int64_t items = 0;
+  for (const v1::Purchase::Item& item : purchase.items())
+    items += item.unit_price() * item.quantity();
+  // No items, or items listed without prices (for their categories): nothing to compare.
+  if (items == 0) return std::nullopt;
+  const std::int64_t charged = purchase.total_amount() + purchase.discount_amount();
+  const double allowed = tolerance * static_cast<double>(std::max(items, charged));
+  if (static_cast<double>(std::abs(items - charged)) <= allowed) return std::nullopt;
+  return Reject(
+      RejectReason::kInconsistentTotal,
+      absl::StrCat("purchase.items add up to ", items,
+                   " (unit_price x quantity), but total_amount + discount_amount is ", charged,
+                   ": more than ", tolerance * 100, "% apart (an amount in another unit?)"));
+}
+
 std::optional<Rejection> CheckCurrency(std::string_view name, std::string_view currency,
                                        std::string_view reporting) {
   if (currency.empty() || absl::EqualsIgnoreCase(ToAbsl(currency), ToAbsl(reporting)))
@@ -234,6 +252,7 @@ std::optional<Rejection> Engine::Validate(const v1::CustomerEvent& event, absl::
                                  options_.reporting_currency)) {
       return bad;
     }
+    if (auto bad = CheckItemsTotal(event.purchase(), options_.items_total_tolerance)) return bad;
   }
   if (event.has_refund()) {
     if (auto bad = CheckAmount("refund.amount", event.refund().amount())) return bad;

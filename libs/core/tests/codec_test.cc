@@ -45,22 +45,15 @@ constexpr std::string_view kFullJson = R"({
 })";
 
 TEST(ReasonName, EveryReasonHasItsStableSnakeCaseName) {
-  const std::vector<std::string_view> expected = {"empty_value",
-                                                  "oversize",
-                                                  "undecodable",
-                                                  "missing_event_id",
-                                                  "missing_customer_id",
-                                                  "missing_occurred_at",
-                                                  "invalid_id",
-                                                  "missing_payload",
-                                                  "unknown_enum",
-                                                  "negative_amount",
-                                                  "amount_overflow",
-                                                  "unsupported_currency",
-                                                  "invalid_date",
-                                                  "invalid_rating",
-                                                  "timestamp_out_of_range",
-                                                  "misrouted"};
+  const std::vector<std::string_view> expected = {"empty_value",         "oversize",
+                                                  "undecodable",         "missing_event_id",
+                                                  "missing_customer_id", "missing_occurred_at",
+                                                  "invalid_id",          "missing_payload",
+                                                  "unknown_enum",        "negative_amount",
+                                                  "amount_overflow",     "unsupported_currency",
+                                                  "inconsistent_total",  "invalid_date",
+                                                  "invalid_rating",      "timestamp_out_of_range",
+                                                  "misrouted",           "erased"};
   ASSERT_EQ(expected.size(), static_cast<std::size_t>(RejectReason::kCount));
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(ReasonName(static_cast<RejectReason>(i)), expected[i]);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -43,16 +44,23 @@ class RandomEvents {
     v1::CustomerEvent event = Envelope(now);
     v1::Purchase& purchase = *event.mutable_purchase();
     if (!Chance(10)) purchase.set_order_id("o" + std::to_string(Uniform(1, 12)));
-    purchase.set_total_amount(Pick(std::vector<int>{0, 500, 9000, 25000, 60000, 150000}));
-    if (Chance(40)) purchase.set_discount_amount(Uniform(0, 8000));
     if (Chance(35)) purchase.set_coupon_code("C" + std::to_string(Uniform(1, 3)));
+    int items_value = 0;
     for (int i = Uniform(0, 3); i > 0; --i) {
       v1::Purchase::Item& item = *purchase.add_items();
       item.set_sku("s" + std::to_string(Uniform(1, 9)));
       item.set_category(Pick(std::vector<std::string>{"toys", "books", "shoes", ""}));
       item.set_quantity(Uniform(1, 3));
       item.set_unit_price(Pick(std::vector<int>{0, 1000, 29000, 45000}));
+      items_value += static_cast<int>(item.unit_price() * item.quantity());
     }
+    // Priced items are what was charged plus the discount, as validation requires.
+    const int discount =
+        Chance(40) ? Uniform(0, items_value > 0 ? std::min(items_value, 8000) : 8000) : 0;
+    if (discount > 0) purchase.set_discount_amount(discount);
+    purchase.set_total_amount(items_value > 0
+                                  ? items_value - discount
+                                  : Pick(std::vector<int>{0, 500, 9000, 25000, 60000, 150000}));
     return event;
   }
 

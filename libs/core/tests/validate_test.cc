@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "cdp/core/engine.h"
 #include "test_support.h"
 
@@ -150,6 +151,32 @@ TEST_F(ValidateTest, RejectsOtherCurrencies) {
   const Engine usd(testing::EmptyCatalogue(), EngineOptions{.reporting_currency = "USD"});
   EXPECT_FALSE(usd.Validate(
       Envelope("e1", kAt, R"("purchase": {"total_amount": 1, "currency": "USD"})"), now_));
+}
+
+TEST_F(ValidateTest, RejectsItemsFarFromWhatWasChargedWithinATolerance) {
+  // 10000 of items: paid 9000 with a 1000 discount, or off by shipping and rounding.
+  constexpr const char* kItems =
+      R"("items": [{"quantity": 2, "unit_price": 3000}, {"quantity": 1, "unit_price": 4000}])";
+  auto purchase = [&](int total, int discount) {
+    return Envelope("e1", kAt,
+                    absl::StrCat(R"("purchase": {"total_amount": )", total,
+                                 R"(, "discount_amount": )", discount, ", ", kItems, "}"));
+  };
+  ExpectValid(purchase(9000, 1000));
+  ExpectValid(purchase(10500, 0));
+  ExpectValid(purchase(5000, 0));   // half of the items' value: the edge
+  ExpectValid(purchase(20000, 0));  // twice: the edge the other way
+  ExpectRejected(purchase(100, 0), RejectReason::kInconsistentTotal,
+                 "purchase.items add up to 10000 (unit_price x quantity), but total_amount + "
+                 "discount_amount is 100: more than 50% apart");
+  ExpectRejected(purchase(1000000, 0), RejectReason::kInconsistentTotal, "is 1000000");
+  // Items without prices name categories only: nothing to compare.
+  ExpectValid(Envelope(
+      "e1", kAt,
+      R"("purchase": {"total_amount": 100, "items": [{"category": "toys", "quantity": 1}]})"));
+  const Engine strict(testing::EmptyCatalogue(), EngineOptions{.items_total_tolerance = 0.01});
+  EXPECT_TRUE(strict.Validate(purchase(10500, 0), now_));
+  EXPECT_FALSE(strict.Validate(purchase(9950, 0), now_));
 }
 
 TEST_F(ValidateTest, RejectsDatesThatAreNotCalendarDates) {

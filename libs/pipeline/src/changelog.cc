@@ -103,11 +103,24 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
           checkpoint = std::move(parsed);
           return absl::OkStatus();
         }
+        if (record.kind == kChangelogErasure && record.key.has_value() && !record.key->empty()) {
+          v1::ChangelogErasure erasure;
+          if (!record.value.has_value() ||
+              !erasure.ParseFromArray(record.value->data(),
+                                      static_cast<int>(record.value->size()))) {
+            return absl::DataLossError(
+                absl::StrCat("the erasure record at offset ", record.offset, " does not parse"));
+          }
+          batch.PutErasure(partition, *record.key,
+                           absl::FromUnixSeconds(erasure.erased_at().seconds()) +
+                               absl::Nanoseconds(erasure.erased_at().nanos()));
+          return CommitIfFull(store, batch, false);
+        }
         if (record.kind != kChangelogProfile || !record.key.has_value() || record.key->empty()) {
           return absl::DataLossError(absl::StrCat(
               "the record at offset ", record.offset,
-              " is neither a profile nor a checkpoint: is the changelog topic shared with "
-              "something else?"));
+              " is neither a profile, an erasure nor a checkpoint: is the changelog topic shared "
+              "with something else?"));
         }
         if (record.value.has_value()) {
           batch.PutSerializedProfile(partition, *record.key, std::string(*record.value));

@@ -73,6 +73,13 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                             "passed on to it through the repartition topic.")
                         .Register(registry)
                         .Add({});
+  erasures_ = &prometheus::BuildCounter()
+                   .Name("cdp_erasures_total")
+                   .Help(
+                       "Customers erased (erasure events committed): their profile, timer, dedup "
+                       "entries and memberships deleted. For audit; it names no one.")
+                   .Register(registry)
+                   .Add({});
   changes_family_ = &prometheus::BuildCounter()
                          .Name("cdp_segment_changes_total")
                          .Help("Segment membership changes emitted, by segment and direction.")

@@ -43,10 +43,12 @@ std::vector<Header> SourceHeaders(const InputRecord& record, std::string_view to
 
 OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& rejection,
                         std::string_view source_topic) {
+  // An erased customer's event would put back what the erasure removed: only where it was stays.
+  const bool withheld = rejection.reason == core::RejectReason::kErased;
   OutputRecord out{
       OutputRecord::Kind::kDeadLetter,
-      std::string(record.key.value_or("")),
-      std::string(record.value.value_or("")),
+      withheld ? std::string() : std::string(record.key.value_or("")),
+      withheld ? std::string() : std::string(record.value.value_or("")),
       {{std::string(kDlqReasonHeader), std::string(core::ReasonName(rejection.reason))},
        {std::string(kDlqDetailHeader), rejection.detail}}};
   for (Header& header : SourceHeaders(record, source_topic))
@@ -219,6 +221,13 @@ struct Processor::WorkingProfile {
   std::optional<absl::Time> stored_due;
   // With the changelog: the profile's bytes as sent there, which Commit stores.
   std::string serialized;
+  // The customer's latest erasure: events that occurred before it are refused.
+  std::optional<absl::Time> erased_at;
+  // An erasure applied in this batch: Commit records erased_at and forgets these dedup entries.
+  bool erasure_applied = false;
+  std::vector<std::string> forget_event_ids;
+  // False while every event for it was refused: nothing to write.
+  bool dirty = true;
 };
 
 // A partition's state record as committed.
@@ -265,6 +274,8 @@ struct Processor::LaneBatch {
   // Index entries that named another due time than their profile's timer; Commit removes them.
   std::vector<std::pair<Partition, state::Store::DueTimer>> stale_timers;
   std::size_t timers_fired = 0;
+  // Customers erased by the batch.
+  std::size_t erasures = 0;
   // Or, for a round of re-evaluation after a definition change, the partitions to go on with.
   std::vector<Partition> reevaluate;
   std::size_t reevaluated = 0;
@@ -641,6 +652,28 @@ absl::Status Processor::LoadProfiles(
   return absl::OkStatus();
 }
 
+absl::Status Processor::LoadErasures(
+    std::unordered_map<std::string, WorkingProfile>& working) const {
+  // A profile carries its erasure; only a customer without one can have a marker alone.
+  std::map<Partition, std::vector<WorkingProfile*>> unknown;
+  for (auto& [key, entry] : working) {
+    if (entry.profile.has_erased_at()) {
+      entry.erased_at = ToAbslTime(entry.profile.erased_at());
+    } else if (entry.profile.customer_id().empty() && !entry.erased_at.has_value()) {
+      unknown[entry.partition].push_back(&entry);
+    }
+  }
+  for (auto& [partition, entries] : unknown) {
+    std::vector<std::string_view> ids;
+    ids.reserve(entries.size());
+    for (const WorkingProfile* entry : entries) ids.push_back(entry->customer_id);
+    auto erased = store_.ReadErasures(partition, ids);
+    if (!erased.ok()) return erased.status();
+    for (std::size_t i = 0; i < entries.size(); ++i) entries[i]->erased_at = (*erased)[i];
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) const {
   const core::Engine& engine = *engine_;
   // Outputs go out as soon as they exist, so the broker works on them while the rest of the
@@ -747,6 +780,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     if (inserted) {
       it->second.partition = partition;
       it->second.customer_id = customer_id;
+      it->second.dirty = false;
       if (auto cached = lane.cache.Take(it->first)) {
         it->second.profile = std::move(*cached);
         it->second.loaded = true;
@@ -756,15 +790,44 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     target[i] = &it->second;
   }
   if (absl::Status loaded = LoadProfiles(work.working); !loaded.ok()) return loaded;
+  if (absl::Status loaded = LoadErasures(work.working); !loaded.ok()) return loaded;
+
+  auto refuse_erased = [&](const Accepted& item, absl::Time erased_at) {
+    if (metrics_ != nullptr) metrics_->CountRejected(core::RejectReason::kErased);
+    const core::Rejection rejection{
+        core::RejectReason::kErased,
+        absl::StrCat("occurred at ", absl::FormatTime(ToAbslTime(item.event.occurred_at())),
+                     ", before its customer's erasure at ", absl::FormatTime(erased_at))};
+    const std::string_view source_topic = item.record->source == InputSource::kRepartition
+                                              ? options_.routing->repartition_topic
+                                              : options_.input_topic;
+    send(DeadLetter(*item.record, rejection, source_topic));
+  };
+  auto erased_before = [](const WorkingProfile& entry, const v1::CustomerEvent& event) {
+    return entry.erased_at.has_value() && ToAbslTime(event.occurred_at()) < *entry.erased_at;
+  };
 
   work.changes.reserve(work.accepted.size());
   for (std::size_t i = 0; i < work.accepted.size(); ++i) {
     const Accepted& item = work.accepted[i];
+    const Partition partition = item.record->partition;
     if (duplicate[i]) {
+      // The first sighting was applied, then an erasure in this batch forgot it.
+      auto found = work.working.find(WorkingKey(partition, item.event.customer_id()));
+      if (found != work.working.end() &&
+          std::find(found->second.forget_event_ids.begin(), found->second.forget_event_ids.end(),
+                    item.event.event_id()) != found->second.forget_event_ids.end()) {
+        refuse_erased(item, *found->second.erased_at);
+        continue;
+      }
       if (metrics_ != nullptr) metrics_->CountDuplicate();
       continue;
     }
-    const Partition partition = item.record->partition;
+    WorkingProfile& entry = *target[i];
+    if (erased_before(entry, item.event)) {
+      refuse_erased(item, *entry.erased_at);
+      continue;
+    }
     absl::Time now = wall;
     if (options_.clock == ClockMode::kEventTime) {
       absl::Time& watermark =
@@ -772,20 +835,33 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       watermark = std::max(watermark, ToAbslTime(item.event.occurred_at()));
       now = watermark;
     }
-    WorkingProfile& entry = *target[i];
     if (absl::Status refreshed = RefreshQuintiles(lane, work, partition, now); !refreshed.ok()) {
       return refreshed;
     }
     const std::size_t first_change = work.changes.size();
     const std::optional<core::RfmSample> sample = core::SampleOf(entry.profile);
+    if (item.event.has_erasure()) {
+      for (const v1::AppliedEvent& applied : entry.profile.applied_events()) {
+        entry.forget_event_ids.push_back(applied.event_id());
+      }
+    }
+    entry.dirty = true;
     entry.erased = engine.Apply(item.event, now, entry.profile, work.changes,
                                 PopulationOf(lane, work, partition));
+    if (entry.erased) {
+      const absl::Time occurred_at = ToAbslTime(item.event.occurred_at());
+      entry.erased_at = std::max(entry.erased_at.value_or(occurred_at), occurred_at);
+      entry.erasure_applied = true;
+    } else if (entry.erased_at.has_value() && !entry.profile.has_erased_at()) {
+      *entry.profile.mutable_erased_at() =
+          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*entry.erased_at));
+    }
     MoveSample(work, partition, sample,
                entry.erased ? std::nullopt : core::SampleOf(entry.profile));
     work.change_cause.resize(work.changes.size(), i);
     SendChanges(work, first_change);
     CountMembers(lane, work, partition, first_change);
-    if (options_.changelog && !entry.erased) {
+    if (!entry.erased) {
       RememberApplied(item.event.event_id(), now, now + options_.dedup_retention, entry.profile);
     }
     work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
@@ -813,7 +889,17 @@ void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
     return std::vector<Header>{{std::string(kChangelogKindHeader), std::string(kind)}};
   };
   for (auto& [key, entry] : work.working) {
+    if (!entry.dirty) continue;
     touched.insert(entry.partition);
+    if (entry.erasure_applied) {
+      v1::ChangelogErasure erasure;
+      *erasure.mutable_erased_at() =
+          TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*entry.erased_at));
+      work.Send(
+          sink_,
+          OutputRecord{OutputRecord::Kind::kChangelog, state::Store::ErasureId(entry.customer_id),
+                       erasure.SerializeAsString(), header(kChangelogErasure), entry.partition});
+    }
     OutputRecord out{OutputRecord::Kind::kChangelog, entry.customer_id, {},
                      header(kChangelogProfile),      entry.partition,   entry.erased};
     if (!entry.erased) {
@@ -954,6 +1040,14 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     work.state_batch.SetTimer(partition, timer.customer_id, timer.due, std::nullopt);
   }
   for (auto& [key, entry] : work.working) {
+    if (!entry.dirty) continue;
+    if (entry.erasure_applied) {
+      for (const std::string& event_id : entry.forget_event_ids) {
+        work.state_batch.ForgetSeen(entry.partition, event_id);
+      }
+      work.state_batch.MarkErased(entry.partition, entry.customer_id, *entry.erased_at);
+      ++work.erasures;
+    }
     if (entry.erased) {
       work.state_batch.DeleteProfile(entry.partition, entry.customer_id);
     } else if (!entry.serialized.empty()) {
@@ -1006,8 +1100,11 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     }
     return absl::InternalError(absl::StrCat("committing state: ", committed.message()));
   }
+  if (metrics_ != nullptr && work.erasures > 0) metrics_->CountErasures(work.erasures);
   for (auto& [key, entry] : work.working) {
-    if (!entry.erased) lane.cache.Insert(key, entry.partition, std::move(entry.profile));
+    if (entry.dirty && !entry.erased) {
+      lane.cache.Insert(key, entry.partition, std::move(entry.profile));
+    }
   }
   for (const auto& [partition, next] : work.next_offsets) {
     lane.partitions.at(partition).next_offset = next;

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@ namespace {
 
 using test_support::Canonical;
 using test_support::Erasure;
+using test_support::Interaction;
 using test_support::LoggedRecord;
 using test_support::MemoryBroker;
 using test_support::Purchase;
@@ -324,7 +326,7 @@ TEST_P(ChangelogTest, ARecordThatIsNotOursFailsTheRestoreWithAReason) {
   auto restored = RestoreFromChangelog(owner->store(), broker_, Partition(1));
   ASSERT_FALSE(restored.ok());
   EXPECT_THAT(std::string(restored.status().message()),
-              ::testing::HasSubstr("neither a profile nor a checkpoint"));
+              ::testing::HasSubstr("neither a profile, an erasure nor a checkpoint"));
 }
 
 TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
@@ -349,6 +351,108 @@ TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ChangelogTest, ::testing::Values(1, 2));
+
+// Erasure: the customer's state goes, and what arrives of it later stays out.
+class ErasureTest : public ChangelogTest {
+ protected:
+  // The dead letters so far: (reason, key, value) each.
+  std::vector<std::tuple<std::string, std::string, std::string>> DeadLetters() const {
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    for (const OutputRecord& record : broker_.other_outputs_) {
+      if (record.kind != OutputRecord::Kind::kDeadLetter) continue;
+      std::string reason;
+      for (const Header& header : record.headers) {
+        if (header.key == kDlqReasonHeader) reason = header.value;
+      }
+      out.emplace_back(reason, record.key, record.value);
+    }
+    return out;
+  }
+
+  bool Seen(Owner& owner, std::string_view event_id) {
+    auto seen = owner.store().SeenEvents(Partition(0), std::vector<std::string_view>{event_id},
+                                         absl::InfinitePast());
+    EXPECT_TRUE(seen.ok()) << seen.status();
+    return seen.ok() && seen->front();
+  }
+};
+
+TEST_P(ErasureTest, RefusesTheCustomersOlderEventsWithoutTheirContentAndAppliesNewerOnes) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-27T00:00:00Z")},
+                             {1, Purchase("e2", "c2", "2026-05-27T00:00:00Z")}})
+                  .ok());
+  ASSERT_TRUE(owner->Process({{2, Erasure("x1", "c1", "2026-05-27T12:00:00Z")}}).ok());
+  EXPECT_FALSE(Seen(*owner, "e1"));
+  EXPECT_TRUE(Seen(*owner, "e2"));
+  EXPECT_TRUE(Seen(*owner, "x1"));
+  EXPECT_TRUE(owner->store().ScrubPending());
+
+  ASSERT_TRUE(owner
+                  ->Process({{3, Purchase("e1", "c1", "2026-05-27T00:00:00Z")},   // a retry
+                             {4, Purchase("e3", "c1", "2026-05-27T11:59:59Z")},   // older
+                             {5, Erasure("x1", "c1", "2026-05-27T12:00:00Z")},    // a retry
+                             {6, Purchase("e4", "c1", "2026-05-27T13:00:00Z")}})  // newer
+                  .ok());
+  using Letter = std::tuple<std::string, std::string, std::string>;
+  EXPECT_THAT(DeadLetters(), ElementsAre(Letter{"erased", "", ""}, Letter{"erased", "", ""}));
+
+  auto profile = owner->store().ReadProfile(Partition(0), "c1");
+  ASSERT_TRUE(profile.ok() && profile->has_value());
+  EXPECT_EQ((*profile)->orders_total(), 1);
+  EXPECT_EQ((*profile)->erased_at().seconds(),
+            absl::ToUnixSeconds(
+                absl::FromCivil(absl::CivilSecond(2026, 5, 27, 12, 0, 0), absl::UTCTimeZone())));
+  // The new profile carries the erasure: older events stay out once the marker is not read.
+  ASSERT_TRUE(owner->Process({{7, Purchase("e5", "c1", "2026-05-27T11:00:00Z")}}).ok());
+  EXPECT_EQ(DeadLetters().size(), 3u);
+  // The erasure's own instant is not before it.
+  ASSERT_TRUE(owner->Process({{8, Interaction("e6", "c1", "2026-05-27T12:00:00Z")}}).ok());
+  EXPECT_EQ(DeadLetters().size(), 3u);
+  EXPECT_EQ((*owner->store().ReadProfile(Partition(0), "c1"))->events_applied(), 2);
+}
+
+TEST_P(ErasureTest, ARetryAfterTheErasureInTheSameBatchIsRefusedAsInTheNext) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-27T00:00:00Z")},
+                             {1, Erasure("x1", "c1", "2026-05-27T12:00:00Z")},
+                             {2, Purchase("e1", "c1", "2026-05-27T00:00:00Z")}})
+                  .ok());
+  using Letter = std::tuple<std::string, std::string, std::string>;
+  EXPECT_THAT(DeadLetters(), ElementsAre(Letter{"erased", "", ""}));
+  EXPECT_FALSE(Seen(*owner, "e1"));
+  EXPECT_TRUE(owner->Profiles().empty());
+}
+
+TEST_P(ErasureTest, ARestoredPartitionKeepsRefusingTheErasedCustomersOlderEvents) {
+  auto first = MakeOwner("a");
+  ASSERT_TRUE(first
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-27T00:00:00Z")},
+                             {1, Erasure("x1", "c1", "2026-05-27T12:00:00Z")}})
+                  .ok());
+  // The changelog names the erasure by a hash only.
+  int erasures = 0;
+  for (const LoggedRecord& record : broker_.log(Partition(0))) {
+    if (record.kind != kChangelogErasure) continue;
+    ++erasures;
+    EXPECT_EQ(record.key, state::Store::ErasureId("c1"));
+  }
+  EXPECT_EQ(erasures, 1);
+
+  auto second = MakeOwner("b");
+  ASSERT_TRUE(RestoreFromChangelog(second->store(), broker_, Partition(0)).ok());
+  auto erased = second->store().ReadErasures(Partition(0), std::vector<std::string_view>{"c1"});
+  ASSERT_TRUE(erased.ok());
+  ASSERT_TRUE(erased->front().has_value());
+  ASSERT_TRUE(second->Process({{2, Purchase("e1", "c1", "2026-05-27T00:00:00Z")}}).ok());
+  using Letter = std::tuple<std::string, std::string, std::string>;
+  EXPECT_THAT(DeadLetters(), ElementsAre(Letter{"erased", "", ""}));
+  EXPECT_THAT(second->Profiles(), ::testing::IsEmpty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Lanes, ErasureTest, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace cdp::pipeline

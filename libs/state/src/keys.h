@@ -63,6 +63,15 @@ inline std::string RepartitionOffsetKey(Partition partition) {
   return PartitionKey(partition, "repartition");
 }
 
+// In the partition_state family, after the partition's own state record.
+inline std::string ErasureKey(Partition partition, std::string_view erasure_id) {
+  return PartitionKey(partition, erasure_id);
+}
+
+// In the default family: set by a commit that erased customers, removed by the Scrub that wiped
+// them, so that a restart in between still scrubs.
+inline constexpr char kScrubPendingKey[] = "scrub_pending";
+
 inline std::optional<Partition> KeyPartition(std::string_view key) {
   if (key.size() < kPartitionPrefixBytes) return std::nullopt;
   const std::uint64_t partition = ReadBigEndian(key.substr(0, kPartitionPrefixBytes));
@@ -110,6 +119,14 @@ inline std::string TimerKey(Partition partition, std::uint64_t due_micros,
   std::string key = PartitionBegin(partition);
   AppendBigEndian(key, due_micros, kTimerDueBytes);
   key.append(customer_id);
+  return key;
+}
+
+// The customer's PartitionKey within a TimerKey.
+inline std::string TimerCustomerKey(std::string_view timer_key) {
+  if (timer_key.size() < kPartitionPrefixBytes + kTimerDueBytes) return std::string(timer_key);
+  std::string key(timer_key.substr(0, kPartitionPrefixBytes));
+  key.append(timer_key.substr(kPartitionPrefixBytes + kTimerDueBytes));
   return key;
 }
 

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "cdp/common/absl_string.h"
 #include "cdp/common/stable_hash.h"
 #include "dedup_filter.h"
 #include "keys.h"
@@ -83,6 +85,14 @@ struct Store::Impl {
   rocksdb::ColumnFamilyHandle* offsets = nullptr;
   rocksdb::ColumnFamilyHandle* timers = nullptr;
   rocksdb::ColumnFamilyHandle* partition_state = nullptr;
+
+  // Erasures waiting for Scrub. Commits that erase hold the mutex across their write, so that a
+  // Scrub clears the persisted flag only when no erasure committed after it started.
+  mutable std::mutex scrub_mutex;
+  std::vector<std::pair<rocksdb::ColumnFamilyHandle*, std::string>> scrub_keys;
+  // Erasures before a restart whose keys are lost with it: the next Scrub compacts everything.
+  bool scrub_everything = false;
+  std::uint64_t erasures_committed = 0;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -318,6 +328,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
         missing.front().name,
         "'; move the directory aside and rebuild the state from the changelog"));
   }
+  std::string scrub_pending;
+  const rocksdb::Status pending = impl->db->Get(
+      rocksdb::ReadOptions(), impl->meta, AsSlice(internal::kScrubPendingKey), &scrub_pending);
+  if (!pending.ok() && !pending.IsNotFound()) {
+    return FromRocksDb(pending, absl::StrCat("cannot read state at '", options.path, "'"));
+  }
+  impl->scrub_everything = pending.ok();
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -557,8 +574,25 @@ void Store::Batch::PutPartitionState(Partition partition, const v1::PartitionSta
       state.SerializeAsString());
 }
 
+void Store::Batch::MarkErased(Partition partition, std::string_view customer_id,
+                              absl::Time erased_at) {
+  PutErasure(partition, ErasureId(customer_id), erased_at);
+  if (partition.value() >= 0) erased_.push_back(internal::PartitionKey(partition, customer_id));
+}
+
+void Store::Batch::PutErasure(Partition partition, std::string_view erasure_id,
+                              absl::Time erased_at) {
+  Add(Kind::kPutErasure, partition, internal::ErasureKey(partition, erasure_id),
+      internal::EncodeInt64(absl::ToUnixMicros(erased_at)));
+}
+
+void Store::Batch::ForgetSeen(Partition partition, std::string_view event_id) {
+  Add(Kind::kForgetSeen, partition, internal::PartitionKey(partition, event_id), {});
+}
+
 void Store::Batch::Clear() {
   operations_.clear();
+  erased_.clear();
   bytes_ = 0;
   invalid_partition_.reset();
 }
@@ -594,13 +628,23 @@ absl::Status Store::Commit(Batch& batch) {
         added = write.Delete(impl_->timers, operation.key);
         break;
       case Batch::Kind::kPutPartitionState:
+      case Batch::Kind::kPutErasure:
         added = write.Put(impl_->partition_state, operation.key, operation.value);
+        break;
+      case Batch::Kind::kForgetSeen:
+        added = write.Delete(impl_->dedup, operation.key);
         break;
     }
     if (!added.ok()) {
       return FromRocksDb(added, absl::StrCat("cannot prepare a state batch of ",
                                              batch.operations_.size(), " operations"));
     }
+  }
+  std::unique_lock<std::mutex> erasing;
+  if (!batch.erased_.empty()) {
+    added = write.Put(impl_->meta, internal::kScrubPendingKey, "1");
+    if (!added.ok()) return FromRocksDb(added, "cannot prepare a state batch that erases");
+    erasing = std::unique_lock<std::mutex>(impl_->scrub_mutex);
   }
   const rocksdb::Status written = impl_->db->Write(impl_->write_options, &write);
   if (!written.ok()) {
@@ -612,6 +656,31 @@ absl::Status Store::Commit(Batch& batch) {
                      "writes until reopened: restart the service, which resumes from the "
                      "committed offsets (the failed batch is then either entirely there or "
                      "entirely absent)"));
+  }
+  if (erasing.owns_lock()) {
+    ++impl_->erasures_committed;
+    const std::set<std::string_view> erased(batch.erased_.begin(), batch.erased_.end());
+    for (const Batch::Operation& operation : batch.operations_) {
+      switch (operation.kind) {
+        // A profile put after the erasure (a newer event) still has the old one under it.
+        case Batch::Kind::kPutProfile:
+        case Batch::Kind::kDeleteProfile:
+          if (erased.contains(operation.key)) {
+            impl_->scrub_keys.emplace_back(impl_->profiles, operation.key);
+          }
+          break;
+        case Batch::Kind::kDeleteTimer:
+          if (erased.contains(internal::TimerCustomerKey(operation.key))) {
+            impl_->scrub_keys.emplace_back(impl_->timers, operation.key);
+          }
+          break;
+        case Batch::Kind::kForgetSeen:
+          impl_->scrub_keys.emplace_back(impl_->dedup, operation.key);
+          break;
+        default:
+          break;
+      }
+    }
   }
   batch.Clear();
   return absl::OkStatus();
@@ -761,6 +830,106 @@ absl::Status Store::Compact() {
     }
   }
   return absl::OkStatus();
+}
+
+std::string Store::ErasureId(std::string_view customer_id) {
+  return absl::StrCat("erased/", StableHashHex128(customer_id));
+}
+
+absl::StatusOr<std::vector<std::optional<absl::Time>>> Store::ReadErasures(
+    Partition partition, std::span<const std::string_view> customer_ids) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  std::vector<std::string> erasure_ids;
+  erasure_ids.reserve(customer_ids.size());
+  for (std::string_view id : customer_ids) erasure_ids.push_back(ErasureId(id));
+  const std::vector<std::string_view> views(erasure_ids.begin(), erasure_ids.end());
+  const Impl::Lookup lookup = impl_->MultiGet(impl_->partition_state, partition, views);
+  std::vector<std::optional<absl::Time>> erased(customer_ids.size());
+  for (std::size_t i = 0; i < erased.size(); ++i) {
+    if (lookup.statuses[i].IsNotFound()) continue;
+    if (!lookup.statuses[i].ok()) {
+      return FromRocksDb(lookup.statuses[i],
+                         absl::StrCat("cannot read erasure markers of partition ",
+                                      partition.value(), " from '", impl_->path, "'"));
+    }
+    const std::optional<std::int64_t> micros = internal::DecodeInt64(View(lookup.values[i]));
+    if (!micros.has_value()) {
+      return absl::DataLossError(absl::StrCat("an erasure marker of partition ", partition.value(),
+                                              " in '", impl_->path,
+                                              "' is not 8 bytes; drop the partition and restore "
+                                              "it from the changelog"));
+    }
+    erased[i] = absl::FromUnixMicros(*micros);
+  }
+  return erased;
+}
+
+absl::Status Store::Scrub() {
+  std::vector<std::pair<rocksdb::ColumnFamilyHandle*, std::string>> keys;
+  bool everything = false;
+  std::uint64_t erasures_seen = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->scrub_mutex);
+    keys.swap(impl_->scrub_keys);
+    everything = impl_->scrub_everything;
+    erasures_seen = impl_->erasures_committed;
+  }
+  if (keys.empty() && !everything) return absl::OkStatus();
+  // Put back on failure, so that the next Scrub tries them again.
+  auto fail = [&](const rocksdb::Status& status, std::string_view doing) {
+    std::lock_guard<std::mutex> lock(impl_->scrub_mutex);
+    impl_->scrub_keys.insert(impl_->scrub_keys.end(), keys.begin(), keys.end());
+    return FromRocksDb(status, absl::StrCat("cannot wipe erased customers from '", impl_->path,
+                                            "' (", ToAbsl(doing), ")"));
+  };
+  // Every family, so that no write-ahead log file is still needed by one of them.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (const rocksdb::Status flushed = impl_->db->Flush(flush, impl_->handles); !flushed.ok()) {
+    return fail(flushed, "flushing");
+  }
+  rocksdb::CompactRangeOptions compact;
+  // Files already in the last level still hold what the deletion covers until rewritten.
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  if (everything) {
+    for (rocksdb::ColumnFamilyHandle* family : {impl_->profiles, impl_->timers, impl_->dedup}) {
+      if (const rocksdb::Status done = impl_->db->CompactRange(compact, family, nullptr, nullptr);
+          !done.ok()) {
+        return fail(done, "compacting");
+      }
+    }
+  } else {
+    for (const auto& [family, key] : keys) {
+      const rocksdb::Slice slice(key);
+      if (const rocksdb::Status done = impl_->db->CompactRange(compact, family, &slice, &slice);
+          !done.ok()) {
+        return fail(done, "compacting");
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->scrub_mutex);
+    if (impl_->erasures_committed != erasures_seen) return absl::OkStatus();
+    const rocksdb::Status cleared =
+        impl_->db->Delete(impl_->write_options, impl_->meta, internal::kScrubPendingKey);
+    if (!cleared.ok()) {
+      return FromRocksDb(cleared, absl::StrCat("cannot record in '", impl_->path,
+                                               "' that erased customers were wiped"));
+    }
+    impl_->scrub_everything = false;
+  }
+  // The compactions' own manifest began with the files they replaced; one more change starts a
+  // manifest that lists only their outputs (see max_manifest_file_size).
+  if (const rocksdb::Status flushed = impl_->db->Flush(flush, impl_->meta); !flushed.ok()) {
+    return FromRocksDb(
+        flushed, absl::StrCat("cannot wipe erased customers from '", impl_->path, "' (flushing)"));
+  }
+  return absl::OkStatus();
+}
+
+bool Store::ScrubPending() const {
+  std::lock_guard<std::mutex> lock(impl_->scrub_mutex);
+  return impl_->scrub_everything || !impl_->scrub_keys.empty();
 }
 
 absl::StatusOr<Store::Stats> Store::GetStats() const {

@@ -12,8 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "admin_endpoints.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
 #include "cdp/http/metrics_text.h"
@@ -32,6 +34,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
+#include "scrubber.h"
 #include "segment_watcher.h"
 
 namespace cdp::service {
@@ -67,6 +70,24 @@ absl::Status WriteStatusFile(const std::string& path, int http_port, const std::
         absl::StrCat("cannot write --status-file '", path, "': ", error.message()));
   }
   return absl::OkStatus();
+}
+
+// The first line of the file, without surrounding blanks: editors and `echo` add a newline.
+absl::StatusOr<std::string> ReadAdminToken(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-token-file: cannot read a token from '", path, "'"));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-token-file: the token in '", path,
+                     "' is shorter than 16 characters; use a long random one, e.g. from "
+                     "`head -c 32 /dev/urandom | base64`"));
+  }
+  return token;
 }
 
 // The engine of the running segment catalogue, for the HTTP threads: replaced on a reload.
@@ -105,10 +126,24 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   auto shared_catalogue = std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue));
   core::EngineOptions engine_options;
   engine_options.reporting_currency = config.currency;
+  engine_options.max_id_bytes = static_cast<std::size_t>(config.max_id_bytes);
+  engine_options.items_total_tolerance = config.items_total_tolerance;
+  engine_options.max_future_skew = config.max_future_skew;
+  engine_options.max_past = config.max_event_age;
   auto engine = std::make_shared<const core::Engine>(shared_catalogue, engine_options);
   CurrentEngine current_engine(engine);
   SegmentWatcher segment_watcher(config.segments, config.segments_check_interval);
   SegmentWatcher::InstallSignalHandler();
+
+  std::string admin_token;
+  if (!config.admin_token_file.empty()) {
+    auto token = ReadAdminToken(config.admin_token_file);
+    if (!token.ok()) {
+      std::cerr << "profile-service: " << token.status().message() << "\n";
+      return kExitBadConfig;
+    }
+    admin_token = *std::move(token);
+  }
 
   auto store = state::Store::Open(state::StoreOptions{.path = config.data_dir});
   if (!store.ok()) {
@@ -150,21 +185,30 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
               << (config.partitioner == Partitioner::kMurmur2 ? "murmur2_random"
                                                               : "consistent_random")
               << " -k CUSTOMER_ID\n";
-  } else if (auto ensured = kafka::EnsureTopics(
-                 bootstrap, config.kafka_properties,
-                 [&] {
-                   std::vector<kafka::TopicSpec> topics = {
-                       {config.input_topic, config.partitions, 1, {}},
-                       {config.output_topic, config.partitions, 1, {}},
-                       {config.dlq_topic, 1, 1, {}},
-                       {repartition_topic, config.partitions, 1, {}}};
-                   // Compacted: it keeps each customer's last profile, and deletions as tombstones.
-                   if (!changelog_topic.empty()) {
-                     topics.push_back(
-                         {changelog_topic, config.partitions, 1, {{"cleanup.policy", "compact"}}});
-                   }
-                   return topics;
-                 }());
+  } else if (auto ensured =
+                 kafka::EnsureTopics(bootstrap, config.kafka_properties,
+                                     [&] {
+                                       std::vector<kafka::TopicSpec> topics = {
+                                           {config.input_topic, config.partitions, 1, {}},
+                                           {config.output_topic, config.partitions, 1, {}},
+                                           {config.dlq_topic, 1, 1, {}},
+                                           {repartition_topic, config.partitions, 1, {}}};
+                                       // Compacted: it keeps each customer's last profile, and
+                                       // deletions as tombstones. Bounded, so that an erased
+                                       // customer's records are compacted away within about two
+                                       // days: segments roll hourly, each is compacted at most a
+                                       // day after it was written, and tombstones are kept a day.
+                                       if (!changelog_topic.empty()) {
+                                         topics.push_back({changelog_topic,
+                                                           config.partitions,
+                                                           1,
+                                                           {{"cleanup.policy", "compact"},
+                                                            {"segment.ms", "3600000"},
+                                                            {"max.compaction.lag.ms", "86400000"},
+                                                            {"delete.retention.ms", "86400000"}}});
+                                       }
+                                       return topics;
+                                     }());
              !ensured.ok()) {
     Log("WARN", "could not make sure the topics exist (", ensured.message(),
         "); continuing with the topics as they are");
@@ -313,27 +357,67 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   std::atomic<bool> healthy = true;
   std::atomic<bool> ready = false;
   http::Server server(
-      http::ServerOptions{.address = config.http_address, .port = config.http_port});
-  server.Get("/metrics", [registry](const http::Request&) {
-    return http::Response{200, http::kMetricsContentType, http::RenderMetrics(*registry)};
-  });
-  server.Get("/healthz", [&healthy](const http::Request&) {
-    return healthy ? http::Response{200, "text/plain", "ok\n"}
-                   : http::Response{503, "text/plain", "the processing loop has stopped\n"};
-  });
-  server.Get("/readyz", [&ready, &ownership](const http::Request&) {
-    if (const int restoring = ownership.restoring(); restoring > 0) {
-      return http::Response{
-          503, "text/plain",
-          absl::StrCat("not ready: restoring ", restoring, " partition(s) from the changelog\n")};
-    }
-    return ready ? http::Response{200, "text/plain", "ready\n"}
-                 : http::Response{503, "text/plain", "not ready: starting or retrying a batch\n"};
-  });
+      http::ServerOptions{.address = config.http_address,
+                          .port = config.http_port,
+                          .token = admin_token,
+                          .max_requests_per_second = static_cast<double>(config.http_rate_limit)});
+  // Probes and scrapes are never turned away.
+  constexpr http::RouteOptions kUnlimited{.rate_limited = false};
+  server.Get(
+      "/metrics",
+      [registry](const http::Request&) {
+        return http::Response{200, http::kMetricsContentType, http::RenderMetrics(*registry)};
+      },
+      kUnlimited);
+  server.Get(
+      "/healthz",
+      [&healthy](const http::Request&) {
+        return healthy ? http::Response{200, "text/plain", "ok\n"}
+                       : http::Response{503, "text/plain", "the processing loop has stopped\n"};
+      },
+      kUnlimited);
+  server.Get(
+      "/readyz",
+      [&ready, &ownership](const http::Request&) {
+        if (const int restoring = ownership.restoring(); restoring > 0) {
+          return http::Response{503, "text/plain",
+                                absl::StrCat("not ready: restoring ", restoring,
+                                             " partition(s) from the changelog\n")};
+        }
+        return ready
+                   ? http::Response{200, "text/plain", "ready\n"}
+                   : http::Response{503, "text/plain", "not ready: starting or retrying a batch\n"};
+      },
+      kUnlimited);
   const state::Store& state = **store;
-  server.Get(R"(/v1/profiles/([^/]+))", [&state, &current_engine](const http::Request& request) {
-    return ProfileResponse(state, *current_engine.Get(), request.captures.at(0), absl::Now());
-  });
+  // A profile is personal data: with a token configured, reading one needs it.
+  server.Get(R"(/v1/profiles/([^/]+))",
+             [&state, &current_engine](const http::Request& request) {
+               return ProfileResponse(state, *current_engine.Get(), request.captures.at(0),
+                                      absl::Now());
+             },
+             http::RouteOptions{.requires_token = !admin_token.empty()});
+  std::unique_ptr<ErasureEndpoint> erasures;
+  if (!admin_token.empty()) {
+    auto admin_producer = kafka::Producer::Create(producer_options);
+    if (!admin_producer.ok()) {
+      std::cerr << "profile-service: " << admin_producer.status().message() << "\n";
+      return kExitBadConfig;
+    }
+    erasures = std::make_unique<ErasureEndpoint>(
+        std::move(*admin_producer),
+        ErasureTarget{config.input_topic, *partitions, config.partitioner});
+  }
+  constexpr http::RouteOptions kAdmin{.requires_token = true};
+  server.Post(R"(/v1/admin/erasures/([^/]+))",
+              [&erasures, &current_engine](const http::Request& request) {
+                // Without a token the server answers 403 before calling this.
+                return erasures->Handle(*current_engine.Get(), request.captures.at(0), absl::Now());
+              },
+              kAdmin);
+  server.Post(
+      "/v1/admin/reload",
+      [&config](const http::Request&) { return ReloadResponse(config.segments); }, kAdmin);
   auto port = server.Start();
   if (!port.ok()) {
     std::cerr << "profile-service: " << port.status().message() << "\n";
@@ -356,6 +440,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       return kExitRuntimeError;
     }
   }
+
+  Scrubber scrubber(**store, config.erasure_scrub_interval, *registry);
 
   int exit_code = kExitOk;
   absl::Duration backoff = absl::Milliseconds(100);

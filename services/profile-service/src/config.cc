@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -61,6 +62,24 @@ Setter Int(int Config::*field, int min, int max, std::string_view what) {
   };
 }
 
+// A duration (1s, 30m, 168h) within [min, max]; `expected` completes "'X' is not ...".
+Setter DurationIn(absl::Duration Config::*field, std::string_view flag, absl::Duration min,
+                  absl::Duration max, std::string_view expected) {
+  return [=](Config& config, std::string_view value) {
+    absl::Duration duration;
+    if (!absl::ParseDuration(A(value), &duration) || duration < min || duration > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(A(flag), ": '", A(value), "' is not ", A(expected)));
+    }
+    config.*field = duration;
+    return absl::OkStatus();
+  };
+}
+
+Shower Show(absl::Duration Config::*field) {
+  return [field](const Config& config) { return absl::FormatDuration(config.*field); };
+}
+
 Shower Show(std::string Config::*field) {
   return [field](const Config& config) { return config.*field; };
 }
@@ -98,17 +117,10 @@ const std::vector<Option>& Options() {
        NonEmpty(&Config::segments, "--segments"), Show(&Config::segments)},
       {"segments-check-interval", "DURATION",
        "How often to look for a changed --segments file (e.g. 1s); 0 looks only on SIGHUP.",
-       [](Config& config, std::string_view value) {
-         absl::Duration duration;
-         if (!absl::ParseDuration(A(value), &duration) || duration < absl::ZeroDuration()) {
-           return absl::InvalidArgumentError(
-               absl::StrCat("--segments-check-interval: '", A(value),
-                            "' is not a duration such as 1s (0 to look only on SIGHUP)"));
-         }
-         config.segments_check_interval = duration;
-         return absl::OkStatus();
-       },
-       [](const Config& config) { return absl::FormatDuration(config.segments_check_interval); }},
+       DurationIn(&Config::segments_check_interval, "--segments-check-interval",
+                  absl::ZeroDuration(), absl::InfiniteDuration(),
+                  "a duration such as 1s (0 to look only on SIGHUP)"),
+       Show(&Config::segments_check_interval)},
       {"data-dir", "DIR", "RocksDB state directory; created if missing.",
        NonEmpty(&Config::data_dir, "--data-dir"), Show(&Config::data_dir)},
       {"http-address", "ADDR",
@@ -117,6 +129,25 @@ const std::vector<Option>& Options() {
        NonEmpty(&Config::http_address, "--http-address"), Show(&Config::http_address)},
       {"http-port", "PORT", "HTTP port; 0 picks a free port and prints it.",
        Int(&Config::http_port, 0, 65535, "--http-port"), Show(&Config::http_port)},
+      {"admin-token-file", "FILE",
+       "File holding the bearer token (its first line) that the admin endpoints require: POST "
+       "/v1/admin/erasures/ID (publishes an erasure of the customer to the input topic) and "
+       "POST /v1/admin/reload (reloads --segments). With a token, GET /v1/profiles/ID requires "
+       "it too, since a profile is personal data. Unset: the admin endpoints answer 403 and "
+       "profiles are served to anyone who reaches --http-address.",
+       String(&Config::admin_token_file), Show(&Config::admin_token_file)},
+      {"http-rate-limit", "N",
+       "Requests per second the /v1/ endpoints answer, in bursts of up to as many; more get "
+       "429. 0: unlimited. /metrics, /healthz and /readyz are never limited.",
+       Int(&Config::http_rate_limit, 0, 1'000'000, "--http-rate-limit"),
+       Show(&Config::http_rate_limit)},
+      {"erasure-scrub-interval", "DURATION",
+       "How often the RocksDB files are rid of the customers erased since the last time: a "
+       "flush and a compaction of their keys. An erased customer's bytes leave the local disk "
+       "within this interval plus the time that takes.",
+       DurationIn(&Config::erasure_scrub_interval, "--erasure-scrub-interval", absl::Seconds(1),
+                  absl::Hours(24), "a duration from 1s to 24h"),
+       Show(&Config::erasure_scrub_interval)},
       {"group-id", "ID", "Kafka consumer group of the service's instances.",
        NonEmpty(&Config::group_id, "--group-id"), Show(&Config::group_id)},
       {"clock", "wall|event-time",
@@ -206,32 +237,17 @@ const std::vector<Option>& Options() {
        Show(&Config::currency)},
       {"dedup-retention", "DURATION",
        "How long an event_id is remembered to drop retried publishes (e.g. 168h, 30m).",
-       [](Config& config, std::string_view value) {
-         absl::Duration duration;
-         if (!absl::ParseDuration(A(value), &duration) || duration <= absl::ZeroDuration()) {
-           return absl::InvalidArgumentError(absl::StrCat(
-               "--dedup-retention: '", A(value), "' is not a positive duration such as 168h"));
-         }
-         config.dedup_retention = duration;
-         return absl::OkStatus();
-       },
-       [](const Config& config) { return absl::FormatDuration(config.dedup_retention); }},
+       DurationIn(&Config::dedup_retention, "--dedup-retention", absl::Nanoseconds(1),
+                  absl::InfiniteDuration(), "a positive duration such as 168h"),
+       Show(&Config::dedup_retention)},
       {"batch-size", "N", "Most records processed (and committed) as one batch.",
        Int(&Config::batch_size, 1, 1'000'000, "--batch-size"), Show(&Config::batch_size)},
       {"batch-max-wait", "DURATION",
        "How long to keep filling a batch after its first record (e.g. 20ms); longer batches "
        "amortise the delivery wait and state commit, shorter ones lower latency.",
-       [](Config& config, std::string_view value) {
-         absl::Duration duration;
-         if (!absl::ParseDuration(A(value), &duration) || duration < absl::ZeroDuration() ||
-             duration > absl::Seconds(10)) {
-           return absl::InvalidArgumentError(absl::StrCat("--batch-max-wait: '", A(value),
-                                                          "' is not a duration from 0ms to 10s"));
-         }
-         config.batch_max_wait = duration;
-         return absl::OkStatus();
-       },
-       [](const Config& config) { return absl::FormatDuration(config.batch_max_wait); }},
+       DurationIn(&Config::batch_max_wait, "--batch-max-wait", absl::ZeroDuration(),
+                  absl::Seconds(10), "a duration from 0ms to 10s"),
+       Show(&Config::batch_max_wait)},
       {"cache-profiles", "N", "Profiles kept in memory in front of RocksDB (0 disables).",
        Int(&Config::cache_profiles, 0, 100'000'000, "--cache-profiles"),
        Show(&Config::cache_profiles)},
@@ -243,6 +259,36 @@ const std::vector<Option>& Options() {
       {"max-record-bytes", "N", "Larger input records are dead-lettered as oversize.",
        Int(&Config::max_record_bytes, 1024, 64 << 20, "--max-record-bytes"),
        Show(&Config::max_record_bytes)},
+      {"max-id-bytes", "N",
+       "Longer event_id, customer_id and order_id values are dead-lettered as invalid_id.",
+       Int(&Config::max_id_bytes, 1, 4096, "--max-id-bytes"), Show(&Config::max_id_bytes)},
+      {"items-total-tolerance", "FRACTION",
+       "A purchase whose priced items (unit_price x quantity, summed) and total_amount + "
+       "discount_amount differ by more than this fraction of the larger is dead-lettered as "
+       "inconsistent_total: room for shipping, tax and rounding, not for an amount in the "
+       "wrong unit. 1 lets everything but a zero on one side through.",
+       [](Config& config, std::string_view value) {
+         double fraction = 0;
+         if (!absl::SimpleAtod(A(value), &fraction) || !(fraction >= 0 && fraction <= 1)) {
+           return absl::InvalidArgumentError(absl::StrCat("--items-total-tolerance: '", A(value),
+                                                          "' is not a fraction from 0 to 1"));
+         }
+         config.items_total_tolerance = fraction;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return absl::StrCat(config.items_total_tolerance); }},
+      {"max-future-skew", "DURATION",
+       "Events whose occurred_at is further ahead of the wall clock are dead-lettered as "
+       "timestamp_out_of_range (a producer's clock or time zone is wrong).",
+       DurationIn(&Config::max_future_skew, "--max-future-skew", absl::ZeroDuration(),
+                  absl::InfiniteDuration(), "a duration such as 24h"),
+       Show(&Config::max_future_skew)},
+      {"max-event-age", "DURATION",
+       "Events whose occurred_at is further behind the wall clock are dead-lettered as "
+       "timestamp_out_of_range. Raise it to replay older history.",
+       DurationIn(&Config::max_event_age, "--max-event-age", absl::Nanoseconds(1),
+                  absl::InfiniteDuration(), "a positive duration such as 87600h"),
+       Show(&Config::max_event_age)},
       {"kafka-property", "KEY=VALUE",
        "Any librdkafka property, for the consumer and the producers (repeatable; e.g. "
        "security.protocol=SASL_SSL). In the YAML file: a map under kafka_property.",

@@ -23,6 +23,13 @@ struct Config {
   std::string data_dir = "data/profile-service";
   std::string http_address = "127.0.0.1";
   int http_port = 8080;
+  // Empty: no token; the admin endpoints are off and profiles are served to anyone who can
+  // reach --http-address.
+  std::string admin_token_file;
+  // Requests per second to /v1/ endpoints; 0: unlimited.
+  int http_rate_limit = 100;
+  // How often the state store wipes erased customers from its files (Store::Scrub).
+  absl::Duration erasure_scrub_interval = absl::Minutes(1);
   std::string group_id = "cdp-profile-service";
   Clock clock = Clock::kWall;
   std::string input_topic = "customer-events";
@@ -43,6 +50,11 @@ struct Config {
   // Processing lanes (threads); 0: one per CPU core.
   int lanes = 1;
   int max_record_bytes = 1 << 20;
+  // Validation bounds (core::EngineOptions).
+  int max_id_bytes = 128;
+  double items_total_tolerance = 0.5;
+  absl::Duration max_future_skew = absl::Hours(24);
+  absl::Duration max_event_age = absl::Hours(24 * 365 * 10);
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   bool print_changes = false;
   std::string status_file;

@@ -16,7 +16,7 @@ namespace {
 std::atomic<bool> reload_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
 
-extern "C" void RequestReload(int) { reload_requested.store(true); }
+extern "C" void OnSighup(int) { reload_requested.store(true); }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -37,12 +37,14 @@ SegmentWatcher::SegmentWatcher(std::string path, absl::Duration interval)
 
 void SegmentWatcher::InstallSignalHandler() {
   struct sigaction action {};
-  action.sa_handler = RequestReload;
+  action.sa_handler = OnSighup;
   // A reload request must not make a system call of some thread fail with EINTR.
   action.sa_flags = SA_RESTART;
   sigemptyset(&action.sa_mask);
   sigaction(SIGHUP, &action, nullptr);
 }
+
+void SegmentWatcher::RequestReload() { reload_requested.store(true); }
 
 std::optional<absl::StatusOr<rules::SegmentCatalogue>> SegmentWatcher::Check(absl::Time now) {
   const bool signalled = reload_requested.exchange(false);

@@ -21,6 +21,8 @@ class SegmentWatcher {
 
   // Makes SIGHUP ask for a reload instead of ending the process.
   static void InstallSignalHandler();
+  // Asks for a reload as SIGHUP does (the admin endpoint); safe from any thread.
+  static void RequestReload();
 
   // nullopt when there is nothing new; otherwise the file parsed again, or why it cannot be
   // (unreadable, invalid: the message names file, line and column).

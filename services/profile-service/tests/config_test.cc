@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -138,6 +140,24 @@ TEST(Config, TheRepartitionTopicFollowsTheGroupAndThePartitionerIsChecked) {
   auto wrong = Parse({"--partitioner", "random"});
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("consistent, murmur2"), std::string::npos);
+}
+
+TEST(Config, ShippedExampleFileNamesEveryOption) {
+  std::ifstream in(CDP_SOURCE_DIR "/deploy/config/profile-service.yaml");
+  const std::string example((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(example.empty());
+  const std::string help = HelpText();
+  int options = 0;
+  for (std::size_t at = help.find("\n  --"); at != std::string::npos;
+       at = help.find("\n  --", at + 1)) {
+    const std::size_t start = at + 5;
+    std::string flag = help.substr(start, help.find_first_of(" \n", start) - start);
+    if (flag == "config" || flag == "help" || flag == "version") continue;
+    std::replace(flag.begin(), flag.end(), '-', '_');
+    EXPECT_NE(example.find("\n" + flag + ":"), std::string::npos) << flag;
+    ++options;
+  }
+  EXPECT_GT(options, 20);
 }
 
 TEST(Config, ShippedExampleFileIsValid) {

@@ -7,8 +7,10 @@
 #include <optional>
 #include <ostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "arguments.h"
+#include "cdp/common/absl_string.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
 #include "cdp/rules/catalogue.h"
@@ -31,6 +33,10 @@ constexpr FlagSpec kFlags[] = {
     {"partitions", "N"},
     {"partitioner", "murmur2|consistent"},
     {"max-record-bytes", "N"},
+    {"max-id-bytes", "N"},
+    {"items-total-tolerance", "FRACTION"},
+    {"max-future-skew", "DURATION"},
+    {"max-event-age", "DURATION"},
 };
 
 constexpr std::string_view kUsage =
@@ -57,6 +63,9 @@ offsets within each partition):
   --currency CODE             reporting currency (default CNY)
   --dedup-retention DURATION  how long an event_id is remembered (default 168h)
   --max-record-bytes N        larger records are rejected as oversize (default 1048576)
+  --max-id-bytes N, --items-total-tolerance FRACTION, --max-future-skew DURATION,
+  --max-event-age DURATION    the service's validation bounds of the same names (defaults 128,
+                              0.5, 24h, 87600h)
   --partitions N              the input topic's partition count: a valid event in another
                               partition than its customer's is applied in the customer's, as
                               the service does through its repartition topic (without it,
@@ -85,7 +94,7 @@ struct FoldCommand {
   std::string events;
   std::string changes;
   std::string rejects;
-  std::string currency = "CNY";
+  core::EngineOptions engine;
   FoldOptions fold;
 };
 
@@ -128,7 +137,32 @@ absl::StatusOr<FoldCommand> ReadCommand(const Arguments& args) {
       return invalid("--currency: '" + std::string(*currency) +
                      "' is not an ISO 4217 code such as CNY");
     }
-    command.currency = std::string(*currency);
+    command.engine.reporting_currency = std::string(*currency);
+  }
+  if (const auto limit = args.Flag("max-id-bytes")) {
+    std::size_t bytes = 0;
+    const auto [end, error] = std::from_chars(limit->data(), limit->data() + limit->size(), bytes);
+    if (error != std::errc() || end != limit->data() + limit->size() || bytes < 1) {
+      return invalid("--max-id-bytes: '" + std::string(*limit) + "' is not a positive number");
+    }
+    command.engine.max_id_bytes = bytes;
+  }
+  if (const auto tolerance = args.Flag("items-total-tolerance")) {
+    double fraction = 0;
+    if (!absl::SimpleAtod(ToAbsl(*tolerance), &fraction) || !(fraction >= 0 && fraction <= 1)) {
+      return invalid("--items-total-tolerance: '" + std::string(*tolerance) +
+                     "' is not a fraction from 0 to 1");
+    }
+    command.engine.items_total_tolerance = fraction;
+  }
+  for (const auto& [flag, bound] : {std::pair{"max-future-skew", &command.engine.max_future_skew},
+                                    std::pair{"max-event-age", &command.engine.max_past}}) {
+    if (const auto value = args.Flag(flag)) {
+      if (!absl::ParseDuration(std::string(*value), bound) || *bound < absl::ZeroDuration()) {
+        return invalid("--" + std::string(flag) + ": '" + std::string(*value) +
+                       "' is not a duration such as 24h");
+      }
+    }
   }
   if (const auto retention = args.Flag("dedup-retention")) {
     if (!absl::ParseDuration(std::string(*retention), &command.fold.dedup_retention) ||
@@ -207,10 +241,8 @@ int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostr
   if (!catalogue.ok()) {
     return Failure(err, "invalid segment catalogue:\n" + std::string(catalogue.status().message()));
   }
-  core::EngineOptions engine_options;
-  engine_options.reporting_currency = command->currency;
   const core::Engine engine(std::make_shared<const rules::SegmentCatalogue>(*std::move(catalogue)),
-                            engine_options);
+                            command->engine);
 
   std::ifstream events_file;
   std::istream* events = &std::cin;

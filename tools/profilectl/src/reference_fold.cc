@@ -1,6 +1,10 @@
 #include "reference_fold.h"
 
 #include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace cdp::profilectl {
 namespace {
@@ -50,6 +54,17 @@ absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
       seen != applied_in.seen_until.end() && before < seen->second) {
     return Outcome::kDuplicate;
   }
+  const absl::Time occurred_at = ToAbslTime(event.occurred_at());
+  const auto erased = applied_in.erased_at.find(event.customer_id());
+  if (erased != applied_in.erased_at.end() && occurred_at < erased->second) {
+    rejects_.push_back(
+        RejectedRecord{record.partition, record.offset,
+                       core::Rejection{core::RejectReason::kErased,
+                                       absl::StrCat("occurred at ", absl::FormatTime(occurred_at),
+                                                    ", before its customer's erasure at ",
+                                                    absl::FormatTime(erased->second))}});
+    return Outcome::kRejected;
+  }
 
   absl::Time now = options_.validation_now;
   if (options_.clock == ClockMode::kEventTime) {
@@ -58,8 +73,23 @@ absl::StatusOr<Outcome> ReferenceFold::Consume(const EventRecord& record) {
   }
   const auto key = std::make_pair(home, event.customer_id());
   v1::CustomerProfile& profile = profiles_[key];
-  if (engine_.Apply(event, now, profile, changes_)) profiles_.erase(key);
   applied_in.seen_until[event.event_id()] = now + options_.dedup_retention;
+  if (engine_.Apply(event, now, profile, changes_)) {
+    profiles_.erase(key);
+    absl::Time& erased_at =
+        applied_in.erased_at.try_emplace(event.customer_id(), occurred_at).first->second;
+    erased_at = std::max(erased_at, occurred_at);
+    for (const std::string& forgotten : applied_in.applied_to[event.customer_id()]) {
+      applied_in.seen_until.erase(forgotten);
+    }
+    applied_in.applied_to.erase(event.customer_id());
+    return Outcome::kApplied;
+  }
+  applied_in.applied_to[event.customer_id()].push_back(event.event_id());
+  if (erased != applied_in.erased_at.end()) {
+    *profile.mutable_erased_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+        absl::ToUnixMicros(erased->second));
+  }
   return Outcome::kApplied;
 }
 

@@ -55,7 +55,9 @@ struct RejectedRecord {
 
 // The pipeline's semantics without Kafka or RocksDB, for checking the service against: records in
 // consumption order are decoded, validated, deduplicated by event_id per partition, applied to one
-// profile per (partition, customer) with the core Engine, and their segment changes collected.
+// profile per (partition, customer) with the core Engine, and their segment changes collected. An
+// erasure forgets its customer's applied events, and the customer's events that occurred up to it
+// are refused afterwards (reason erased).
 // With routing, an event is applied in its customer's partition at once, where the service passes
 // it on through the repartition topic: the two agree when each customer's wrongly placed events
 // all arrive in one partition and the customer's partition has no other input.
@@ -88,6 +90,10 @@ class ReferenceFold {
     absl::Time watermark = absl::InfinitePast();
     // event_id -> when its dedup entry expires.
     std::unordered_map<std::string, absl::Time> seen_until;
+    // customer_id -> the event ids applied to its profile, which its erasure forgets.
+    std::unordered_map<std::string, std::vector<std::string>> applied_to;
+    // customer_id -> its latest erasure's occurred_at: events up to then are refused.
+    std::unordered_map<std::string, absl::Time> erased_at;
   };
 
   const core::Engine& engine_;

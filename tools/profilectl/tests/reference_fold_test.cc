@@ -236,6 +236,37 @@ TEST_F(ReferenceFoldTest, ErasureDeletesTheProfileAndALaterEventStartsAfresh) {
   EXPECT_EQ(ProfileOf(fold, 0, "c1").orders_total(), 0);
 }
 
+TEST_F(ReferenceFoldTest, AfterAnErasureTheCustomersOlderEventsAndRetriesAreRefused) {
+  ReferenceFold fold = MakeFold(ClockMode::kWall, "2024-03-02T00:00:00Z");
+  EXPECT_EQ(Consume(fold, Record(0, 0, Purchase("e1", "c1", "2024-03-01T10:00:00Z"))),
+            Outcome::kApplied);
+  EXPECT_EQ(Consume(fold, Record(0, 1, Erasure("x1", "c1", "2024-03-01T11:00:00Z"))),
+            Outcome::kApplied);
+  // The retry is not a duplicate any more: the erasure forgot it.
+  EXPECT_EQ(Consume(fold, Record(0, 2, Purchase("e1", "c1", "2024-03-01T10:00:00Z"))),
+            Outcome::kRejected);
+  EXPECT_EQ(Consume(fold, Record(0, 3, Purchase("e2", "c1", "2024-03-01T10:59:59Z"))),
+            Outcome::kRejected);
+  EXPECT_EQ(Consume(fold, Record(0, 4, Erasure("x1", "c1", "2024-03-01T11:00:00Z"))),
+            Outcome::kDuplicate);
+  // Another customer's event of the same time is not concerned.
+  EXPECT_EQ(Consume(fold, Record(0, 5, Purchase("e3", "c2", "2024-03-01T10:00:00Z"))),
+            Outcome::kApplied);
+  EXPECT_EQ(Consume(fold, Record(0, 6, Purchase("e4", "c1", "2024-03-01T12:00:00Z"))),
+            Outcome::kApplied);
+  // Not older than the erasure: the same instant belongs to the new profile.
+  EXPECT_EQ(Consume(fold, Record(0, 7, Interaction("e5", "c1", "2024-03-01T11:00:00Z"))),
+            Outcome::kApplied);
+  ASSERT_EQ(fold.rejects().size(), 2u);
+  EXPECT_EQ(fold.rejects()[0].rejection.reason, core::RejectReason::kErased);
+  EXPECT_EQ(fold.rejects()[0].offset, 2);
+  EXPECT_EQ(fold.rejects()[1].offset, 3);
+  EXPECT_EQ(ProfileOf(fold, 0, "c1").orders_total(), 1);
+  EXPECT_EQ(absl::FromUnixSeconds(ProfileOf(fold, 0, "c1").erased_at().seconds()),
+            At("2024-03-01T11:00:00Z"));
+  EXPECT_FALSE(ProfileOf(fold, 0, "c2").has_erased_at());
+}
+
 TEST_F(ReferenceFoldTest, RecordsOutOfConsumptionOrderAreAnError) {
   ReferenceFold fold = MakeFold(ClockMode::kWall, "2024-03-02T00:00:00Z");
   EXPECT_EQ(Consume(fold, Record(0, 5, Purchase("e1", "c1", "2024-03-01T10:00:00Z"))),

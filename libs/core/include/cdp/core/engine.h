@@ -29,6 +29,10 @@ struct EngineOptions {
   // Amounts in any other currency are rejected as unsupported_currency.
   std::string reporting_currency = "CNY";
   std::size_t max_id_bytes = 128;
+  // A purchase listing items is rejected as inconsistent_total when their value (unit_price x
+  // quantity, summed) and total_amount + discount_amount differ by more than this fraction of the
+  // larger: room for shipping, tax and rounding, not for a price in the wrong unit.
+  double items_total_tolerance = 0.5;
   // occurred_at later than now + this, or earlier than now - max_past, is rejected.
   absl::Duration max_future_skew = absl::Hours(24);
   absl::Duration max_past = absl::Hours(24 * 365 * 10);

@@ -21,10 +21,12 @@ enum class RejectReason {
   kNegativeAmount,       // negative_amount: a negative amount, price or quantity below 1
   kAmountOverflow,       // amount_overflow: an amount too large to add up safely
   kUnsupportedCurrency,  // unsupported_currency
+  kInconsistentTotal,    // inconsistent_total: items far from total_amount + discount_amount
   kInvalidDate,          // invalid_date: birth_date or a date that is not YYYY-MM-DD
   kInvalidRating,        // invalid_rating: rating outside 1-5 or score outside 0-10
   kTimestampOutOfRange,  // timestamp_out_of_range: occurred_at too far in the future or past
   kMisrouted,            // misrouted: a repartitioned event in a partition its customer is not in
+  kErased,               // erased: occurred before its customer's erasure
   kCount                 // not a reason: the number of reasons
 };
 

@@ -37,6 +37,7 @@ class PipelineMetrics {
   }
   void CountDuplicate() { duplicates_->Increment(); }
   void CountRepartitioned() { repartitioned_->Increment(); }
+  void CountErasures(std::size_t n) { erasures_->Increment(static_cast<double>(n)); }
   void CountChange(const v1::SegmentChange& change);
   void CountBatch(double seconds) {
     batches_->Increment();
@@ -71,6 +72,7 @@ class PipelineMetrics {
       rejected_{};
   prometheus::Counter* duplicates_;
   prometheus::Counter* repartitioned_;
+  prometheus::Counter* erasures_;
   // Dimension ("" for independent segments), then segment; transparent, so a change's
   // names find their counters without building a key.
   std::map<std::string, std::map<std::string, Direction, std::less<>>, std::less<>> changes_;

@@ -206,6 +206,9 @@ class Processor {
   [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
   [[nodiscard]] absl::Status LoadProfiles(
       std::unordered_map<std::string, WorkingProfile>& working) const;
+  // The latest erasure of each customer, from its profile or, without one, its marker.
+  [[nodiscard]] absl::Status LoadErasures(
+      std::unordered_map<std::string, WorkingProfile>& working) const;
 
   std::shared_ptr<const core::Engine> engine_;
   // Of engine_'s catalogue: what partition state records are compared with.

@@ -66,10 +66,12 @@ class OutputSink {
   [[nodiscard]] virtual absl::Status Flush() = 0;
 };
 
-// Changelog records carry their kind in this header: kChangelogProfile or kChangelogCheckpoint.
+// Changelog records carry their kind in this header: kChangelogProfile, kChangelogCheckpoint or
+// kChangelogErasure (a v1::ChangelogErasure keyed by state::Store::ErasureId).
 inline constexpr std::string_view kChangelogKindHeader = "cdp-changelog";
 inline constexpr std::string_view kChangelogProfile = "profile";
 inline constexpr std::string_view kChangelogCheckpoint = "checkpoint";
+inline constexpr std::string_view kChangelogErasure = "erasure";
 
 // A record passed on to the repartition topic carries the clock ("now": the wall clock, or in
 // event-time mode the partition's event time) of the partition it came from, in Unix

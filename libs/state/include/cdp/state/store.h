@@ -71,6 +71,15 @@ class Store {
     // Replaces the partition's state record (member counts, definitions; see PartitionState).
     void PutPartitionState(Partition partition, const v1::PartitionState& state);
 
+    // Records that the customer was erased at `erased_at` (ReadErasures), under ErasureId, and
+    // has Scrub wipe the deletions of this batch that are the customer's (its profile, its
+    // timer, ForgetSeen's entries) from disk. The caller deletes those in the same batch.
+    void MarkErased(Partition partition, std::string_view customer_id, absl::Time erased_at);
+    // The marker as the changelog carries it, named by ErasureId only (a restore).
+    void PutErasure(Partition partition, std::string_view erasure_id, absl::Time erased_at);
+    // Removes a dedup entry: an erased customer's applied events are forgotten with it.
+    void ForgetSeen(Partition partition, std::string_view event_id);
+
     [[nodiscard]] std::size_t operations() const { return operations_.size(); }
     void Clear();
 
@@ -83,7 +92,9 @@ class Store {
       kSetOffset,
       kPutTimer,
       kDeleteTimer,
-      kPutPartitionState
+      kPutPartitionState,
+      kPutErasure,
+      kForgetSeen
     };
     struct Operation {
       Kind kind;
@@ -96,6 +107,8 @@ class Store {
 
     std::vector<Operation> operations_;
     std::size_t bytes_ = 0;
+    // Keys of MarkErased's customers (PartitionKey), whose deletions Commit hands to Scrub.
+    std::vector<std::string> erased_;
     // Commit refuses a batch that named a partition no Kafka topic can have.
     std::optional<Partition> invalid_partition_;
   };
@@ -147,6 +160,14 @@ class Store {
       Partition partition, std::span<const std::string_view> customer_ids) const;
 
   // For each event id, in order: true when it was marked seen with an expiry after `now`.
+  // For each customer, in order: when it was last erased (MarkErased), nullopt if never.
+  [[nodiscard]] absl::StatusOr<std::vector<std::optional<absl::Time>>> ReadErasures(
+      Partition partition, std::span<const std::string_view> customer_ids) const;
+
+  // The name of an erasure marker: a hash of the customer id, so that the marker keeps no
+  // identifier. It can only confirm that a given id was erased.
+  [[nodiscard]] static std::string ErasureId(std::string_view customer_id);
+
   [[nodiscard]] absl::StatusOr<std::vector<bool>> SeenEvents(
       Partition partition, std::span<const std::string_view> event_ids, absl::Time now) const;
 
@@ -193,6 +214,16 @@ class Store {
   // Compacts all data now: reclaims the space of dropped partitions, deleted profiles and moved
   // timers and drops dedup entries expired before the horizon. Blocks until done; for maintenance.
   [[nodiscard]] absl::Status Compact();
+
+  // Removes from the store's files what erasures deleted: a deleted key stays on disk (in the
+  // write-ahead log, and in older SST files under the deletion) until a flush and a compaction
+  // through the last level drop it. Flushes every family, so that the write-ahead logs holding
+  // the erased customers are deleted, and compacts the ranges of the keys they deleted. After a
+  // restart that interrupted it, with the keys forgotten, compacts everything once. Blocks until
+  // done; for a maintenance thread. Nothing to do returns at once.
+  [[nodiscard]] absl::Status Scrub();
+  // Whether erasures wait for Scrub, including ones committed before a restart.
+  [[nodiscard]] bool ScrubPending() const;
 
   [[nodiscard]] absl::StatusOr<Stats> GetStats() const;
 
