@@ -3,8 +3,9 @@
 content-type header) and invalid records by a Kafka producer.
 
 Run 1 (test catalogue, wall clock) checks every output against hand-derived expectations: the
-exact segment changes, each dead letter and its headers, the profile API, the metrics, health,
-and a clean SIGTERM. Run 2 (the shipped deploy/config/segments.yaml, event-time clock) checks the
+exact segment changes, each dead letter and its headers (a record for every reject reason, and
+random, truncated, deeply nested, oversized and non-UTF-8 records), the profile API, the
+metrics, health, no customer id in the logs or /metrics, and a clean SIGTERM. Run 2 (the shipped deploy/config/segments.yaml, event-time clock) checks the
 service against `profilectl fold` over the same input, and a few memberships by hand. Last, the
 service's refusals: a bad flag and a bad segment file.
 """
@@ -13,6 +14,7 @@ import argparse
 import collections
 import datetime
 import json
+import random
 import re
 import signal
 import subprocess
@@ -118,6 +120,8 @@ def scenario(encoder):
         Input("bad-empty", b"", reject="empty_value"),
         Input("bad-null", None, reject="empty_value"),
         Input("dave", dave_binary, JSON_HEADER, reject="undecodable"),
+        # Hostile input: one more per remaining reason, and malformed bytes of every kind.
+        *hostile_inputs(a1, as_json),
         # Wrongly placed: with no key, then retried under another id as key, each in another
         # partition than erin's. Applied once, in hers.
         Input(None, as_json(interaction("e1", ERIN, at(0), "page_view")), partition=ERIN_AWAY[0]),
@@ -130,6 +134,49 @@ def scenario(encoder):
         records.append(Input(sentinel, as_json(interaction(f"s{p}", sentinel, at(0), "page_view")),
                              partition=p))
     return records
+
+
+# The service and the fold run with this record size limit, so that a huge record is cheap.
+MAX_RECORD_BYTES = 4096
+
+
+def hostile_inputs(binary_event, as_json):
+    """Records that must each end in the dead-letter topic once, with the reason given."""
+    rng = random.Random(7)
+    old = at(1)
+    nested = ('{"event_id": "h-n", "customer_id": "dave", "occurred_at": "' + old +
+              '", "profile_update": {"attributes": ' + "[" * 600 + "]" * 600 + "}}").encode()
+    return [
+        Input("dave", as_json({"event_id": "h1", "customer_id": "dave",
+                               "interaction": {"type": "like"}}), reject="missing_occurred_at"),
+        Input("dave", as_json(interaction("h2", "d" * 200, old, "like")), reject="invalid_id"),
+        Input("dave", as_json(event("h3", "dave", old)), reject="missing_payload"),
+        Input("dave", as_json(purchase("h4", "dave", old, 10 ** 16)), reject="amount_overflow"),
+        Input("dave", as_json(event("h5", "dave", old, profile_update={"birth_date": "2023-02-30"})),
+              reject="invalid_date"),
+        Input("dave", as_json(event("h6", "dave", old, interaction={"type": "review", "rating": 9})),
+              reject="invalid_rating"),
+        Input("dave", as_json(dict(purchase("h7", "dave", old, 100),
+                                   purchase={"total_amount": 100, "items": [
+                                       {"sku": "s", "quantity": 2, "unit_price": 5000}]})),
+              reject="inconsistent_total"),
+        # A huge repeated field: over the size limit before anything is decoded.
+        Input("dave", as_json(dict(purchase("h8", "dave", old, 100),
+                                   purchase={"total_amount": 100, "items": [
+                                       {"sku": "s", "quantity": 1}] * 500})),
+              reject="oversize"),
+        # Random bytes (a zero first byte is no protobuf field and no JSON), binary protobuf cut
+        # short inside its payload, JSON nested deeper than the decoder follows, and a customer
+        # id that is not UTF-8, in JSON and in binary protobuf.
+        Input("bad-random", b"\x00" + bytes(rng.randrange(256) for _ in range(300)),
+              reject="undecodable"),
+        Input("bad-truncated", binary_event[:-3], reject="undecodable"),
+        Input("bad-nested", nested, reject="undecodable"),
+        Input("bad-utf8", as_json(interaction("h9", "dave", old, "like")).replace(
+            b'"dave"', b'"d\xffve"'), reject="undecodable"),
+        Input("bad-utf8-binary", binary_event.replace(b"alice", b"al\xffce"),
+              reject="undecodable"),
+    ]
 
 
 def publish(bootstrap, records):
@@ -310,7 +357,8 @@ def run_test_catalogue(h, args):
     kafka, bootstrap = harness.start_kafka(h, args.kafka_local)
     data_dir = h.path("state-test-catalogue")
     service = harness.start_service(h, args.profile_service, bootstrap, args.test_segments,
-                                    data_dir)
+                                    data_dir,
+                                    extra=["--max-record-bytes", str(MAX_RECORD_BYTES)])
     records = scenario(args.encode_events)
     publish(bootstrap, records)
     wait_for_sentinels(service, bootstrap)
@@ -347,7 +395,8 @@ def run_default_catalogue(h, args):
     _, bootstrap = harness.start_kafka(h, args.kafka_local)
     data_dir = h.path("state-default-catalogue")
     service = harness.start_service(h, args.profile_service, bootstrap, args.default_segments,
-                                    data_dir, extra=["--clock", "event-time"])
+                                    data_dir, extra=["--clock", "event-time",
+                                                     "--max-record-bytes", str(MAX_RECORD_BYTES)])
     records = scenario(args.encode_events)
     publish(bootstrap, records)
     wait_for_sentinels(service, bootstrap)
@@ -369,6 +418,7 @@ def run_default_catalogue(h, args):
     changes_file = h.path("default-fold-changes.jsonl")
     done = subprocess.run([args.profilectl, "fold", "--segments", args.default_segments,
                            "--clock", "event-time", "--partitions", str(PARTITIONS),
+                           "--max-record-bytes", str(MAX_RECORD_BYTES),
                            "--changes", changes_file, events_file],
                           capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()

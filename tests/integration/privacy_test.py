@@ -136,6 +136,7 @@ def main(h):
     token_file = h.path("admin-token")
     with open(token_file, "w") as f:
         f.write(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
     _, bootstrap = harness.start_kafka(h, args.kafka_local)
     data_dir = h.path("state")
     service = harness.start_service(
@@ -166,6 +167,7 @@ def main(h):
         assert customer not in logs, f"{customer} appears in the service's output"
         assert customer not in metrics_text, f"{customer} appears in /metrics"
     assert TOKEN not in logs, "the admin token appears in the service's output"
+    assert "can be read by other users" not in logs, "a private token file was taken for shared"
     print("privacy: erasure over the admin API, late event refused without content, state files "
           "scrubbed, no customer id in logs or metrics, token, reload and rate limit enforced")
 

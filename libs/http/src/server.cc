@@ -43,6 +43,11 @@ bool BearerMatches(absl::string_view authorization, absl::string_view token) {
   return TokensEqual(token, absl::StripAsciiWhitespace(authorization));
 }
 
+}  // namespace
+
+namespace internal {
+
+// A member of Server::Impl, so not in the anonymous namespace (-Wsubobject-linkage).
 class TokenBucket {
  public:
   TokenBucket(double rate, double burst, Clock clock)
@@ -76,6 +81,10 @@ class TokenBucket {
   std::optional<std::chrono::steady_clock::time_point> last_;
   std::mutex mutex_;
 };
+
+}  // namespace internal
+
+namespace {
 
 void SetText(httplib::Response& res, int status, std::string body) {
   res.status = status;
@@ -199,7 +208,7 @@ struct Server::Impl {
   }
 
   ServerOptions options;
-  TokenBucket bucket;
+  internal::TokenBucket bucket;
   std::vector<Route> routes;  // read-only once serving, so handlers read it without a lock
   absl::Status setup_error;
   bool fallbacks_added = false;

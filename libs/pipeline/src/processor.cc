@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/core/population.h"
@@ -190,6 +191,18 @@ std::vector<rules::RuleRef> ToReevaluate(const v1::PartitionState& state) {
     refs.push_back(rules::RuleRef{rules::RuleKind::kDimension, id});
   }
   return refs;
+}
+
+constexpr std::string_view kStorageFaultPayload = "type.cdp/storage-fault";
+
+// The store's code is kept: a fault of the storage (full, failing) is worth a retry once the
+// store recovers; the payload tells it from a failed delivery.
+absl::Status StateCommitFailed(const absl::Status& committed, std::string_view doing) {
+  absl::Status failed(committed.code(), absl::StrCat(ToAbsl(doing), ": ", committed.message()));
+  if (absl::IsResourceExhausted(committed) || absl::IsUnavailable(committed)) {
+    failed.SetPayload(ToAbsl(kStorageFaultPayload), absl::Cord());
+  }
+  return failed;
 }
 
 // Adds the event to the profile's applied events, dropping those whose window ended by `now`.
@@ -390,8 +403,7 @@ absl::Status Processor::SetEngine(std::shared_ptr<const core::Engine> engine) {
     }
   }
   if (absl::Status committed = store_.Commit(batch); !committed.ok()) {
-    return absl::InternalError(
-        absl::StrCat("recording the new segment definitions: ", committed.message()));
+    return StateCommitFailed(committed, "recording the new segment definitions");
   }
   for (auto& [record, next] : changed) record->state = std::move(next);
   engine_ = std::move(engine);
@@ -454,8 +466,8 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
     state::Store::Batch batch;
     PutPartitionState(partition, record.state, record.population, batch);
     if (absl::Status committed = store_.Commit(batch); !committed.ok()) {
-      return absl::InternalError(absl::StrCat("recording the state of partition ",
-                                              partition.value(), ": ", committed.message()));
+      return StateCommitFailed(
+          committed, absl::StrCat("recording the state of partition ", partition.value()));
     }
   }
   if (metrics_ != nullptr) {
@@ -562,6 +574,7 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
     for (; next_held != held.end() && (id == nullptr || (*next_held)->customer_id < *id);
          ++next_held) {
       reevaluate((*next_held)->profile);
+      (*next_held)->dirty = true;
     }
   };
   const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
@@ -1098,7 +1111,7 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
         core::UpdatePopulation(move->second, move->first, population);
       }
     }
-    return absl::InternalError(absl::StrCat("committing state: ", committed.message()));
+    return StateCommitFailed(committed, "committing state");
   }
   if (metrics_ != nullptr && work.erasures > 0) metrics_->CountErasures(work.erasures);
   for (auto& [key, entry] : work.working) {
@@ -1123,6 +1136,10 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
     record.state = std::move(state);
   }
   return absl::OkStatus();
+}
+
+bool IsStorageFault(const absl::Status& status) {
+  return status.GetPayload(ToAbsl(kStorageFaultPayload)).has_value();
 }
 
 absl::Status Processor::Process(std::span<const InputRecord> batch) {

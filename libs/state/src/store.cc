@@ -32,6 +32,8 @@ absl::StatusCode CodeOf(const rocksdb::Status& status) {
   if (status.IsCorruption()) return absl::StatusCode::kDataLoss;
   if (status.IsInvalidArgument()) return absl::StatusCode::kInvalidArgument;
   if (status.IsNoSpace()) return absl::StatusCode::kResourceExhausted;
+  // A device error may clear (a remount, a replaced disk): worth retrying, after Recover.
+  if (status.IsIOError()) return absl::StatusCode::kUnavailable;
   if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
     return absl::StatusCode::kUnavailable;
   }
@@ -653,9 +655,8 @@ absl::Status Store::Commit(Batch& batch) {
         absl::StrCat("cannot commit ", batch.operations_.size(), " state operations to '",
                      impl_->path, "': ", written.ToString(),
                      ". None of them is visible, and after a storage error the store refuses "
-                     "writes until reopened: restart the service, which resumes from the "
-                     "committed offsets (the failed batch is then either entirely there or "
-                     "entirely absent)"));
+                     "writes until it recovers (once the fault clears) or is reopened (the "
+                     "failed batch is then either entirely there or entirely absent)"));
   }
   if (erasing.owns_lock()) {
     ++impl_->erasures_committed;
@@ -684,6 +685,27 @@ absl::Status Store::Commit(Batch& batch) {
   }
   batch.Clear();
   return absl::OkStatus();
+}
+
+absl::Status Store::Recover() {
+  const rocksdb::Status resumed = impl_->db->Resume();
+  if (resumed.ok()) return absl::OkStatus();
+  // From a full disk RocksDB recovers by itself, once it sees room: Resume waits for that.
+  if (resumed.IsBusy()) {
+    return absl::UnavailableError(absl::StrCat("state at '", impl_->path,
+                                               "' is still failing: RocksDB is recovering from "
+                                               "its storage error by itself (",
+                                               resumed.ToString(), ")"));
+  }
+  const absl::StatusCode code = CodeOf(resumed);
+  // Worse than a hard error (a failed write of the write-ahead log), RocksDB does not resume.
+  if (resumed.severity() <= rocksdb::Status::Severity::kHardError &&
+      (code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable)) {
+    return FromRocksDb(resumed, absl::StrCat("state at '", impl_->path, "' is still failing"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "state at '", impl_->path, "' cannot recover from its storage error without a reopen (",
+      resumed.ToString(), "): restart the service, which resumes from the stored offsets"));
 }
 
 void Store::AdvanceDedupHorizon(absl::Time horizon) { impl_->dedup_filter.Advance(horizon); }

@@ -16,21 +16,16 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testing::kT0;
 using testing::MakeProfile;
+using testing::OpenStore;
 using testing::TempDir;
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
 constexpr Partition kPartition(3);
 // Long and unusual, so that a match in a file cannot be a coincidence.
 constexpr std::string_view kErased = "erase-me-customer-4711";
 constexpr std::string_view kKept = "keep-me-customer-4712";
 constexpr std::string_view kErasedEvent = "evt-of-erase-me-9001";
-
-std::unique_ptr<Store> OpenStore(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = path});
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
-}
 
 // Files of the directory that contain `needle`, raw or hex-encoded (as RocksDB logs keys).
 std::vector<std::string> FilesHolding(const std::filesystem::path& dir, std::string_view needle) {

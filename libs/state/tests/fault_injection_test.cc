@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cdp/state/store.h"
+#include "cdp/state/testing/faulty_file_system.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
@@ -16,71 +17,11 @@ namespace cdp::state {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::Fault;
+using testing::FaultyFileSystem;
 using ::testing::HasSubstr;
 using testing::MakeProfile;
 using testing::TempDir;
-
-enum class Fault { kWrite, kSync };
-
-// Storage that fails file writes or syncs while a flag is up, as a full or failing disk would.
-class FaultyFileSystem final : public rocksdb::FileSystemWrapper {
- public:
-  FaultyFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
-
-  static const char* kClassName() { return "FaultyFileSystem"; }
-  const char* Name() const override { return kClassName(); }
-
-  void Inject(std::optional<Fault> fault) { fault_.store(fault ? static_cast<int>(*fault) : -1); }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
-                                    rocksdb::IODebugContext* debug) override {
-    std::unique_ptr<rocksdb::FSWritableFile> real;
-    rocksdb::IOStatus created = target()->NewWritableFile(name, options, &real, debug);
-    if (created.ok()) *file = std::make_unique<File>(std::move(real), *this);
-    return created;
-  }
-
- private:
-  class File final : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    File(std::unique_ptr<rocksdb::FSWritableFile> real, const FaultyFileSystem& fs)
-        : FSWritableFileOwnerWrapper(std::move(real)), fs_(fs) {}
-
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             rocksdb::IODebugContext* debug) override {
-      if (fs_.Failing(Fault::kWrite)) return Injected();
-      return FSWritableFileOwnerWrapper::Append(data, options, debug);
-    }
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             const rocksdb::DataVerificationInfo& info,
-                             rocksdb::IODebugContext* debug) override {
-      if (fs_.Failing(Fault::kWrite)) return Injected();
-      return FSWritableFileOwnerWrapper::Append(data, options, info, debug);
-    }
-    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
-                           rocksdb::IODebugContext* debug) override {
-      if (fs_.Failing(Fault::kSync)) return Injected();
-      return FSWritableFileOwnerWrapper::Sync(options, debug);
-    }
-    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
-                            rocksdb::IODebugContext* debug) override {
-      if (fs_.Failing(Fault::kSync)) return Injected();
-      return FSWritableFileOwnerWrapper::Fsync(options, debug);
-    }
-
-   private:
-    static rocksdb::IOStatus Injected() {
-      return rocksdb::IOStatus::IOError("injected disk fault");
-    }
-
-    const FaultyFileSystem& fs_;
-  };
-
-  [[nodiscard]] bool Failing(Fault fault) const { return fault_.load() == static_cast<int>(fault); }
-
-  std::atomic<int> fault_{-1};
-};
 
 class StorageFaultTest : public ::testing::TestWithParam<Fault> {
  protected:
@@ -158,8 +99,12 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   EXPECT_THAT(after.timers, ElementsAre(std::pair(kBaseTime + absl::Hours(1), "alice")));
   EXPECT_EQ(after.offset, Offset(10));
 
-  // The store keeps refusing writes after the fault, as its message says.
+  // The store keeps refusing writes after the fault, as its message says: a failed write of the
+  // write-ahead log is fatal to RocksDB, whose recovery then takes a reopen.
   fs_->Inject(std::nullopt);
+  const absl::Status resumed = store->Recover();
+  EXPECT_TRUE(absl::IsFailedPrecondition(resumed)) << resumed;
+  EXPECT_THAT(std::string(resumed.message()), HasSubstr("restart"));
   Store::Batch third;
   third.SetOffset(Partition(0), Offset(30));
   EXPECT_FALSE(store->Commit(third).ok());
@@ -185,6 +130,37 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   fourth.SetOffset(Partition(0), Offset(40));
   EXPECT_TRUE(store->Commit(fourth).ok());
   EXPECT_EQ(Read(*store).offset, Offset(40));
+}
+
+TEST(StorageRecoveryTest, AFullDiskFailsCommitsUntilItHasRoomAgainThenTheStoreGoesOn) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultyFileSystem>();
+  std::unique_ptr<rocksdb::Env> env(rocksdb::NewCompositeEnv(fs));
+  auto opened = Store::Open(StoreOptions{.path = dir.db(), .env = env.get()});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& store = **opened;
+  Store::Batch first;
+  first.PutProfile(Partition(0), MakeProfile("alice", 1));
+  first.SetOffset(Partition(0), Offset(10));
+  ASSERT_TRUE(store.Commit(first).ok());
+
+  fs->Inject(Fault::kNoSpace);
+  Store::Batch second;
+  second.PutProfile(Partition(0), MakeProfile("bob", 1));
+  second.SetOffset(Partition(0), Offset(20));
+  const absl::Status full = store.Commit(second);
+  EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+  const absl::Status still_full = store.Recover();
+  EXPECT_FALSE(still_full.ok());
+  EXPECT_FALSE(absl::IsFailedPrecondition(still_full)) << still_full;
+  EXPECT_EQ(Read(store).offset, Offset(10));
+
+  fs->Inject(std::nullopt);
+  ASSERT_TRUE(testing::RecoversWithin(store, std::chrono::seconds(30)));
+  ASSERT_TRUE(store.Commit(second).ok());
+  EXPECT_EQ(Read(store).offset, Offset(20));
+  EXPECT_TRUE(Read(store).has_bob);
+  EXPECT_TRUE(store.Recover().ok()) << "nothing to recover from";
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, StorageFaultTest, ::testing::Values(Fault::kWrite, Fault::kSync),

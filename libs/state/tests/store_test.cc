@@ -20,21 +20,15 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::kT0;
 using testing::MakeProfile;
 using ::testing::Not;
+using testing::OpenStore;
 using testing::RawDb;
 using testing::TempDir;
 
 MATCHER_P(EqualsProto, expected, "") {
   return google::protobuf::util::MessageDifferencer::Equals(arg, expected);
-}
-
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-std::unique_ptr<Store> OpenStore(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = path});
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
 }
 
 std::optional<std::int64_t> OrdersOf(const Store& store, Partition partition,

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "cdp/state/store.h"
 #include "cdp/v1/customer_profile.pb.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -37,6 +39,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+inline const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
+
+inline std::unique_ptr<Store> OpenStore(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptions{.path = path});
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
 
 inline v1::CustomerProfile MakeProfile(std::string_view customer_id, std::int64_t orders) {
   v1::CustomerProfile profile;

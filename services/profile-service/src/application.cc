@@ -81,6 +81,13 @@ absl::StatusOr<std::string> ReadAdminToken(const std::string& path) {
         absl::StrCat("--admin-token-file: cannot read a token from '", path, "'"));
   }
   token = std::string(absl::StripAsciiWhitespace(token));
+  std::error_code error;
+  const auto permissions = std::filesystem::status(path, error).permissions();
+  using std::filesystem::perms;
+  if (!error && (permissions & (perms::group_all | perms::others_all)) != perms::none) {
+    Log("WARN", "--admin-token-file '", path,
+        "' can be read by other users than its owner; chmod 600 it");
+  }
   if (token.size() < 16) {
     return absl::InvalidArgumentError(
         absl::StrCat("--admin-token-file: the token in '", path,
@@ -237,6 +244,21 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                           .Help("1 when the service is consuming normally, 0 otherwise.")
                           .Register(*registry)
                           .Add({});
+  auto& storage_faults = prometheus::BuildCounter()
+                             .Name("cdp_storage_faults_total")
+                             .Help(
+                                 "Batches and timer rounds that the state store could not commit "
+                                 "(disk full, I/O error); each is retried once the store "
+                                 "recovers.")
+                             .Register(*registry)
+                             .Add({});
+  auto& storage_failing = prometheus::BuildGauge()
+                              .Name("cdp_storage_failing")
+                              .Help(
+                                  "1 while the state store refuses writes after a storage fault: "
+                                  "consumption is stopped and no offset moves until it recovers.")
+                              .Register(*registry)
+                              .Add({});
   auto& reloads = prometheus::BuildCounter()
                       .Name("cdp_segment_config_reloads_total")
                       .Help(
@@ -447,21 +469,45 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   absl::Duration backoff = absl::Milliseconds(100);
   // A failed step committed nothing. Undelivered outputs: retry the same step until it goes
   // through, so no input is skipped and no timer lost, with readiness reporting the trouble
-  // meanwhile. A state failure: RocksDB refuses writes until reopened, so the caller exits and a
-  // restart resumes from the offsets the state holds.
+  // meanwhile. A storage fault (disk full, I/O error): RocksDB refuses writes until it recovers,
+  // so nothing is consumed and no offset moves until Recover succeeds (the fault cleared), then
+  // the same step is retried. Anything else, or a store that cannot recover without a reopen:
+  // the caller exits, and a restart resumes from the offsets the state holds.
+  auto pause = [&] {
+    for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  };
   auto with_retries = [&](const std::string& what, const std::function<absl::Status()>& step) {
     absl::Status status = absl::CancelledError("stopping");
+    bool recovering = false;
     while (!stop.load()) {
+      if (recovering) {
+        status = (*store)->Recover();
+        if (absl::IsFailedPrecondition(status)) break;
+        if (!status.ok()) {
+          Log("ERROR", "the state store still refuses writes, trying again in ",
+              absl::FormatDuration(backoff), ": ", status.message());
+          pause();
+          continue;
+        }
+        recovering = false;
+        storage_failing.Set(0);
+        Log("INFO", "the state store accepts writes again; retrying the ", what);
+      }
       status = step();
-      if (status.ok() || !absl::IsUnavailable(status)) break;
+      recovering = pipeline::IsStorageFault(status);
+      if (status.ok() || !(absl::IsUnavailable(status) || recovering)) break;
       ready = false;
       ready_gauge.Set(0);
+      if (recovering) {
+        storage_faults.Increment();
+        storage_failing.Set(1);
+      }
       Log("ERROR", what, " failed, retrying in ", absl::FormatDuration(backoff), ": ",
           status.message());
-      for (absl::Time until = absl::Now() + backoff; absl::Now() < until && !stop.load();) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      backoff = std::min(backoff * 2, absl::Seconds(5));
+      pause();
     }
     if (status.ok()) {
       backoff = absl::Milliseconds(100);

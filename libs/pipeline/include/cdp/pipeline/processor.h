@@ -82,6 +82,11 @@ struct ProcessorOptions {
 // and may be retried as it is; it then regenerates the same changes with the same ids.
 // Not thread-safe itself; with several lanes it runs them on threads of its own, and the sink's
 // Send is then called from several threads at once.
+// Whether a failed step failed because the state store could not write (a full disk, an I/O
+// error): nothing of it was committed, and once state::Store::Recover succeeds the same step may
+// be retried, as after a failed delivery.
+[[nodiscard]] bool IsStorageFault(const absl::Status& status);
+
 class Processor {
  public:
   using WallClock = std::function<absl::Time()>;

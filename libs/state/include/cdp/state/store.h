@@ -180,8 +180,15 @@ class Store {
   [[nodiscard]] absl::StatusOr<std::optional<absl::Time>> NextTimer(Partition partition) const;
 
   // Applies the batch atomically and empties it. On failure nothing of it is applied and the
-  // batch is left as it was.
+  // batch is left as it was. A storage fault fails with ResourceExhausted (the disk is full) or
+  // Unavailable (an I/O error); RocksDB then refuses writes until Recover succeeds.
   [[nodiscard]] absl::Status Commit(Batch& batch);
+
+  // After a storage fault, makes the store accept writes again if the fault has cleared: OK
+  // then (and when there was nothing to recover from); the fault's own error while it persists;
+  // FailedPrecondition when RocksDB cannot recover without being reopened, which takes a
+  // restart of the process.
+  [[nodiscard]] absl::Status Recover();
 
   // Dedup entries that expired at or before `horizon` may be dropped from now on (by compaction).
   // The horizon only moves forward; the caller advances it with its own clock, which may be event
