@@ -97,6 +97,28 @@ absl::StatusOr<std::string> ReadAdminToken(const std::string& path) {
   return token;
 }
 
+// The topics the service creates on a real cluster when they are missing.
+std::vector<kafka::TopicSpec> TopicsToEnsure(const Config& config,
+                                             const std::string& changelog_topic) {
+  std::vector<kafka::TopicSpec> topics = {{config.input_topic, config.partitions, 1, {}},
+                                          {config.output_topic, config.partitions, 1, {}},
+                                          {config.dlq_topic, 1, 1, {}},
+                                          {RepartitionTopic(config), config.partitions, 1, {}}};
+  // Compacted: it keeps each customer's last profile, and deletions as tombstones. Bounded, so
+  // that an erased customer's records are compacted away within about two days: segments roll
+  // hourly, each is compacted at most a day after it was written, and tombstones are kept a day.
+  if (!changelog_topic.empty()) {
+    topics.push_back({changelog_topic,
+                      config.partitions,
+                      1,
+                      {{"cleanup.policy", "compact"},
+                       {"segment.ms", "3600000"},
+                       {"max.compaction.lag.ms", "86400000"},
+                       {"delete.retention.ms", "86400000"}}});
+  }
+  return topics;
+}
+
 // The engine of the running segment catalogue, for the HTTP threads: replaced on a reload.
 class CurrentEngine {
  public:
@@ -186,36 +208,15 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
               << "\n  topics: " << config.input_topic << " (" << config.partitions
               << " partitions), " << config.output_topic << " (" << config.partitions
               << " partitions), " << config.dlq_topic << " (1 partition)"
-              << (changelog_topic.empty() ? "" : ", " + changelog_topic + " (changelog)") << "\n"
+              << (changelog_topic.empty() ? "" : ", " + changelog_topic + " (changelog)") << ", "
+              << repartition_topic << " (repartition)\n"
               << "  publish your own events: kcat -P -b " << bootstrap << " -t "
               << config.input_topic << " -X partitioner="
               << (config.partitioner == Partitioner::kMurmur2 ? "murmur2_random"
                                                               : "consistent_random")
               << " -k CUSTOMER_ID\n";
-  } else if (auto ensured =
-                 kafka::EnsureTopics(bootstrap, config.kafka_properties,
-                                     [&] {
-                                       std::vector<kafka::TopicSpec> topics = {
-                                           {config.input_topic, config.partitions, 1, {}},
-                                           {config.output_topic, config.partitions, 1, {}},
-                                           {config.dlq_topic, 1, 1, {}},
-                                           {repartition_topic, config.partitions, 1, {}}};
-                                       // Compacted: it keeps each customer's last profile, and
-                                       // deletions as tombstones. Bounded, so that an erased
-                                       // customer's records are compacted away within about two
-                                       // days: segments roll hourly, each is compacted at most a
-                                       // day after it was written, and tombstones are kept a day.
-                                       if (!changelog_topic.empty()) {
-                                         topics.push_back({changelog_topic,
-                                                           config.partitions,
-                                                           1,
-                                                           {{"cleanup.policy", "compact"},
-                                                            {"segment.ms", "3600000"},
-                                                            {"max.compaction.lag.ms", "86400000"},
-                                                            {"delete.retention.ms", "86400000"}}});
-                                       }
-                                       return topics;
-                                     }());
+  } else if (auto ensured = kafka::EnsureTopics(bootstrap, config.kafka_properties,
+                                                TopicsToEnsure(config, changelog_topic));
              !ensured.ok()) {
     Log("WARN", "could not make sure the topics exist (", ensured.message(),
         "); continuing with the topics as they are");
@@ -249,7 +250,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                              .Help(
                                  "Batches and timer rounds that the state store could not commit "
                                  "(disk full, I/O error); each is retried once the store "
-                                 "recovers.")
+                                 "recovers, or the process exits when it cannot.")
                              .Register(*registry)
                              .Add({});
   auto& storage_failing = prometheus::BuildGauge()
