@@ -4,7 +4,7 @@
 An erasure requested over the token-protected admin API removes the customer: the profile API
 answers 404, the customer's older events are dead-lettered as `erased` without their content,
 and once the scrubber has run no file of the state directory holds the customer's id (raw or
-hex-encoded, as RocksDB logs keys). The service's logs and /metrics name none of the customers.
+hex-encoded, as RocksDB logs keys), nor does the changelog once compacted. The service's logs and /metrics name none of the customers.
 Also: requests without the token are refused, the reload endpoint validates and reloads the
 segment file, and /v1/ requests over the rate limit get 429 while /metrics never does.
 """
@@ -101,6 +101,28 @@ def erase_frank(service, bootstrap):
     assert len(markers) == 1 and FRANK.encode() not in markers[0].key, markers
 
 
+def holds(record, customer):
+    return any(customer.encode() in (part or b"") for part in (record.key, record.value))
+
+
+def check_changelog_compacts_away(bootstrap):
+    """The changelog as the broker's compaction leaves it holds nothing of the erased customer.
+    The mock cluster does not compact, so the test applies compaction's contract to what the
+    service wrote: per partition, only the last record of each key stays, and a tombstone goes
+    too once delete.retention.ms has passed. (The bound in time is the topic's configuration,
+    which the service sets when it creates the topic on a real cluster: README, Privacy.)"""
+    records = harness.read_all(bootstrap, CHANGELOG_TOPIC)
+    assert any(holds(r, FRANK) for r in records), "the changelog never held the customer"
+    last = {}
+    for record in records:
+        last[(record.partition, record.key)] = record
+    kept = [r for r in last.values() if r.value is not None]
+    assert not [r for r in kept if holds(r, FRANK)], (
+        "records of the erased customer survive compaction: they are not keyed by the customer, "
+        "or no tombstone follows them")
+    assert any(holds(r, GRACE) for r in kept), "compaction would keep nothing: the scan is blind"
+
+
 def check_scrubbed(service, data_dir):
     def scrubbed():
         samples = service.metrics()
@@ -154,6 +176,7 @@ def main(h):
 
     check_access(service)
     erase_frank(service, bootstrap)
+    check_changelog_compacts_away(bootstrap)
     check_scrubbed(service, data_dir)
     check_reload(service)
     check_rate_limit(service)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed to build, run and test the project. Idempotent: does
-# nothing when everything is already installed.
+# nothing when everything is already installed. clang, its sanitizer and libFuzzer runtimes
+# (libclang-rt) and llvm's symbolizer serve the test build only.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev liblz4-dev libzstd-dev libsnappy-dev libgflags-dev
   libjemalloc-dev
   kcat python3-confluent-kafka python3-protobuf clang-format
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

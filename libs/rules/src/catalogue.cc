@@ -173,8 +173,8 @@ class Loader {
     std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
       return std::pair(a.at.line, a.at.column) < std::pair(b.at.line, b.at.column);
     });
-    std::vector<std::string_view> lines;
-    for (const Error& error : errors_) lines.push_back(error.text);
+    std::vector<std::string> lines;
+    for (const Error& error : errors_) lines.push_back(internal::SpellOutControls(error.text));
     return absl::InvalidArgumentError(internal::Join(lines, "\n"));
   }
 

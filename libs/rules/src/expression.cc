@@ -63,7 +63,8 @@ absl::StatusOr<Expression> CompileExpression(std::string_view source, std::strin
   if (auto* error = std::get_if<internal::CompileError>(&result)) {
     const TextPosition at = positions[error->offset];
     return absl::InvalidArgumentError(internal::Cat(file, file.empty() ? "" : ":", at.line, ":",
-                                                    at.column, ": ", error->message));
+                                                    at.column, ": ",
+                                                    internal::SpellOutControls(error->message)));
   }
   auto& compiled = std::get<internal::CompiledExpression>(result);
   return Expression(std::string(source), std::move(compiled.program), std::move(compiled.fields),

@@ -32,6 +32,25 @@ template <typename... Parts>
   return out;
 }
 
+// `text` with control characters spelled out (\n, \x01...): a message echoing what a file holds
+// stays on its one line and prints as it reads.
+[[nodiscard]] inline std::string SpellOutControls(std::string_view text) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out.append("\\n");
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out.append({'\\', 'x', kHex[byte >> 4], kHex[byte & 0xf]});
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 template <typename Range>
 [[nodiscard]] std::string Join(const Range& items, std::string_view separator) {
   std::string out;

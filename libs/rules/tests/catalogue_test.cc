@@ -232,6 +232,9 @@ TEST(Catalogue, Ids) {
     EXPECT_THAT(Errors("segments:\n  - {id: '" + id + "', when: 'true'}\n"),
                 ElementsAre(HasSubstr("invalid id '" + id + "'")));
   }
+  // Control characters the file holds are spelled out: each error stays on its line.
+  EXPECT_THAT(Errors("segments:\n  - {id: \"a\\nb\\x01\", when: 'true'}\n"),
+              ElementsAre(HasSubstr("invalid id 'a\\nb\\x01'")));
   EXPECT_THAT(Errors("segments:\n  - {id: [a], when: 'true'}\n"),
               ElementsAre("t.yaml:2:10: expected text for 'id', found a list"));
   EXPECT_THAT(Errors("segments:\n  - {id: , when: 'true'}\n"),

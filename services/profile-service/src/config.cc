@@ -3,12 +3,16 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "cdp/common/suggest.h"
 
@@ -347,53 +351,19 @@ std::string UnknownName(std::string_view what, std::string_view name,
 }
 
 absl::Status ApplyConfigFile(const std::string& path, Config& config) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat("--config: cannot read '", path, "'"));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  const auto cannot_read = [&path](std::string_view why) {
+    return absl::NotFoundError(absl::StrCat("--config: cannot read '", path, "': ", A(why)));
+  };
+  std::error_code error;
+  const auto type = std::filesystem::status(path, error).type();
+  if (type == std::filesystem::file_type::not_found) return cannot_read("no such file");
+  if (type != std::filesystem::file_type::regular) {
+    return cannot_read(error ? error.message() : "not a regular file");
   }
-  if (root.IsNull()) return absl::OkStatus();
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": expected a map of option: value (e.g. data_dir: /var/lib/cdp)"));
-  }
-  std::vector<std::string> keys;
-  for (const Option& option : Options()) keys.push_back(YamlKey(option.flag));
-  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
-  std::vector<std::string> errors;
-  for (const auto& entry : root) {
-    const std::string key = entry.first.as<std::string>();
-    const YAML::Mark mark = entry.first.Mark();
-    const std::string where = absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1, ": ");
-    const auto found = std::find(keys.begin(), keys.end(), key);
-    if (found == keys.end()) {
-      errors.push_back(where + UnknownName("key", key, key_views));
-      continue;
-    }
-    const Option& option = Options()[static_cast<std::size_t>(found - keys.begin())];
-    absl::Status status;
-    if (option.flag == "kafka-property") {
-      if (!entry.second.IsMap()) {
-        errors.push_back(where + "kafka_property: expected a map of librdkafka property: value");
-        continue;
-      }
-      for (const auto& property : entry.second) {
-        config.kafka_properties.emplace_back(property.first.as<std::string>(),
-                                             property.second.as<std::string>());
-      }
-    } else if (!entry.second.IsScalar()) {
-      status = absl::InvalidArgumentError(absl::StrCat(key, ": expected a single value"));
-    } else {
-      status = option.set(config, entry.second.as<std::string>());
-    }
-    if (!status.ok()) errors.push_back(where + std::string(status.message()));
-  }
-  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
-  return absl::OkStatus();
+  std::ifstream file(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file.is_open() || file.bad()) return cannot_read("permission denied or I/O error");
+  return ApplyConfigText(text, path, config);
 }
 
 // Wraps `text` at word boundaries into lines of at most `width` characters after `indent`.
@@ -419,6 +389,71 @@ std::string Wrap(std::string_view text, std::size_t indent, std::size_t width) {
 }
 
 }  // namespace
+
+absl::Status ApplyConfigText(std::string_view text, std::string_view file_name, Config& config) {
+  const std::string path(file_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": expected a map of option: value (e.g. data_dir: /var/lib/cdp)"));
+  }
+  std::vector<std::string> keys;
+  for (const Option& option : Options()) keys.push_back(YamlKey(option.flag));
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string> errors;
+  // Only scalars are read as strings: yaml-cpp throws on converting anything else.
+  for (const auto& entry : root) {
+    const YAML::Mark mark = entry.first.Mark();
+    const std::string where = absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1, ": ");
+    if (!entry.first.IsScalar()) {
+      errors.push_back(where + "expected an option name (e.g. data_dir)");
+      continue;
+    }
+    const std::string key = entry.first.as<std::string>();
+    const auto found = std::find(keys.begin(), keys.end(), key);
+    if (found == keys.end()) {
+      errors.push_back(where + UnknownName("key", key, key_views));
+      continue;
+    }
+    const Option& option = Options()[static_cast<std::size_t>(found - keys.begin())];
+    absl::Status status;
+    if (option.flag == "kafka-property") {
+      if (!entry.second.IsMap()) {
+        errors.push_back(where + "kafka_property: expected a map of librdkafka property: value");
+        continue;
+      }
+      for (const auto& property : entry.second) {
+        if (!property.first.IsScalar() || !property.second.IsScalar()) {
+          const YAML::Mark at = property.first.Mark();
+          errors.push_back(absl::StrCat(path, ":", at.line + 1, ":", at.column + 1,
+                                        ": kafka_property: expected property: value, both single "
+                                        "values (e.g. security.protocol: SASL_SSL)"));
+          continue;
+        }
+        config.kafka_properties.emplace_back(property.first.as<std::string>(),
+                                             property.second.as<std::string>());
+      }
+    } else if (!entry.second.IsScalar()) {
+      status = absl::InvalidArgumentError(absl::StrCat(key, ": expected a single value"));
+    } else {
+      status = option.set(config, entry.second.as<std::string>());
+    }
+    if (!status.ok()) errors.push_back(where + std::string(status.message()));
+  }
+  if (errors.empty()) return absl::OkStatus();
+  // One error per line: line breaks inside one (from a quoted key or value) are spelled out.
+  for (std::string& error : errors) {
+    error = absl::StrReplaceAll(error, {{"\n", "\\n"}, {"\r", "\\r"}});
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
 
 std::string HelpText() {
   std::string text =

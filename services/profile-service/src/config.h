@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,11 @@ struct ParsedCommandLine {
 // Parses flags (and the --config file they name). Errors say what to fix and are meant to be
 // printed as they are, followed by exit code 2.
 [[nodiscard]] absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* argv);
+
+// Applies the YAML text of a config file to `config`; `file_name` only labels errors, which are
+// "file:line:column: message", one per line. ParseCommandLine reads --config with it.
+[[nodiscard]] absl::Status ApplyConfigText(std::string_view text, std::string_view file_name,
+                                           Config& config);
 
 // The --help text: every option with its default and meaning.
 [[nodiscard]] std::string HelpText();

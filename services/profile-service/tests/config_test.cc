@@ -104,7 +104,43 @@ TEST(Config, FileErrorsNameLineAndColumn) {
                 ":3:1: --clock: 'sometimes' is not one of: wall, event-time");
   auto missing = Parse({"--config", "/nonexistent/cdp.yaml"});
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().message(), "--config: cannot read '/nonexistent/cdp.yaml'");
+  EXPECT_EQ(missing.status().message(),
+            "--config: cannot read '/nonexistent/cdp.yaml': no such file");
+}
+
+TEST(Config, FileShapesYamlAllowsButOptionsDoNotAreLocatedErrors) {
+  const std::string file = WriteFile("shapes.yaml",
+                                     "[data_dir]: /x\n"
+                                     "kafka_property: {acks: [all], ? [a] : b}\n"
+                                     "http_port: {nested: 1}\n");
+  auto parsed = Parse({"--config", file});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(),
+            file + ":1:1: expected an option name (e.g. data_dir)\n" + file +
+                ":2:18: kafka_property: expected property: value, both single values (e.g. "
+                "security.protocol: SASL_SSL)\n" +
+                file +
+                ":2:33: kafka_property: expected property: value, both single values "
+                "(e.g. security.protocol: SASL_SSL)\n" +
+                file + ":3:1: http_port: expected a single value");
+}
+
+TEST(Config, AnErrorQuotingALineBreakStaysOnItsLine) {
+  const std::string file = WriteFile("breaks.yaml",
+                                     "\"data\\ndir\": /x\n"
+                                     "clock: \"wall\\r\\nclock\"\n");
+  auto parsed = Parse({"--config", file});
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(),
+            file + ":1:1: unknown key 'data\\ndir'; did you mean 'data_dir'?\n" + file +
+                ":2:1: --clock: 'wall\\r\\nclock' is not one of: wall, event-time");
+}
+
+TEST(Config, AConfigPathThatIsNotAFileIsAnError) {
+  auto directory = Parse({"--config", ::testing::TempDir()});
+  ASSERT_FALSE(directory.ok());
+  EXPECT_EQ(directory.status().message(),
+            "--config: cannot read '" + ::testing::TempDir() + "': not a regular file");
 }
 
 TEST(Config, HelpDocumentsEveryOption) {
