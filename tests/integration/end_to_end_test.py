@@ -167,7 +167,7 @@ def hostile_inputs(binary_event, as_json):
               reject="oversize"),
         # Random bytes (a zero first byte is no protobuf field and no JSON), binary protobuf cut
         # short inside its payload, JSON nested deeper than the decoder follows, and a customer
-        # id that is not UTF-8, in JSON and in binary protobuf.
+        # id that is not UTF-8, in JSON (then no JSON text at all) and in binary protobuf.
         Input("bad-random", b"\x00" + bytes(rng.randrange(256) for _ in range(300)),
               reject="undecodable"),
         Input("bad-truncated", binary_event[:-3], reject="undecodable"),
@@ -175,7 +175,7 @@ def hostile_inputs(binary_event, as_json):
         Input("bad-utf8", as_json(interaction("h9", "dave", old, "like")).replace(
             b'"dave"', b'"d\xffve"'), reject="undecodable"),
         Input("bad-utf8-binary", binary_event.replace(b"alice", b"al\xffce"),
-              reject="undecodable"),
+              reject="invalid_id"),
     ]
 
 

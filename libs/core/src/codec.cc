@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cdp/internal/event_ids.pb.h"
 #include "cdp/proto/deterministic.h"
 #include "change_json.h"
 #include "text_util.h"
@@ -158,6 +160,21 @@ std::optional<std::size_t> SkipSchemaRegistryHeader(std::string_view bytes, std:
   return pos;
 }
 
+// Of an event protobuf refused: the name of an id that is not UTF-8, if that is why.
+std::optional<std::string_view> IdNotUtf8(std::string_view payload) {
+  cdp::internal::CustomerEventIds ids;
+  if (!ids.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return std::nullopt;
+  const std::pair<std::string_view, const std::string*> named[] = {
+      {"event_id", &ids.event_id()},
+      {"customer_id", &ids.customer_id()},
+      {"purchase.order_id", &ids.purchase().order_id()},
+      {"refund.order_id", &ids.refund().order_id()}};
+  for (const auto& [name, value] : named) {
+    if (!internal::IsValidUtf8(*value)) return name;
+  }
+  return std::nullopt;
+}
+
 std::optional<Rejection> DecodeBinary(std::string_view bytes, v1::CustomerEvent& out) {
   std::size_t offset = 0;
   if (bytes.front() == '\0') {
@@ -169,6 +186,10 @@ std::optional<Rejection> DecodeBinary(std::string_view bytes, v1::CustomerEvent&
   const std::string_view payload = bytes.substr(offset);
   if (!out.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     out.Clear();
+    if (auto id = IdNotUtf8(payload)) {
+      return Rejection{RejectReason::kInvalidId,
+                       absl::StrCat(internal::ToAbsl(*id), " is not valid UTF-8")};
+    }
     return Undecodable(absl::StrCat(
         "not valid binary protobuf for cdp.v1.CustomerEvent (", payload.size(),
         " bytes; its strings must be UTF-8); a JSON record must start with '{' or carry "

@@ -207,10 +207,34 @@ TEST(DecodeEvent, RejectsGarbageAsUndecodable) {
   EXPECT_EQ(ReasonOf(kFullJson, WireFormat::kProtobuf), RejectReason::kUndecodable);
 }
 
-TEST(DecodeEvent, RejectsBinaryStringsThatAreNotUtf8AsUndecodable) {
+// Protobuf refuses a string field that is not UTF-8 (and logs a line saying so, expected in the
+// output); the decoder then tells an id from any other field.
+TEST(DecodeEvent, RejectsBinaryIdsThatAreNotUtf8AsInvalidIds) {
   v1::CustomerEvent event = testing::Event(kFullJson);
   event.set_customer_id("c\xff");
-  // Serialising only logs the problem; parsing refuses it (the log line in the output is expected).
+  auto rejection = Decode(event.SerializeAsString(), event);
+  ASSERT_TRUE(rejection);
+  EXPECT_EQ(rejection->reason, RejectReason::kInvalidId);
+  EXPECT_EQ(rejection->detail, "customer_id is not valid UTF-8");
+
+  event = testing::Event(kFullJson);
+  event.set_event_id("\xc0\x80");
+  EXPECT_EQ(ReasonOf(event.SerializeAsString()), RejectReason::kInvalidId);
+  event = testing::Event(kFullJson);
+  event.mutable_purchase()->set_order_id("o\xed\xa0\x80");  // a UTF-16 surrogate
+  rejection = Decode(event.SerializeAsString(), event);
+  ASSERT_TRUE(rejection);
+  EXPECT_EQ(rejection->detail, "purchase.order_id is not valid UTF-8");
+  // Framed for the schema registry, the same.
+  event = testing::Event(kFullJson);
+  event.set_customer_id("c\xff");
+  EXPECT_EQ(ReasonOf(std::string("\0\0\0\0\x07\0", 6) + event.SerializeAsString()),
+            RejectReason::kInvalidId);
+}
+
+TEST(DecodeEvent, RejectsOtherBinaryStringsThatAreNotUtf8AsUndecodable) {
+  v1::CustomerEvent event = testing::Event(kFullJson);
+  event.mutable_purchase()->set_currency("C\xffY");
   const auto rejection = Decode(event.SerializeAsString(), event);
   ASSERT_TRUE(rejection);
   EXPECT_EQ(rejection->reason, RejectReason::kUndecodable);

@@ -34,6 +34,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
+#include "protobuf_log.h"
 #include "scrubber.h"
 #include "segment_watcher.h"
 
@@ -141,6 +142,7 @@ class CurrentEngine {
 }  // namespace
 
 int RunApplication(const Config& config, const std::atomic<bool>& stop) {
+  RouteProtobufLogs();
   auto crash_points = CrashPoints::FromEnvironment();
   if (!crash_points.ok()) {
     std::cerr << "profile-service: " << crash_points.status().message() << "\n";

@@ -14,13 +14,19 @@ struct Command {
   int (*run)(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 };
 
+int RunCheckConfig(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int RunExport(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+int RunFields(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
 // Every command, in the order the top-level help lists them.
 inline constexpr Command kCommands[] = {
+    {"check-config", "validate a segment file as the service does, or show what it defines",
+     &RunCheckConfig},
     {"export", "print every stored profile as JSON lines (the service must be stopped)",
      &RunExport},
+    {"fields", "list the profile fields segment rules can read, with types and meanings",
+     &RunFields},
     {"fold", "replay input records offline with the core engine: the pipeline's reference",
      &RunFold},
 };

@@ -15,7 +15,7 @@ namespace {
 void PrintUsage(std::ostream& out) {
   out << "Usage: profilectl COMMAND [OPTION]...\n\nCommands:\n";
   for (const cdp::profilectl::Command& command : cdp::profilectl::kCommands) {
-    out << "  " << std::left << std::setw(8) << command.name << command.summary << "\n";
+    out << "  " << std::left << std::setw(14) << command.name << command.summary << "\n";
   }
   out << "\nRun 'profilectl COMMAND --help' for a command's options.\n"
          "Exit status: 0 done, 1 failed, 2 bad usage.\n";
