@@ -14,6 +14,7 @@ import argparse
 import collections
 import datetime
 import json
+import os
 import random
 import re
 import signal
@@ -340,6 +341,51 @@ def check_metrics(service, records, changes):
                   direction="exited") == 0
 
 
+def documented_metrics():
+    """{name: (type, {label, ...})} of the metrics table in README.md."""
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+    documented = {}
+    with open(readme) as f:
+        for line in f:
+            if not line.startswith("| `cdp_"):
+                continue
+            name, kind, labels = (cell.strip() for cell in line.strip("|\n").split("|")[:3])
+            documented[name.strip("`")] = (kind, {label.strip(" `") for label in labels.split(",")
+                                                  if label.strip()})
+    assert documented, "README.md has no metrics table"
+    return documented
+
+
+def served_metrics(service):
+    """{name: (type, {label, ...})} of what /metrics serves; labels from the series present."""
+    status, body = service.get("/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    served = {}
+    for line in body.splitlines():
+        if line.startswith("# TYPE cdp_"):
+            _, _, name, kind = line.split()
+            served[name] = (kind, set())
+    for (series, labels), _ in harness.parse_metrics(body).items():
+        family = series
+        for suffix in ("_bucket", "_sum", "_count"):
+            if series.endswith(suffix) and series[:-len(suffix)] in served:
+                family = series[:-len(suffix)]
+        if family in served:
+            served[family][1].update(key for key, _ in labels if key != "le")
+    return served
+
+
+def check_metrics_documented(service):
+    """The README's metrics table is what the service serves: names, types and labels."""
+    documented, served = documented_metrics(), served_metrics(service)
+    assert set(documented) == set(served), (
+        f"served but not documented: {sorted(set(served) - set(documented))}; "
+        f"documented but not served: {sorted(set(documented) - set(served))}")
+    for name, (kind, labels) in served.items():
+        assert documented[name] == (kind, labels), (
+            f"{name}: README says {documented[name]}, the service serves {(kind, labels)}")
+
+
 def stop(service):
     service.child.signal(signal.SIGTERM)
     code = service.child.wait(30)
@@ -368,6 +414,7 @@ def run_test_catalogue(h, args):
     letter_count = check_dead_letters(bootstrap, records)
     check_profiles(service)
     check_metrics(service, records, expected)
+    check_metrics_documented(service)
     for path in ("/healthz", "/readyz"):
         status, body = service.get(path)
         assert status == 200, f"{path}: {status} {body}"
