@@ -51,6 +51,9 @@ BUILD_EXCLUDED = {
     "clang": "compiles the test build (sanitizers, libFuzzer); the image is built with GCC",
     "libclang-rt-14-dev": "clang's sanitizer and libFuzzer runtimes, for the test build only",
     "llvm": "its symbolizer names source lines in sanitizer reports of the test build",
+    "prometheus": "Prometheus and promtool, for the tests of deploy/ (deploy_manifests, "
+                  "integration_prometheus)",
+    "python3-yaml": "the deploy/ tests read its YAML files",
 }
 
 

@@ -14,12 +14,12 @@ import argparse
 import collections
 import datetime
 import json
-import os
 import random
 import re
 import signal
 import subprocess
 
+import deploy_lib
 import harness
 from harness import DLQ_TOPIC, INPUT_TOPIC, OUTPUT_TOPIC, metric, wait_until
 
@@ -339,21 +339,14 @@ def check_metrics(service, records, changes):
         assert got == count, f"changes {dimension}/{segment} {direction}: {got}, wanted {count}"
     assert metric(samples, "cdp_segment_changes_total", dimension="", segment="big_spender",
                   direction="exited") == 0
-
-
-def documented_metrics():
-    """{name: (type, {label, ...})} of the metrics table in README.md."""
-    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
-    documented = {}
-    with open(readme) as f:
-        for line in f:
-            if not line.startswith("| `cdp_"):
-                continue
-            name, kind, labels = (cell.strip() for cell in line.strip("|\n").split("|")[:3])
-            documented[name.strip("`")] = (kind, {label.strip(" `") for label in labels.split(",")
-                                                  if label.strip()})
-    assert documented, "README.md has no metrics table"
-    return documented
+    # Every record of the input and repartition topics timed once, however batched.
+    timed = metric(samples, "cdp_event_processing_seconds_count")
+    assert timed == consumed + passed_on[1], f"events timed: {timed}, consumed {consumed}"
+    assert metric(samples, "cdp_rebalances_total", kind="assigned") >= 1
+    assert metric(samples, "cdp_rebalances_total", kind="lost") == 0
+    # Read at scrape time from the state store's file system.
+    capacity = metric(samples, "cdp_disk_capacity_bytes")
+    assert 0 < metric(samples, "cdp_disk_free_bytes") <= capacity, "disk figures"
 
 
 def served_metrics(service):
@@ -377,7 +370,11 @@ def served_metrics(service):
 
 def check_metrics_documented(service):
     """The README's metrics table is what the service serves: names, types and labels."""
-    documented, served = documented_metrics(), served_metrics(service)
+    # Per-broker round trips come with librdkafka's first statistics report.
+    harness.wait_until(lambda: "cdp_kafka_broker_rtt_seconds{" in service.get("/metrics")[1],
+                       30, "the Kafka clients' first statistics")
+    documented, served = deploy_lib.documented_metrics(), served_metrics(service)
+    assert documented, "README.md has no metrics table"
     assert set(documented) == set(served), (
         f"served but not documented: {sorted(set(served) - set(documented))}; "
         f"documented but not served: {sorted(set(documented) - set(served))}")

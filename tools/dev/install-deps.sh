@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages needed to build, run and test the project. Idempotent: does
 # nothing when everything is already installed. clang, its sanitizer and libFuzzer runtimes
-# (libclang-rt) and llvm's symbolizer serve the test build only.
+# (libclang-rt) and llvm's symbolizer serve the test build only; so do the Prometheus server and
+# promtool (the deploy/ checks) and python3-yaml (reading the manifests).
 set -euo pipefail
 
 packages=(
@@ -10,7 +11,7 @@ packages=(
   libyaml-cpp-dev prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev liblz4-dev libzstd-dev libsnappy-dev libgflags-dev
   libjemalloc-dev
-  kcat python3-confluent-kafka python3-protobuf clang-format
+  kcat python3-confluent-kafka python3-protobuf python3-yaml prometheus clang-format
   clang libclang-rt-14-dev llvm
 )
 

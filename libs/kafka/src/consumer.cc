@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "conf.h"
 #include "consumer_internal.h"
+#include "stats.h"
 
 namespace cdp::kafka {
 namespace {
@@ -150,6 +151,10 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
       internal::MakeConf("consumer", defaults, options.bootstrap_servers, options.properties);
   if (!conf.ok()) return conf.status();
 
+  if (absl::Status stats = internal::StatsSubscription::Configure(**conf, options.stats);
+      !stats.ok()) {
+    return stats;
+  }
   auto callbacks = std::make_unique<Callbacks>();
   std::string error;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks.get()), error) !=
@@ -163,6 +168,10 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
   consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (consumer->consumer_ == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka consumer: ", error));
+  }
+  if (options.stats.callback) {
+    consumer->stats_ =
+        std::make_unique<internal::StatsSubscription>(consumer->consumer_->c_ptr(), options.stats);
   }
   if (const RdKafka::ErrorCode err = consumer->consumer_->subscribe(options.topics);
       err != RdKafka::ERR_NO_ERROR) {

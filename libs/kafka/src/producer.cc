@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "conf.h"
+#include "stats.h"
 
 namespace cdp::kafka {
 namespace {
@@ -62,6 +63,10 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       internal::MakeConf("producer", defaults, options.bootstrap_servers, options.properties);
   if (!conf.ok()) return conf.status();
 
+  if (absl::Status stats = internal::StatsSubscription::Configure(**conf, options.stats);
+      !stats.ok()) {
+    return stats;
+  }
   auto tracker = std::make_unique<DeliveryTracker>();
   std::string error;
   if ((*conf)->set("dr_cb", tracker.get(), error) != RdKafka::Conf::CONF_OK) {
@@ -71,6 +76,10 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
   producer->producer_.reset(RdKafka::Producer::create(conf->get(), error));
   if (producer->producer_ == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
+  }
+  if (options.stats.callback) {
+    producer->stats_ =
+        std::make_unique<internal::StatsSubscription>(producer->producer_->c_ptr(), options.stats);
   }
   return producer;
 }

@@ -1,5 +1,8 @@
 #include "cdp/pipeline/metrics.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace cdp::pipeline {
 namespace {
 
@@ -108,6 +111,13 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                         .Help("Time to process one input batch, from decode to state commit.")
                         .Register(registry)
                         .Add({}, LatencyBuckets());
+  event_seconds_ = &prometheus::BuildHistogram()
+                        .Name("cdp_event_processing_seconds")
+                        .Help(
+                            "Time to process one input event: that of the batch it was in, from "
+                            "decode to state commit, counted once per event.")
+                        .Register(registry)
+                        .Add({}, LatencyBuckets());
   auto& latency = prometheus::BuildHistogram()
                       .Name("cdp_event_to_change_latency_seconds")
                       .Help(
@@ -187,6 +197,17 @@ void PipelineMetrics::CountChange(const v1::SegmentChange& change) {
   (change.direction() == v1::SegmentChange::entered ? segment->second.entered
                                                     : segment->second.exited)
       ->Increment();
+}
+
+void PipelineMetrics::CountBatch(double seconds, std::size_t events) {
+  batches_->Increment();
+  batch_seconds_->Observe(seconds);
+  // Every event of the batch lands in the same bucket: one update, not one per event.
+  static const prometheus::Histogram::BucketBoundaries boundaries = LatencyBuckets();
+  std::vector<double> increments(boundaries.size() + 1, 0.0);
+  const auto bucket = std::lower_bound(boundaries.begin(), boundaries.end(), seconds);
+  increments[static_cast<std::size_t>(bucket - boundaries.begin())] = static_cast<double>(events);
+  event_seconds_->ObserveMultiple(increments, seconds * static_cast<double>(events));
 }
 
 void PipelineMetrics::ObserveChangeLatency(double from_occurred_seconds,

@@ -1166,7 +1166,8 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
   absl::Status finished = Finish(work, parallel, wall);
   if (finished.ok() && metrics_ != nullptr) {
     metrics_->CountBatch(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+        batch.size());
   }
   return finished;
 }

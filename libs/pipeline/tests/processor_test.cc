@@ -610,6 +610,25 @@ TEST_P(ProcessorTest, CountsSegmentMembersPerPartitionWithTheirProfiles) {
   EXPECT_EQ(Members("lifecycle", "at_risk"), 1);
 }
 
+TEST_P(ProcessorTest, TimesEachBatchOnceAndEachEventOnce) {
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                       {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")},
+                       {2, Purchase("e3", "c3", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  ASSERT_TRUE(Process({{3, Purchase("e4", "c1", "2026-05-29T00:00:00Z")}}).ok());
+  auto samples = [&](std::string_view name) -> std::optional<std::uint64_t> {
+    for (const auto& family : registry_->Collect()) {
+      if (family.name == name) return family.metric.at(0).histogram.sample_count;
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(samples("cdp_batch_duration_seconds"), 2u);
+  EXPECT_EQ(samples("cdp_event_processing_seconds"), 4u);
+}
+
 TEST_P(ProcessorTest, CountsTheMembersOfStateWrittenWithoutCountsOnce) {
   // What a store of the previous format holds: profiles, no state record.
   state::Store::Batch batch;

@@ -1,7 +1,8 @@
 // Fuzzes the rule compiler with any text as a rule: it compiles, or is refused with an error that
 // points into it on one line (file:line:column, as a person fixing a segment file needs). A
-// compiled rule evaluates, and works out its next date change, against a profile with nothing set
-// and one with every field, tag, attribute, consent and membership a rule may ask for.
+// compiled rule evaluates, works out its next date change and explains itself (agreeing with
+// Matches), against a profile with nothing set and one with every field, tag, attribute, consent
+// and membership a rule may ask for.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "absl/strings/match.h"
+#include "cdp/rules/explain.h"
 #include "cdp/rules/expression.h"
 #include "cdp/rules/fields.h"
 #include "fake_context.h"
@@ -63,8 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   for (const FakeContext* context : {&Unset(), &EverythingSet()}) {
-    static_cast<void>(expression->Matches(*context));
+    const bool matches = expression->Matches(*context);
     static_cast<void>(expression->NextDateChange(*context));
+    const cdp::rules::Explanation explanation = cdp::rules::Explain(*expression, *context);
+    if (explanation.matches != matches || explanation.steps.empty() ||
+        explanation.steps.front().value != cdp::rules::TracedValue(matches)) {
+      std::fprintf(stderr, "expression_fuzzer: Explain disagrees with Matches\n");
+      std::abort();
+    }
+    for (const cdp::rules::TraceStep& step : explanation.steps) {
+      if (step.begin > step.end || step.end > source.size()) {
+        std::fprintf(stderr, "expression_fuzzer: a step's span is outside the rule\n");
+        std::abort();
+      }
+    }
   }
   return 0;
 }

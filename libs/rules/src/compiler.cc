@@ -518,6 +518,7 @@ class Emitter {
   std::uint32_t Emit(const Ast& ast) {
     const auto index = static_cast<std::uint32_t>(node_.code.size());
     node_.code.emplace_back();
+    node_.sources.push_back({Span(ast), {}});
     // Children are emitted first, so `node_.code` may grow: fill the slot by index at the end.
     Instruction in;
     switch (ast.kind) {
@@ -533,7 +534,7 @@ class Emitter {
         EmitCall(ast, in);
         break;
       case Ast::Kind::kCompare:
-        EmitCompare(ast, in);
+        EmitCompare(ast, index, in);
         break;
       case Ast::Kind::kIn:
         in.op = Op::kIn;
@@ -583,6 +584,10 @@ class Emitter {
 
   std::string_view Intern(const std::string& text) { return node_.strings.emplace_back(text); }
 
+  static SourceSpan Span(const Ast& ast) {
+    return {static_cast<std::uint32_t>(ast.begin), static_cast<std::uint32_t>(ast.end)};
+  }
+
   Value LiteralValue(const Ast& ast) {
     switch (ast.type) {
       case ValueType::kNumber:
@@ -623,7 +628,7 @@ class Emitter {
     in.value = Value::String(Intern(ast.text));
   }
 
-  void EmitCompare(const Ast& ast, Instruction& in) {
+  void EmitCompare(const Ast& ast, std::uint32_t index, Instruction& in) {
     const Ast* lhs = ast.children[0].get();
     const Ast* rhs = ast.children[1].get();
     in.comparison = ast.comparison;
@@ -635,6 +640,7 @@ class Emitter {
       in.op = Op::kCompareFieldWith;
       in.field = Read(lhs->field);
       in.value = LiteralValue(*rhs);
+      node_.sources[index].field = Span(*lhs);
       return;
     }
     in.op = Op::kCompare;

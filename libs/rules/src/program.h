@@ -73,6 +73,19 @@ struct Instruction {
   Value value;
 };
 
+// Where an instruction came from in the rule's text (byte offsets, end exclusive), for
+// explanations; evaluation never reads it.
+struct SourceSpan {
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+};
+
+struct InstructionSource {
+  SourceSpan text;
+  // kCompareFieldWith reads its field without an instruction of its own: where the field is.
+  SourceSpan field;
+};
+
 // A days_since()/months_since() call and the counts at which its comparisons can flip.
 struct DateCall {
   std::uint32_t call = 0;                 // the instruction
@@ -94,6 +107,7 @@ struct Node {
   [[nodiscard]] std::optional<std::int64_t> NextDateChange(const EvalContext& context) const;
 
   std::vector<Instruction> code;
+  std::vector<InstructionSource> sources;  // parallel to `code`
   std::vector<std::uint32_t> operands;
   std::vector<Value> lists;
   // deque: growing it never moves the strings already viewed.

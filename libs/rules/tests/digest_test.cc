@@ -25,8 +25,8 @@ std::vector<RuleRef> Changed(std::string_view before, std::string_view after) {
   return ChangedDefinitions(Digests(before), Digests(after));
 }
 
-RuleRef Segment(std::string id) { return RuleRef{RuleKind::kSegment, std::move(id)}; }
-RuleRef Dimension(std::string id) { return RuleRef{RuleKind::kDimension, std::move(id)}; }
+RuleRef SegmentRef(std::string id) { return RuleRef{RuleKind::kSegment, std::move(id)}; }
+RuleRef DimensionRef(std::string id) { return RuleRef{RuleKind::kDimension, std::move(id)}; }
 
 constexpr std::string_view kBase = R"(
 timezone: Asia/Shanghai
@@ -47,8 +47,8 @@ TEST(DefinitionDigests, OnePerSegmentAndDimensionSortedByKindThenId) {
   const std::vector<DefinitionDigest> digests = Digests(kBase);
   std::vector<RuleRef> refs;
   for (const DefinitionDigest& d : digests) refs.push_back(RuleRef{d.kind, d.id});
-  EXPECT_THAT(refs, ElementsAre(Segment("buyer"), Segment("vip"), Dimension("lifecycle"),
-                                Dimension("value")));
+  EXPECT_THAT(refs, ElementsAre(SegmentRef("buyer"), SegmentRef("vip"), DimensionRef("lifecycle"),
+                                DimensionRef("value")));
   EXPECT_THAT(digests[0].defines, ElementsAre("buyer"));
   EXPECT_THAT(digests[2].defines, ElementsAre("churned", "active"));
   EXPECT_THAT(digests[2].references, IsEmpty());
@@ -99,21 +99,21 @@ dimensions:
     tiers:
       - {id: high, when: "monetary_365d >= 20000"}
 )"),
-              ElementsAre(Segment("buyer"), Dimension("value")));
+              ElementsAre(SegmentRef("buyer"), DimensionRef("value")));
 }
 
 TEST(ChangedDefinitions, AMinDwellIsPartOfTheDefinition) {
   std::string segment_dwell(kBase);
   segment_dwell.replace(segment_dwell.find("'has_tag(\"vip\")'}"), 17,
                         "'has_tag(\"vip\")', min_dwell: 3}");
-  EXPECT_THAT(Changed(kBase, segment_dwell), ElementsAre(Segment("vip")));
+  EXPECT_THAT(Changed(kBase, segment_dwell), ElementsAre(SegmentRef("vip")));
   std::string tier_dwell(kBase);
   tier_dwell.replace(tier_dwell.find("\"orders_total >= 1\"}\n  - id: value"), 20,
                      "\"orders_total >= 1\", min_dwell: 3}");
-  EXPECT_THAT(Changed(kBase, tier_dwell), ElementsAre(Dimension("lifecycle")));
+  EXPECT_THAT(Changed(kBase, tier_dwell), ElementsAre(DimensionRef("lifecycle")));
   std::string longer(tier_dwell);
   longer.replace(longer.find("min_dwell: 3"), 12, "min_dwell: 4");
-  EXPECT_THAT(Changed(tier_dwell, longer), ElementsAre(Dimension("lifecycle")));
+  EXPECT_THAT(Changed(tier_dwell, longer), ElementsAre(DimensionRef("lifecycle")));
 }
 
 TEST(ChangedDefinitions, TierOrderAndTierIdsAreTheDimensionsDefinition) {
@@ -131,12 +131,12 @@ dimensions:
     tiers:
       - {id: top, when: "monetary_365d >= 10000"}
 )"),
-              ElementsAre(Dimension("lifecycle"), Dimension("value")));
+              ElementsAre(DimensionRef("lifecycle"), DimensionRef("value")));
 }
 
 TEST(ChangedDefinitions, TheTimeZoneOrRfmBreakpointsMarkEverything) {
-  const std::vector<RuleRef> all = {Segment("buyer"), Segment("vip"), Dimension("lifecycle"),
-                                    Dimension("value")};
+  const std::vector<RuleRef> all = {SegmentRef("buyer"), SegmentRef("vip"),
+                                    DimensionRef("lifecycle"), DimensionRef("value")};
   std::string zone(kBase);
   zone.replace(zone.find("Asia/Shanghai"), 13, "UTC");
   EXPECT_EQ(Changed(kBase, zone), all);
@@ -170,16 +170,15 @@ dimensions:
       - {id: active, when: "orders_total >= 1"}
 )");
   constexpr FieldId kRfm[] = {FieldId::kRfmR, FieldId::kRfmF, FieldId::kRfmM};
-  EXPECT_THAT(
-      DefinitionsReading(catalogue, kRfm),
-      ElementsAre(Segment("best"), Segment("was_best"), Segment("was_top"), Dimension("value")));
+  EXPECT_THAT(DefinitionsReading(catalogue, kRfm),
+              ElementsAre(SegmentRef("best"), SegmentRef("was_best"), SegmentRef("was_top"),
+                          DimensionRef("value")));
   constexpr FieldId kNothingRead[] = {FieldId::kAge};
   EXPECT_THAT(DefinitionsReading(catalogue, kNothingRead), IsEmpty());
 }
 
 TEST(ChangedDefinitions, AddedAndRemovedIdsAreChangesAndKindsAreApart) {
-  EXPECT_THAT(
-      Changed(kBase, R"(
+  EXPECT_THAT(Changed(kBase, R"(
 timezone: Asia/Shanghai
 segments:
   - {id: buyer, when: "orders_total >= 1"}
@@ -193,7 +192,8 @@ dimensions:
     tiers:
       - {id: east, when: 'region == "east"'}
 )"),
-      ElementsAre(Segment("value"), Segment("vip"), Dimension("region"), Dimension("value")));
+              ElementsAre(SegmentRef("value"), SegmentRef("vip"), DimensionRef("region"),
+                          DimensionRef("value")));
   EXPECT_THAT(ChangedDefinitions({}, Digests(kBase)).size(), 4u);
   EXPECT_THAT(ChangedDefinitions(Digests(kBase), {}).size(), 4u);
 }
@@ -217,8 +217,8 @@ dimensions:
   // buyer -> was_buyer (reads buyer) -> lifecycle (a tier reads was_buyer) -> settled (reads the
   // tier won_back).
   EXPECT_THAT(Changed(kChained, changed),
-              ElementsAre(Segment("buyer"), Segment("settled"), Segment("was_buyer"),
-                          Dimension("lifecycle")));
+              ElementsAre(SegmentRef("buyer"), SegmentRef("settled"), SegmentRef("was_buyer"),
+                          DimensionRef("lifecycle")));
   // Only `after` needs what rules define and read: a stored `before` carries digests alone.
   std::vector<DefinitionDigest> stored = Digests(kChained);
   for (DefinitionDigest& d : stored) {

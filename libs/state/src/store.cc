@@ -991,6 +991,8 @@ absl::StatusOr<Store::Stats> Store::GetStats() const {
   stats.block_cache_usage_bytes = impl_->block_cache->GetUsage();
   stats.block_cache_hits = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
   stats.block_cache_misses = impl_->statistics->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+  stats.write_stall_time = absl::Microseconds(
+      static_cast<std::int64_t>(impl_->statistics->getTickerCount(rocksdb::STALL_MICROS)));
   return stats;
 }
 

@@ -854,6 +854,7 @@ TEST(StoreTest, StatsReflectStoredDataAndCacheUse) {
   EXPECT_GT(stats->block_cache_hits, 0u);
   EXPECT_GT(stats->block_cache_misses, 0u);
   EXPECT_FALSE(stats->write_stopped);
+  EXPECT_EQ(stats->write_stall_time, absl::ZeroDuration());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapter_metrics.h"
 #include "admin_endpoints.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
@@ -28,6 +29,7 @@
 #include "cdp/rules/catalogue.h"
 #include "cdp/state/store.h"
 #include "crash_points.h"
+#include "explain_endpoint.h"
 #include "kafka_adapters.h"
 #include "log.h"
 #include "profile_json.h"
@@ -86,7 +88,7 @@ absl::StatusOr<std::string> ReadAdminToken(const std::string& path) {
   const auto permissions = std::filesystem::status(path, error).permissions();
   using std::filesystem::perms;
   if (!error && (permissions & (perms::group_all | perms::others_all)) != perms::none) {
-    Log("WARN", "--admin-token-file '", path,
+    Log(LogLevel::kWarn, "--admin-token-file '", path,
         "' can be read by other users than its owner; chmod 600 it");
   }
   if (token.size() < 16) {
@@ -142,16 +144,23 @@ class CurrentEngine {
 }  // namespace
 
 int RunApplication(const Config& config, const std::atomic<bool>& stop) {
+  ConfigureLog(config.log_level, config.log_format);
   RouteProtobufLogs();
+  {
+    std::string effective;
+    for (const auto& [key, value] : EffectiveConfig(config)) {
+      absl::StrAppend(&effective, " ", key, "=", value.empty() ? "\"\"" : value);
+    }
+    Log(LogLevel::kInfo, "profile-service ", CDP_VERSION, " starting; configuration:", effective);
+  }
   auto crash_points = CrashPoints::FromEnvironment();
   if (!crash_points.ok()) {
-    std::cerr << "profile-service: " << crash_points.status().message() << "\n";
+    Log(LogLevel::kError, crash_points.status().message());
     return kExitBadConfig;
   }
   auto catalogue = rules::LoadSegmentCatalogue(config.segments);
   if (!catalogue.ok()) {
-    std::cerr << "profile-service: invalid segment catalogue:\n"
-              << catalogue.status().message() << "\n";
+    Log(LogLevel::kError, "invalid segment catalogue:\n", catalogue.status().message());
     return kExitBadConfig;
   }
   auto shared_catalogue = std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue));
@@ -170,7 +179,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   if (!config.admin_token_file.empty()) {
     auto token = ReadAdminToken(config.admin_token_file);
     if (!token.ok()) {
-      std::cerr << "profile-service: " << token.status().message() << "\n";
+      Log(LogLevel::kError, token.status().message());
       return kExitBadConfig;
     }
     admin_token = *std::move(token);
@@ -178,7 +187,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
 
   auto store = state::Store::Open(state::StoreOptions{.path = config.data_dir});
   if (!store.ok()) {
-    std::cerr << "profile-service: " << store.status().message() << "\n";
+    Log(LogLevel::kError, store.status().message());
     return kExitRuntimeError;
   }
 
@@ -189,8 +198,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   if (bootstrap.empty()) {
     auto cluster = kafka::MockCluster::Start(1);
     if (!cluster.ok()) {
-      std::cerr << "profile-service: cannot start the embedded broker: "
-                << cluster.status().message() << "\n";
+      Log(LogLevel::kError, "cannot start the embedded broker: ", cluster.status().message());
       return kExitRuntimeError;
     }
     embedded = std::move(*cluster);
@@ -201,7 +209,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     if (!changelog_topic.empty()) topics.emplace_back(changelog_topic, config.partitions);
     for (const auto& [topic, partitions] : topics) {
       if (auto created = embedded->CreateTopic(topic, partitions, 1); !created.ok()) {
-        std::cerr << "profile-service: " << created.message() << "\n";
+        Log(LogLevel::kError, created.message());
         return kExitRuntimeError;
       }
     }
@@ -220,7 +228,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   } else if (auto ensured = kafka::EnsureTopics(bootstrap, config.kafka_properties,
                                                 TopicsToEnsure(config, changelog_topic));
              !ensured.ok()) {
-    Log("WARN", "could not make sure the topics exist (", ensured.message(),
+    Log(LogLevel::kWarn, "could not make sure the topics exist (", ensured.message(),
         "); continuing with the topics as they are");
   }
 
@@ -229,7 +237,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   auto partitions = CheckCoPartitioned(bootstrap, config.kafka_properties, config.input_topic,
                                        {repartition_topic, changelog_topic});
   if (!partitions.ok()) {
-    std::cerr << "profile-service: " << partitions.status().message() << "\n";
+    Log(LogLevel::kError, partitions.status().message());
     return kExitBadConfig;
   }
 
@@ -283,11 +291,14 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                          .Help("Input records not yet consumed, per owned partition.")
                          .Register(*registry);
 
+  StoreMetrics store_metrics(*registry, **store, config.data_dir);
+  KafkaClientMetrics kafka_metrics(*registry);
   kafka::ProducerOptions producer_options{.bootstrap_servers = bootstrap,
-                                          .properties = config.kafka_properties};
+                                          .properties = config.kafka_properties,
+                                          .stats = kafka_metrics.ForClient("producer", true)};
   auto producer = kafka::Producer::Create(producer_options);
   if (!producer.ok()) {
-    std::cerr << "profile-service: " << producer.status().message() << "\n";
+    Log(LogLevel::kError, producer.status().message());
     return kExitBadConfig;
   }
   KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic,
@@ -320,7 +331,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     auto reader = kafka::PartitionReader::Create(kafka::PartitionReaderOptions{
         .bootstrap_servers = bootstrap, .properties = config.kafka_properties});
     if (!reader.ok()) {
-      std::cerr << "profile-service: " << reader.status().message() << "\n";
+      Log(LogLevel::kError, reader.status().message());
       return kExitBadConfig;
     }
     changelog_reader = std::move(*reader);
@@ -332,7 +343,16 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                            "Partitions assigned with a changelog: restored from it, or whose "
                            "local state was up to date.")
                        .Register(*registry);
-  RestoreMetrics restore_metrics{
+  auto& rebalances = prometheus::BuildCounter()
+                         .Name("cdp_rebalances_total")
+                         .Help(
+                             "Consumer group rebalances that moved partitions here: assigned, "
+                             "revoked (orderly), or lost (the session timed out).")
+                         .Register(*registry);
+  OwnershipMetrics ownership_metrics{
+      .assigned = rebalances.Add({{"kind", "assigned"}}),
+      .revoked = rebalances.Add({{"kind", "revoked"}}),
+      .lost = rebalances.Add({{"kind", "lost"}}),
       .records = prometheus::BuildCounter()
                      .Name("cdp_changelog_restored_records_total")
                      .Help("Changelog records read by restores.")
@@ -363,19 +383,20 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                                                                .group_id = config.group_id,
                                                                .properties = consumer_properties});
   if (!repartition_consumer.ok()) {
-    std::cerr << "profile-service: " << repartition_consumer.status().message() << "\n";
+    Log(LogLevel::kError, repartition_consumer.status().message());
     return kExitBadConfig;
   }
   RepartitionReader repartition{**repartition_consumer, repartition_topic};
-  Ownership ownership(processor, &lag_family, **store, changelog.get(), &restore_metrics,
+  Ownership ownership(processor, &lag_family, **store, changelog.get(), &ownership_metrics,
                       &repartition, &*crash_points);
   auto consumer = kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                            .group_id = config.group_id,
                                            .topics = {config.input_topic},
-                                           .properties = consumer_properties},
+                                           .properties = consumer_properties,
+                                           .stats = kafka_metrics.ForClient("consumer", false)},
                                           ownership);
   if (!consumer.ok()) {
-    std::cerr << "profile-service: " << consumer.status().message() << "\n";
+    Log(LogLevel::kError, consumer.status().message());
     return kExitBadConfig;
   }
 
@@ -390,7 +411,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   constexpr http::RouteOptions kUnlimited{.rate_limited = false};
   server.Get(
       "/metrics",
-      [registry](const http::Request&) {
+      [registry, &store_metrics](const http::Request&) {
+        store_metrics.Refresh();
         return http::Response{200, http::kMetricsContentType, http::RenderMetrics(*registry)};
       },
       kUnlimited);
@@ -422,11 +444,20 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                                       absl::Now());
              },
              http::RouteOptions{.requires_token = !admin_token.empty()});
+  // Why a customer is or is not in a segment (or dimension/tier): personal data too.
+  server.Get(R"(/v1/profiles/([^/]+)/explain/([^/]+(?:/[^/]+)?))",
+             [&state, &current_engine](const http::Request& request) {
+               return ExplainResponse(state, *current_engine.Get(), request.captures.at(0),
+                                      request.captures.at(1), absl::Now());
+             },
+             http::RouteOptions{.requires_token = !admin_token.empty()});
   std::unique_ptr<ErasureEndpoint> erasures;
   if (!admin_token.empty()) {
-    auto admin_producer = kafka::Producer::Create(producer_options);
+    kafka::ProducerOptions admin_options = producer_options;
+    admin_options.stats = {};  // the produce queue gauge is the pipeline producer's
+    auto admin_producer = kafka::Producer::Create(admin_options);
     if (!admin_producer.ok()) {
-      std::cerr << "profile-service: " << admin_producer.status().message() << "\n";
+      Log(LogLevel::kError, admin_producer.status().message());
       return kExitBadConfig;
     }
     erasures = std::make_unique<ErasureEndpoint>(
@@ -445,7 +476,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       [&config](const http::Request&) { return ReloadResponse(config.segments); }, kAdmin);
   auto port = server.Start();
   if (!port.ok()) {
-    std::cerr << "profile-service: " << port.status().message() << "\n";
+    Log(LogLevel::kError, port.status().message());
     return kExitRuntimeError;
   }
   const std::string base_url = absl::StrCat(
@@ -461,7 +492,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
             << std::endl;
   if (!config.status_file.empty()) {
     if (auto written = WriteStatusFile(config.status_file, *port, bootstrap); !written.ok()) {
-      std::cerr << "profile-service: " << written.message() << "\n";
+      Log(LogLevel::kError, written.message());
       return kExitRuntimeError;
     }
   }
@@ -490,14 +521,14 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         status = (*store)->Recover();
         if (absl::IsFailedPrecondition(status)) break;
         if (!status.ok()) {
-          Log("ERROR", "the state store still refuses writes, trying again in ",
+          Log(LogLevel::kError, "the state store still refuses writes, trying again in ",
               absl::FormatDuration(backoff), ": ", status.message());
           pause();
           continue;
         }
         recovering = false;
         storage_failing.Set(0);
-        Log("INFO", "the state store accepts writes again; retrying the ", what);
+        Log(LogLevel::kInfo, "the state store accepts writes again; retrying the ", what);
       }
       status = step();
       recovering = pipeline::IsStorageFault(status);
@@ -508,7 +539,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         storage_faults.Increment();
         storage_failing.Set(1);
       }
-      Log("ERROR", what, " failed, retrying in ", absl::FormatDuration(backoff), ": ",
+      Log(LogLevel::kError, what, " failed, retrying in ", absl::FormatDuration(backoff), ": ",
           status.message());
       pause();
     }
@@ -517,7 +548,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       ready = true;
       ready_gauge.Set(1);
     } else if (!stop.load()) {
-      Log("ERROR", status.message(), "; exiting so that a restart resumes from the stored state");
+      Log(LogLevel::kError, status.message(),
+          "; exiting so that a restart resumes from the stored state");
     }
     return status;
   };
@@ -551,21 +583,22 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     if (!reloaded->ok()) {
       reloads_invalid.Increment();
       config_valid.Set(0);
-      Log("ERROR", "segment file not reloaded, the running definitions stay:\n",
+      Log(LogLevel::kError, "segment file not reloaded, the running definitions stay:\n",
           reloaded->status().message());
       return absl::OkStatus();
     }
     auto next = std::make_shared<const core::Engine>(
         std::make_shared<const rules::SegmentCatalogue>(std::move(**reloaded)), engine_options);
     if (absl::Status set = processor.SetEngine(next); !set.ok()) {
-      Log("ERROR", set.message(), "; exiting so that a restart resumes from the stored state");
+      Log(LogLevel::kError, set.message(),
+          "; exiting so that a restart resumes from the stored state");
       return set;
     }
     current_engine.Set(next);
     reloads_applied.Increment();
     config_valid.Set(1);
     const std::size_t partitions = processor.PartitionsToReevaluate();
-    Log("INFO", "segment file '", config.segments,
+    Log(LogLevel::kInfo, "segment file '", config.segments,
         "' reloaded: ", next->catalogue().segments.size(), " segments, ",
         next->catalogue().dimensions.size(), " dimensions; ",
         partitions == 0 ? std::string("no definition changed")
@@ -584,7 +617,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       return result.status();
     });
     if (status.ok() && processor.PartitionsToReevaluate() == 0) {
-      Log("INFO", "every stored profile follows the segment definitions: ", reevaluated,
+      Log(LogLevel::kInfo, "every stored profile follows the segment definitions: ", reevaluated,
           " re-evaluated in ", absl::FormatDuration(absl::Now() - reevaluation_started));
       reevaluation_started = absl::InfinitePast();
     }
@@ -594,13 +627,15 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   // A failed commit is retried with the next batch's, or after a second when no batch comes.
   constexpr absl::Duration kOffsetCommitRetryInterval = absl::Seconds(1);
   absl::Time offsets_committed = absl::InfinitePast();
+  RepeatLimiter commit_failures(absl::Minutes(1));
   auto commit_offsets = [&] {
     offsets_committed = absl::Now();
     ownership.RetryOffsetsToCommit((*consumer)->TakeFailedCommits());
     std::map<kafka::TopicPartition, Offset> offsets = ownership.TakeOffsetsToCommit();
     if (offsets.empty()) return;
     if (auto committed = (*consumer)->CommitOffsets(offsets); !committed.ok()) {
-      Log("WARN",
+      LogLimited(
+          commit_failures, LogLevel::kWarn,
           "offset commit for lag monitoring failed, retrying with the next: ", committed.message());
       ownership.RetryOffsetsToCommit(offsets);
     }
@@ -644,7 +679,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       }
     }
     if (!batch.ok()) {
-      Log("ERROR", "the Kafka consumer cannot go on: ", batch.status().message());
+      Log(LogLevel::kError, "the Kafka consumer cannot go on: ", batch.status().message());
       exit_code = kExitRuntimeError;
       break;
     }
@@ -665,28 +700,29 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       break;
     }
     crash_points->Reached(CrashPoint::kAfterStateCommit);
+    Log(LogLevel::kDebug, "committed a batch of ", records.size(), " records");
     ownership.AddOffsetsToCommit(NextOffsets(*batch));
     commit_offsets();
     ownership.UpdateLag(lag());
     if (config.clock == Clock::kEventTime) timers_pending = true;
   }
 
-  Log("INFO", "shutting down");
+  Log(LogLevel::kInfo, "shutting down");
   ready = false;
   if (exit_code == kExitOk) {
     // Timers the last batches made due (event time) or that came due meanwhile go out now rather
     // than wait for whichever instance owns the partitions next.
     if (auto fired = processor.FireTimers(); !fired.ok()) {
-      Log("WARN", "firing the timers due at shutdown: ", fired.status().message());
+      Log(LogLevel::kWarn, "firing the timers due at shutdown: ", fired.status().message());
     }
   }
   if (auto closed = (*consumer)->Close(); !closed.ok()) {
-    Log("WARN", "leaving the consumer group: ", closed.message());
+    Log(LogLevel::kWarn, "leaving the consumer group: ", closed.message());
   }
   healthy = false;
   server.Stop();
   if (auto flushed = (*producer)->Flush(absl::Seconds(10)); !flushed.ok()) {
-    Log("WARN", "flushing the producer: ", flushed.message());
+    Log(LogLevel::kWarn, "flushing the producer: ", flushed.message());
   }
   return exit_code;
 }

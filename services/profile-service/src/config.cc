@@ -128,16 +128,17 @@ const std::vector<Option>& Options() {
       {"data-dir", "DIR", "RocksDB state directory; created if missing.",
        NonEmpty(&Config::data_dir, "--data-dir"), Show(&Config::data_dir)},
       {"http-address", "ADDR",
-       "Address the HTTP server binds (/metrics, /healthz, /readyz, /v1/profiles/ID). Use "
-       "0.0.0.0 in containers.",
+       "Address the HTTP server binds (/metrics, /healthz, /readyz, /v1/profiles/ID, "
+       "/v1/profiles/ID/explain/SEGMENT). Use 0.0.0.0 in containers.",
        NonEmpty(&Config::http_address, "--http-address"), Show(&Config::http_address)},
       {"http-port", "PORT", "HTTP port; 0 picks a free port and prints it.",
        Int(&Config::http_port, 0, 65535, "--http-port"), Show(&Config::http_port)},
       {"admin-token-file", "FILE",
        "File holding the bearer token (its first line) that the admin endpoints require: POST "
        "/v1/admin/erasures/ID (publishes an erasure of the customer to the input topic) and "
-       "POST /v1/admin/reload (reloads --segments). With a token, GET /v1/profiles/ID requires "
-       "it too, since a profile is personal data. Unset: the admin endpoints answer 403 and "
+       "POST /v1/admin/reload (reloads --segments). With a token, GET /v1/profiles/ID (and its "
+       "explanations) requires it too, since a profile is personal data. Unset: the admin "
+       "endpoints answer 403 and "
        "profiles are served to anyone who reaches --http-address.",
        String(&Config::admin_token_file), Show(&Config::admin_token_file)},
       {"http-rate-limit", "N",
@@ -316,6 +317,30 @@ const std::vector<Option>& Options() {
          return absl::OkStatus();
        },
        [](const Config& config) { return std::string(config.print_changes ? "true" : "false"); }},
+      {"log-level", "debug|info|warn|error", "Log lines below this level are not written.",
+       [](Config& config, std::string_view value) {
+         auto level = ParseLogLevel(value);
+         if (!level.ok())
+           return absl::InvalidArgumentError(
+               absl::StrCat("--log-level: ", level.status().message()));
+         config.log_level = *level;
+         return absl::OkStatus();
+       },
+       [](const Config& config) { return std::string(LogLevelName(config.log_level)); }},
+      {"log-format", "text|json",
+       "The log on stderr: text lines (time, level, message), or one JSON object per line "
+       "(time, level, message, and held_back when repeats of a message were held back).",
+       [](Config& config, std::string_view value) {
+         auto format = ParseLogFormat(value);
+         if (!format.ok())
+           return absl::InvalidArgumentError(
+               absl::StrCat("--log-format: ", format.status().message()));
+         config.log_format = *format;
+         return absl::OkStatus();
+       },
+       [](const Config& config) {
+         return std::string(config.log_format == LogFormat::kJson ? "json" : "text");
+       }},
       {"status-file", "PATH",
        "Once ready, write {\"http_port\":..,\"bootstrap_servers\":..} here (for scripts).",
        String(&Config::status_file), Show(&Config::status_file)},
@@ -453,6 +478,34 @@ absl::Status ApplyConfigText(std::string_view text, std::string_view file_name, 
     error = absl::StrReplaceAll(error, {{"\n", "\\n"}, {"\r", "\\r"}});
   }
   return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
+
+namespace {
+
+// librdkafka properties whose values are credentials (CONFIGURATION.md): passwords, private keys,
+// OAuth client secrets and unsecured-JWT configs, JAAS-style settings.
+bool HoldsSecret(std::string_view property) {
+  for (std::string_view marker : {"password", "secret", "key.pem", "oauthbearer.config", "jaas"}) {
+    if (property.find(marker) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> EffectiveConfig(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> effective;
+  for (const Option& option : Options()) {
+    if (option.flag == "kafka-property") {
+      for (const auto& [property, value] : config.kafka_properties) {
+        effective.emplace_back(absl::StrCat("kafka_property.", A(property)),
+                               HoldsSecret(property) ? "[redacted]" : value);
+      }
+      continue;
+    }
+    effective.emplace_back(absl::StrReplaceAll(A(option.flag), {{"-", "_"}}), option.show(config));
+  }
+  return effective;
 }
 
 std::string HelpText() {

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cdp/common/partitioner.h"
+#include "log.h"
 
 namespace cdp::service {
 
@@ -59,6 +60,8 @@ struct Config {
   std::vector<std::pair<std::string, std::string>> kafka_properties;
   bool print_changes = false;
   std::string status_file;
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
 };
 
 // The changelog topic in use, or "" when it is off.
@@ -79,6 +82,12 @@ struct ParsedCommandLine {
 // "file:line:column: message", one per line. ParseCommandLine reads --config with it.
 [[nodiscard]] absl::Status ApplyConfigText(std::string_view text, std::string_view file_name,
                                            Config& config);
+
+// Every option as the YAML key it is set by and its value in `config`, in --help's order, for the
+// start-up banner. librdkafka properties come as kafka_property.NAME; the values of those that
+// hold secrets (passwords, keys, tokens) read "[redacted]".
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> EffectiveConfig(
+    const Config& config);
 
 // The --help text: every option with its default and meaning.
 [[nodiscard]] std::string HelpText();

@@ -56,7 +56,7 @@ absl::StatusOr<CrashPoints> CrashPoints::Parse(std::string_view spec) {
 
 void CrashPoints::Reached(CrashPoint point) {
   if (point_ != point || reached_.fetch_add(1) + 1 != count_) return;
-  Log("WARN", "CDP_CRASH_AT: reached ", ToAbsl(Name(point)), " ", count_,
+  Log(LogLevel::kWarn, "CDP_CRASH_AT: reached ", ToAbsl(Name(point)), " ", count_,
       " times; killing the process");
   std::raise(SIGKILL);
 }

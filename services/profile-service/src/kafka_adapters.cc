@@ -92,6 +92,8 @@ absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::i
 
 absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
     const std::vector<kafka::TopicPartition>& partitions) {
+  // A cooperative rebalance that moves nothing here still calls back, with no partitions.
+  if (metrics_ != nullptr && !partitions.empty()) metrics_->assigned.Increment();
   std::map<kafka::TopicPartition, Offset> start;
   if (changelog_ != nullptr) {
     std::vector<Partition> numbers;
@@ -108,7 +110,7 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
       auto seeded = processor_.SeedChangelog(tp.partition);
       if (!seeded.ok()) return seeded.status();
       if (*seeded > 0) {
-        Log("INFO", "wrote the ", *seeded, " profiles of ", kafka::ToString(tp),
+        Log(LogLevel::kInfo, "wrote the ", *seeded, " profiles of ", kafka::ToString(tp),
             " to its empty changelog");
       }
     }
@@ -125,26 +127,27 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
     Own(tp, resume->input);
     if (resume->input.has_value()) start[tp] = *resume->input;
   }
-  Log("INFO", "assigned ", Describe(partitions), "; resuming from the offsets in local state");
+  Log(LogLevel::kInfo, "assigned ", Describe(partitions),
+      "; resuming from the offsets in local state");
   return start;
 }
 
 absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp) {
   if (changelog_ == nullptr) return false;
   ++restoring_;
-  if (restore_metrics_ != nullptr) restore_metrics_->restoring.Increment();
+  if (metrics_ != nullptr) metrics_->restoring.Increment();
   const absl::Time started = absl::Now();
   std::uint64_t counted = 0;
   auto result =
       pipeline::RestoreFromChangelog(store_, *changelog_, tp.partition, [&](std::uint64_t records) {
-        if (restore_metrics_ != nullptr) {
-          restore_metrics_->records.Increment(static_cast<double>(records - counted));
+        if (metrics_ != nullptr) {
+          metrics_->records.Increment(static_cast<double>(records - counted));
         }
         counted = records;
         if (crash_points_ != nullptr) crash_points_->Reached(CrashPoint::kDuringRestore);
       });
   --restoring_;
-  if (restore_metrics_ != nullptr) restore_metrics_->restoring.Decrement();
+  if (metrics_ != nullptr) metrics_->restoring.Decrement();
   if (!result.ok()) {
     if (absl::IsNotFound(result.status())) {
       return absl::FailedPreconditionError(
@@ -154,28 +157,32 @@ absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp) {
     return result.status();
   }
   const absl::Duration took = absl::Now() - started;
-  if (restore_metrics_ != nullptr) {
-    (result->restored ? restore_metrics_->restored : restore_metrics_->up_to_date).Increment();
-    if (result->restored) restore_metrics_->seconds_last.Set(absl::ToDoubleSeconds(took));
+  if (metrics_ != nullptr) {
+    (result->restored ? metrics_->restored : metrics_->up_to_date).Increment();
+    if (result->restored) metrics_->seconds_last.Set(absl::ToDoubleSeconds(took));
   }
   if (result->restored) {
     const double seconds = std::max(absl::ToDoubleSeconds(took), 1e-3);
-    Log("INFO", "restored ", kafka::ToString(tp), " from the changelog: ", result->profiles,
-        " profiles from ", result->records, " records in ", absl::FormatDuration(took), " (",
+    Log(LogLevel::kInfo, "restored ", kafka::ToString(tp),
+        " from the changelog: ", result->profiles, " profiles from ", result->records,
+        " records in ", absl::FormatDuration(took), " (",
         static_cast<std::uint64_t>(static_cast<double>(result->records) / seconds), " records/s)");
   }
   return result->changelog_empty;
 }
 
 void Ownership::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  if (metrics_ != nullptr && !partitions.empty()) metrics_->revoked.Increment();
   // Batches are processed and committed between polls, so no work is in hand here.
   Release(partitions);
-  Log("INFO", "revoked ", Describe(partitions));
+  Log(LogLevel::kInfo, "revoked ", Describe(partitions));
 }
 
 void Ownership::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
+  if (metrics_ != nullptr && !partitions.empty()) metrics_->lost.Increment();
   Release(partitions);
-  Log("WARN", "lost ", Describe(partitions), " (session timed out); another member owns them");
+  Log(LogLevel::kWarn, "lost ", Describe(partitions),
+      " (session timed out); another member owns them");
 }
 
 void Ownership::UpdateLag(const std::map<kafka::TopicPartition, std::int64_t>& lag) {

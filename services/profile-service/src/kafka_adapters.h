@@ -70,8 +70,12 @@ class KafkaChangelog : public pipeline::ChangelogSource {
   std::map<Partition, pipeline::ChangelogExtent> extents_;
 };
 
-// What restores report, created once up front.
-struct RestoreMetrics {
+// What rebalances and restores report, created once up front.
+struct OwnershipMetrics {
+  // Rebalance callbacks, each for one or more partitions.
+  prometheus::Counter& assigned;
+  prometheus::Counter& revoked;
+  prometheus::Counter& lost;
   prometheus::Counter& records;
   prometheus::Counter& restored;
   prometheus::Counter& up_to_date;
@@ -94,13 +98,13 @@ class Ownership : public kafka::RebalanceHandler {
   // `lag_family` gets one gauge per owned partition; nullptr for none. `changelog` nullptr: no
   // restores (the changelog is off). `repartition` nullptr: no repartition topic.
   Ownership(pipeline::Processor& processor, prometheus::Family<prometheus::Gauge>* lag_family,
-            state::Store& store, KafkaChangelog* changelog, RestoreMetrics* restore_metrics,
+            state::Store& store, KafkaChangelog* changelog, OwnershipMetrics* metrics,
             RepartitionReader* repartition, CrashPoints* crash_points = nullptr)
       : processor_(processor),
         lag_family_(lag_family),
         store_(store),
         changelog_(changelog),
-        restore_metrics_(restore_metrics),
+        metrics_(metrics),
         repartition_(repartition),
         crash_points_(crash_points) {}
 
@@ -143,7 +147,7 @@ class Ownership : public kafka::RebalanceHandler {
   prometheus::Family<prometheus::Gauge>* lag_family_;
   state::Store& store_;
   KafkaChangelog* changelog_;
-  RestoreMetrics* restore_metrics_;
+  OwnershipMetrics* metrics_;
   RepartitionReader* repartition_;
   CrashPoints* crash_points_;
   std::atomic<int> restoring_ = 0;

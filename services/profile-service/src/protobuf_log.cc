@@ -4,33 +4,22 @@
 
 #include <map>
 #include <string>
-#include <utility>
 
 #include "absl/time/clock.h"
 #include "log.h"
 
 namespace cdp::service {
 
-std::optional<std::uint64_t> RepeatLimiter::Admit(absl::Time now) {
-  std::lock_guard lock(mutex_);
-  if (now < next_) {
-    ++held_back_;
-    return std::nullopt;
-  }
-  next_ = now + interval_;
-  return std::exchange(held_back_, 0);
-}
-
 namespace {
 
-const char* LevelName(google::protobuf::LogLevel level) {
+LogLevel FromProtobuf(google::protobuf::LogLevel level) {
   switch (level) {
     case google::protobuf::LOGLEVEL_INFO:
-      return "INFO";
+      return LogLevel::kInfo;
     case google::protobuf::LOGLEVEL_WARNING:
-      return "WARN";
+      return LogLevel::kWarn;
     default:
-      return "ERROR";
+      return LogLevel::kError;
   }
 }
 
@@ -44,14 +33,7 @@ void LogFromProtobuf(google::protobuf::LogLevel level, const char* filename, int
     std::lock_guard lock(mutex);
     limiter = &limiters->try_emplace({filename, line}, absl::Minutes(1)).first->second;
   }
-  const auto held_back = limiter->Admit(absl::Now());
-  if (!held_back) return;
-  if (*held_back == 0) {
-    Log(LevelName(level), "protobuf: ", message);
-  } else {
-    Log(LevelName(level), "protobuf: ", message, " (", *held_back,
-        " more like it since the last such line)");
-  }
+  LogLimited(*limiter, FromProtobuf(level), "protobuf: ", message);
 }
 
 }  // namespace

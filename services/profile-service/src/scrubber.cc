@@ -55,7 +55,8 @@ void Scrubber::ScrubOnce() {
   pending_->Set(1);
   if (absl::Status scrubbed = store_.Scrub(); !scrubbed.ok()) {
     failed_->Increment();
-    Log("ERROR", scrubbed.message(), "; trying again in ", absl::FormatDuration(interval_));
+    Log(LogLevel::kError, scrubbed.message(), "; trying again in ",
+        absl::FormatDuration(interval_));
     return;
   }
   done_->Increment();

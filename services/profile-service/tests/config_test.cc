@@ -143,6 +143,41 @@ TEST(Config, AConfigPathThatIsNotAFileIsAnError) {
             "--config: cannot read '" + ::testing::TempDir() + "': not a regular file");
 }
 
+TEST(Config, LogLevelAndFormatAreCheckedOptions) {
+  auto parsed = Parse({"--log-level", "debug", "--log-format=json"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->config.log_level, LogLevel::kDebug);
+  EXPECT_EQ(parsed->config.log_format, LogFormat::kJson);
+  auto bad = Parse({"--log-level", "loud"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "--log-level: 'loud' is not one of: debug, info, warn, error");
+}
+
+TEST(Config, TheEffectiveConfigurationNamesEveryKeyAndHidesCredentials) {
+  auto parsed =
+      Parse({"--brokers", "k1:9092", "--kafka-property", "sasl.username=svc", "--kafka-property",
+             "sasl.password=hunter2", "--kafka-property", "ssl.key.pem=-----BEGIN",
+             "--kafka-property", "sasl.oauthbearer.client.secret=s3cret"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const auto effective = EffectiveConfig(parsed->config);
+  auto value = [&](const std::string& key) -> std::string {
+    for (const auto& [name, shown] : effective) {
+      if (name == key) return shown;
+    }
+    return "<absent>";
+  };
+  EXPECT_EQ(value("brokers"), "k1:9092");
+  EXPECT_EQ(value("data_dir"), "data/profile-service");
+  EXPECT_EQ(value("log_format"), "text");
+  EXPECT_EQ(value("kafka_property.sasl.username"), "svc");
+  EXPECT_EQ(value("kafka_property.sasl.password"), "[redacted]");
+  EXPECT_EQ(value("kafka_property.ssl.key.pem"), "[redacted]");
+  EXPECT_EQ(value("kafka_property.sasl.oauthbearer.client.secret"), "[redacted]");
+  for (const auto& [name, shown] : effective) {
+    EXPECT_EQ(shown.find("hunter2"), std::string::npos) << name;
+  }
+}
+
 TEST(Config, HelpDocumentsEveryOption) {
   const std::string help = HelpText();
   for (const char* flag :

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "cdp/core/population.h"
 #include "cdp/rules/catalogue.h"
+#include "nlohmann/json.hpp"
 
 namespace cdp::service {
 namespace {

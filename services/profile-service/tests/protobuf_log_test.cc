@@ -14,20 +14,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Optional;
-
-const absl::Time kT0 = absl::FromUnixSeconds(1'700'000'000);
-
-TEST(RepeatLimiterTest, LetsTheFirstThroughThenOnePerIntervalCountingTheRest) {
-  RepeatLimiter limiter(absl::Minutes(1));
-  EXPECT_THAT(limiter.Admit(kT0), Optional(0));
-  EXPECT_EQ(limiter.Admit(kT0 + absl::Seconds(1)), std::nullopt);
-  EXPECT_EQ(limiter.Admit(kT0 + absl::Seconds(59)), std::nullopt);
-  EXPECT_THAT(limiter.Admit(kT0 + absl::Minutes(1)), Optional(2));
-  EXPECT_EQ(limiter.Admit(kT0 + absl::Seconds(61)), std::nullopt);
-  EXPECT_THAT(limiter.Admit(kT0 + absl::Hours(1)), Optional(1));
-  EXPECT_THAT(limiter.Admit(kT0 + absl::Hours(2)), Optional(0));
-}
 
 TEST(RouteProtobufLogsTest, AFloodOfOneProblemMakesOneLine) {
   v1::CustomerEvent event;

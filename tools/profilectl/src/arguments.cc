@@ -1,6 +1,7 @@
 #include "arguments.h"
 
 #include <algorithm>
+#include <ostream>
 
 #include "absl/status/status.h"
 #include "cdp/common/suggest.h"
@@ -77,6 +78,17 @@ absl::StatusOr<Arguments> ParseArguments(std::span<const std::string_view> args,
     }
   }
   return parsed;
+}
+
+int CommandUsageError(std::string_view command, std::ostream& err, std::string_view message) {
+  err << "profilectl " << command << ": " << message << "\nRun 'profilectl " << command
+      << " --help' for the options.\n";
+  return kExitUsage;
+}
+
+int CommandFailure(std::string_view command, std::ostream& err, std::string_view message) {
+  err << "profilectl " << command << ": " << message << "\n";
+  return kExitFailure;
 }
 
 }  // namespace cdp::profilectl

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <span>
@@ -36,5 +37,10 @@ struct Arguments {
 // (everything after it is positional). An unknown flag is reported with the nearest known one.
 [[nodiscard]] absl::StatusOr<Arguments> ParseArguments(std::span<const std::string_view> args,
                                                        std::span<const FlagSpec> flags);
+
+// Reports a bad command line of `command` on `err`, pointing at its --help; returns kExitUsage.
+int CommandUsageError(std::string_view command, std::ostream& err, std::string_view message);
+// Reports that `command` failed, as "profilectl COMMAND: message"; returns kExitFailure.
+int CommandFailure(std::string_view command, std::ostream& err, std::string_view message);
 
 }  // namespace cdp::profilectl

@@ -44,12 +44,6 @@ value (days_since_*, windows), and meaning.
   --help    this text
 )";
 
-int CommandUsageError(std::string_view command, std::ostream& err, std::string_view message) {
-  err << "profilectl " << command << ": " << message << "\nRun 'profilectl " << command
-      << " --help' for the options.\n";
-  return kExitUsage;
-}
-
 // "FILE:LINE:COLUMN: message" of one error line, as numbers and text where it has that shape.
 nlohmann::json ErrorJson(std::string_view file, std::string_view line) {
   nlohmann::json error = {{"message", std::string(line)}};

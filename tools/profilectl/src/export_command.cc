@@ -1,16 +1,15 @@
 #include <charconv>
-#include <filesystem>
 #include <limits>
 #include <optional>
 #include <ostream>
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/string_view.h"
 #include "arguments.h"
 #include "cdp/state/store.h"
 #include "commands.h"
 #include "profile_json.h"
+#include "state_dir.h"
 
 namespace cdp::profilectl {
 namespace {
@@ -31,56 +30,40 @@ strings) preceded by "partition". Lines are sorted by partition, then customer i
 The state store allows one process at a time: stop the service first.
 )";
 
-int UsageError(std::ostream& err, const std::string& message) {
-  err << "profilectl export: " << message << "\nRun 'profilectl export --help' for the options.\n";
-  return kExitUsage;
-}
-
 }  // namespace
 
 int RunExport(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   auto parsed = ParseArguments(args, kFlags);
-  if (!parsed.ok()) return UsageError(err, std::string(parsed.status().message()));
+  if (!parsed.ok()) return CommandUsageError("export", err, std::string(parsed.status().message()));
   if (parsed->help) {
     out << kUsage;
     return kExitOk;
   }
   if (!parsed->positional.empty()) {
-    return UsageError(err, "unexpected argument '" + parsed->positional.front() + "'");
+    return CommandUsageError("export", err,
+                             "unexpected argument '" + parsed->positional.front() + "'");
   }
   const std::optional<std::string_view> data_dir = parsed->Flag("data-dir");
-  if (!data_dir || data_dir->empty()) return UsageError(err, "--data-dir DIR is required");
+  if (!data_dir || data_dir->empty())
+    return CommandUsageError("export", err, "--data-dir DIR is required");
   std::optional<Partition> only;
   if (auto text = parsed->Flag("partition")) {
     std::int32_t value = -1;
     const auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
     if (error != std::errc() || end != text->data() + text->size() || value < 0) {
-      return UsageError(err, "--partition: '" + std::string(*text) +
-                                 "' is not a whole number from 0 to " +
-                                 std::to_string(std::numeric_limits<std::int32_t>::max()));
+      return CommandUsageError("export", err,
+                               "--partition: '" + std::string(*text) +
+                                   "' is not a whole number from 0 to " +
+                                   std::to_string(std::numeric_limits<std::int32_t>::max()));
     }
     only = Partition(value);
   }
 
-  // Opening creates a missing store; an export must not leave an empty one behind.
-  std::error_code error;
-  if (!std::filesystem::is_directory(*data_dir, error)) {
-    err << "profilectl export: no state directory at '" << *data_dir << "'\n";
-    return kExitFailure;
-  }
-  auto store = state::Store::Open(state::StoreOptions{.path = std::string(*data_dir)});
-  if (!store.ok()) {
-    err << "profilectl export: " << store.status().message() << "\n";
-    // RocksDB names its LOCK file when another process holds the directory.
-    if (store.status().message().find("LOCK") != absl::string_view::npos) {
-      err << "profilectl export: the store cannot be opened read-only alongside a running "
-             "profile-service; stop the service, then export\n";
-    }
-    return kExitFailure;
-  }
+  const std::unique_ptr<state::Store> store = OpenStateDir("export", *data_dir, err);
+  if (store == nullptr) return kExitFailure;
   absl::Status line_error;
   const absl::Status scanned =
-      (*store)->ForEachProfile(only, [&](Partition partition, const v1::CustomerProfile& profile) {
+      store->ForEachProfile(only, [&](Partition partition, const v1::CustomerProfile& profile) {
         auto line = ProfileJsonLine(partition, profile);
         if (!line.ok()) {
           line_error = line.status();

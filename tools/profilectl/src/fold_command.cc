@@ -79,16 +79,6 @@ offsets within each partition):
   --help                      this text
 )";
 
-int UsageError(std::ostream& err, const std::string& message) {
-  err << "profilectl fold: " << message << "\nRun 'profilectl fold --help' for the options.\n";
-  return kExitUsage;
-}
-
-int Failure(std::ostream& err, const std::string& message) {
-  err << "profilectl fold: " << message << "\n";
-  return kExitFailure;
-}
-
 struct FoldCommand {
   std::string segments;
   std::string events;
@@ -229,17 +219,18 @@ std::string RejectLine(const RejectedRecord& reject) {
 
 int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   auto parsed = ParseArguments(args, kFlags);
-  if (!parsed.ok()) return UsageError(err, std::string(parsed.status().message()));
+  if (!parsed.ok()) return CommandUsageError("fold", err, std::string(parsed.status().message()));
   if (parsed->help) {
     out << kUsage;
     return kExitOk;
   }
   auto command = ReadCommand(*parsed);
-  if (!command.ok()) return UsageError(err, std::string(command.status().message()));
+  if (!command.ok()) return CommandUsageError("fold", err, std::string(command.status().message()));
 
   auto catalogue = rules::LoadSegmentCatalogue(command->segments);
   if (!catalogue.ok()) {
-    return Failure(err, "invalid segment catalogue:\n" + std::string(catalogue.status().message()));
+    return CommandFailure(
+        "fold", err, "invalid segment catalogue:\n" + std::string(catalogue.status().message()));
   }
   const core::Engine engine(std::make_shared<const rules::SegmentCatalogue>(*std::move(catalogue)),
                             command->engine);
@@ -248,13 +239,16 @@ int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostr
   std::istream* events = &std::cin;
   if (command->events != "-") {
     events_file.open(command->events, std::ios::binary);
-    if (!events_file) return Failure(err, "cannot read EVENTS file '" + command->events + "'");
+    if (!events_file)
+      return CommandFailure("fold", err, "cannot read EVENTS file '" + command->events + "'");
     events = &events_file;
   }
   auto changes_file = OpenOutput(command->changes, "changes");
-  if (!changes_file.ok()) return Failure(err, std::string(changes_file.status().message()));
+  if (!changes_file.ok())
+    return CommandFailure("fold", err, std::string(changes_file.status().message()));
   auto rejects_file = OpenOutput(command->rejects, "rejects");
-  if (!rejects_file.ok()) return Failure(err, std::string(rejects_file.status().message()));
+  if (!rejects_file.ok())
+    return CommandFailure("fold", err, std::string(rejects_file.status().message()));
 
   ReferenceFold fold(engine, command->fold);
   std::size_t line_number = 0;
@@ -266,32 +260,37 @@ int RunFold(std::span<const std::string_view> args, std::ostream& out, std::ostr
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = command->events + ":" + std::to_string(line_number) + ": ";
     auto record = ParseEventRecord(line);
-    if (!record.ok()) return Failure(err, where + std::string(record.status().message()));
+    if (!record.ok())
+      return CommandFailure("fold", err, where + std::string(record.status().message()));
     auto outcome = fold.Consume(*record);
-    if (!outcome.ok()) return Failure(err, where + std::string(outcome.status().message()));
+    if (!outcome.ok())
+      return CommandFailure("fold", err, where + std::string(outcome.status().message()));
     applied += *outcome == Outcome::kApplied;
     duplicates += *outcome == Outcome::kDuplicate;
   }
-  if (events->bad()) return Failure(err, "reading '" + command->events + "' failed");
+  if (events->bad()) return CommandFailure("fold", err, "reading '" + command->events + "' failed");
   fold.FireTimers();
 
   for (const auto& [key, profile] : fold.profiles()) {
     auto json = ProfileJsonLine(key.first, profile);
-    if (!json.ok()) return Failure(err, std::string(json.status().message()));
+    if (!json.ok()) return CommandFailure("fold", err, std::string(json.status().message()));
     out << *json << '\n';
   }
   if (*changes_file) {
     for (const v1::SegmentChange& change : fold.changes()) {
       **changes_file << core::EncodeChange(change, core::OutputFormat::kJson) << '\n';
     }
-    if (!(*changes_file)->flush()) return Failure(err, "cannot write '" + command->changes + "'");
+    if (!(*changes_file)->flush())
+      return CommandFailure("fold", err, "cannot write '" + command->changes + "'");
   }
   if (*rejects_file) {
     for (const RejectedRecord& reject : fold.rejects())
       **rejects_file << RejectLine(reject) << '\n';
-    if (!(*rejects_file)->flush()) return Failure(err, "cannot write '" + command->rejects + "'");
+    if (!(*rejects_file)->flush())
+      return CommandFailure("fold", err, "cannot write '" + command->rejects + "'");
   }
-  if (!out.flush()) return Failure(err, "cannot write the profiles to standard output");
+  if (!out.flush())
+    return CommandFailure("fold", err, "cannot write the profiles to standard output");
   err << "profilectl fold: " << applied << " applied, " << duplicates << " duplicates, "
       << fold.rejects().size() << " rejected; " << fold.profiles().size() << " profiles, "
       << fold.changes().size() << " changes\n";

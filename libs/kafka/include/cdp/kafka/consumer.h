@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cdp/common/strong_type.h"
 #include "cdp/kafka/message.h"
+#include "cdp/kafka/stats.h"
 #include "cdp/kafka/types.h"
 
 namespace RdKafka {
@@ -20,6 +21,9 @@ class KafkaConsumer;
 }
 
 namespace cdp::kafka {
+namespace internal {
+class StatsSubscription;
+}  // namespace internal
 
 // The pipeline's side of partition ownership. Called on the thread running Consumer::Poll or
 // Consumer::Close, never concurrently.
@@ -64,6 +68,7 @@ struct ConsumerOptions {
   // enable.auto.commit=false, enable.auto.offset.store=false, auto.offset.reset=earliest. Every
   // member of a group must use the same assignment strategy.
   Properties properties = {};
+  StatsOptions stats = {};
 };
 
 // A consumer group member over RdKafka::KafkaConsumer whose partition ownership is driven by a
@@ -129,6 +134,8 @@ class Consumer {
   RebalanceHandler& handler_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // Declared after consumer_: unsubscribed before the client goes.
+  std::unique_ptr<internal::StatsSubscription> stats_;
   // The batch being collected by the running Poll; a revoke drops its records for the partitions
   // taken away.
   std::vector<Message> batch_;

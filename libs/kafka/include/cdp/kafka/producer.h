@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cdp/kafka/stats.h"
 #include "cdp/kafka/types.h"
 
 namespace RdKafka {
@@ -22,6 +23,9 @@ class Producer;
 struct rd_kafka_topic_s;
 
 namespace cdp::kafka {
+namespace internal {
+class StatsSubscription;
+}  // namespace internal
 
 struct ProducerOptions {
   std::string bootstrap_servers = {};
@@ -30,6 +34,7 @@ struct ProducerOptions {
   Properties properties = {};
   // How long Produce keeps retrying while librdkafka's local queue is full.
   absl::Duration queue_full_timeout = absl::Seconds(10);
+  StatsOptions stats = {};
 };
 
 // An idempotent producer over RdKafka::Producer that tracks delivery so a caller can tell whether
@@ -73,6 +78,8 @@ class Producer {
 
   std::unique_ptr<DeliveryTracker> tracker_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  // Declared after producer_: unsubscribed before the client goes.
+  std::unique_ptr<internal::StatsSubscription> stats_;
   absl::Duration queue_full_timeout_;
   std::atomic<std::uint64_t> produced_ = 0;
   std::shared_mutex topics_mutex_;

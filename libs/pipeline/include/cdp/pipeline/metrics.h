@@ -39,10 +39,8 @@ class PipelineMetrics {
   void CountRepartitioned() { repartitioned_->Increment(); }
   void CountErasures(std::size_t n) { erasures_->Increment(static_cast<double>(n)); }
   void CountChange(const v1::SegmentChange& change);
-  void CountBatch(double seconds) {
-    batches_->Increment();
-    batch_seconds_->Observe(seconds);
-  }
+  // A committed batch of `events` input records that took `seconds`.
+  void CountBatch(double seconds, std::size_t events);
   void CountBatchFailure() { batch_failures_->Increment(); }
   void CountTimersFired(std::size_t n) { timers_fired_->Increment(static_cast<double>(n)); }
   void ObserveChangeLatency(double from_occurred_seconds, double from_broker_seconds);
@@ -85,6 +83,7 @@ class PipelineMetrics {
   prometheus::Counter* batches_;
   prometheus::Counter* batch_failures_;
   prometheus::Histogram* batch_seconds_;
+  prometheus::Histogram* event_seconds_;
   prometheus::Histogram* latency_from_occurred_;
   prometheus::Histogram* latency_from_broker_;
   prometheus::Gauge* cached_profiles_;

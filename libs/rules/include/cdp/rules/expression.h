@@ -18,6 +18,8 @@ namespace internal {
 struct Node;
 }  // namespace internal
 
+struct Explanation;
+
 // Where an expression's text starts in its file, so errors point at the offending character.
 struct SourceLocation {
   std::string file;
@@ -86,6 +88,8 @@ class Expression {
   [[nodiscard]] std::optional<std::int64_t> NextDateChange(const EvalContext& context) const;
 
  private:
+  // Walks the compiled program (explain.h).
+  friend Explanation Explain(const Expression&, const EvalContext&);
   friend absl::StatusOr<Expression> CompileExpression(std::string_view, const SourceLocation&);
   friend absl::StatusOr<Expression> CompileExpression(std::string_view, std::string_view,
                                                       std::span<const TextPosition>);

@@ -133,6 +133,8 @@ class Store {
     // Counted since the store was opened.
     std::uint64_t block_cache_hits = 0;
     std::uint64_t block_cache_misses = 0;
+    // Time writers were delayed or stopped by RocksDB's write stalls.
+    absl::Duration write_stall_time = absl::ZeroDuration();
   };
 
   // Opens the store at options.path, creating it if missing. Fails on a directory another process

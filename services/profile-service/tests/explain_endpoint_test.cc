@@ -1,0 +1,128 @@
+#include "explain_endpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "cdp/rules/catalogue.h"
+#include "nlohmann/json.hpp"
+
+namespace cdp::service {
+namespace {
+
+class ExplainResponseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // ctest runs each test in a process of its own, in parallel.
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("explain-response-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto store = state::Store::Open(state::StoreOptions{.path = dir_.string()});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto catalogue = rules::ParseSegmentCatalogue(R"(
+rfm: {scoring: quintiles}
+segments:
+  - {id: top, when: 'rfm_m == 5 and orders_total >= 2'}
+dimensions:
+  - id: value
+    tiers:
+      - {id: high, when: "monetary_total >= 5000"}
+      - {id: low, when: "orders_total >= 1"}
+  - id: care
+    tiers:
+      - {id: low, when: 'has_tag("care")'}
+)",
+                                                  "t.yaml");
+    ASSERT_TRUE(catalogue.ok()) << catalogue.status();
+    engine_ = std::make_unique<core::Engine>(
+        std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
+        core::EngineOptions{});
+
+    v1::CustomerProfile profile;
+    profile.set_customer_id("alice");
+    profile.set_orders_total(3);
+    profile.set_monetary_total(9000);
+    profile.mutable_last_purchase_at()->set_seconds(absl::ToUnixSeconds(now_));
+    (*profile.mutable_tiers())["value"] = "high";
+    profile.add_segments("top");
+    // The partition's quintiles put alice's spend in the top fifth.
+    v1::PartitionState state;
+    v1::RfmQuintiles& quintiles = *state.mutable_rfm_quintiles();
+    for (double value : {1, 2, 3, 4}) {
+      quintiles.add_recency_days(value);
+      quintiles.add_frequency(value + 1);
+      quintiles.add_monetary(value * 1000);
+    }
+    state::Store::Batch batch;
+    batch.PutProfile(Partition(5), profile);
+    batch.PutPartitionState(Partition(5), state);
+    ASSERT_TRUE(store_->Commit(batch).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  http::Response Explain(std::string_view customer, std::string_view segment) {
+    return ExplainResponse(*store_, *engine_, customer, segment, now_);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<state::Store> store_;
+  std::unique_ptr<core::Engine> engine_;
+  absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);
+};
+
+TEST_F(ExplainResponseTest, ExplainsASegmentWithThePartitionsPopulation) {
+  const http::Response response = Explain("alice", "top");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.content_type, "application/json");
+  const nlohmann::json body = nlohmann::json::parse(response.body);
+  EXPECT_EQ(body["customer_id"], "alice");
+  EXPECT_EQ(body["segment"], "top");
+  ASSERT_EQ(body["explanations"].size(), 1u);
+  const nlohmann::json& top = body["explanations"][0];
+  EXPECT_EQ(top["rule"], "rfm_m == 5 and orders_total >= 2");
+  EXPECT_EQ(top["member"], true);
+  EXPECT_EQ(top["holds_now"], true);
+  EXPECT_EQ(top["fields"], nlohmann::json({{"orders_total", 3}, {"rfm_m", 5}}))
+      << "rfm_m is scored against partition 5's quintiles";
+  EXPECT_EQ(top["trace"][0]["text"], "rfm_m == 5 and orders_total >= 2");
+}
+
+TEST_F(ExplainResponseTest, ADimensionExplainsEachTier) {
+  const http::Response response = Explain("alice", "value");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const nlohmann::json body = nlohmann::json::parse(response.body);
+  ASSERT_EQ(body["explanations"].size(), 2u);
+  EXPECT_EQ(body["explanations"][0]["name"], "value/high");
+  EXPECT_EQ(body["explanations"][0]["member"], true);
+  EXPECT_EQ(body["explanations"][1]["name"], "value/low");
+  EXPECT_EQ(body["explanations"][1]["member"], false);
+  EXPECT_EQ(body["explanations"][1]["rule_matches"], true);
+  EXPECT_EQ(body["explanations"][1]["matched_first"], "high");
+
+  EXPECT_EQ(nlohmann::json::parse(Explain("alice", "value/low").body)["explanations"].size(), 1u);
+}
+
+TEST_F(ExplainResponseTest, Errors) {
+  const http::Response typo = Explain("alice", "valeu/high");
+  EXPECT_EQ(typo.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(typo.body)["error"],
+            "no dimension 'valeu'; did you mean 'value'?");
+  EXPECT_EQ(Explain("bob", "top").status, 404);
+  EXPECT_EQ(nlohmann::json::parse(Explain("bob", "top").body)["error"],
+            "no profile for this customer");
+  // `low` is a tier of two dimensions.
+  const http::Response ambiguous = Explain("alice", "low");
+  EXPECT_EQ(ambiguous.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(ambiguous.body)["error"],
+            "tier 'low' is in several dimensions: write value/low or care/low");
+}
+
+}  // namespace
+}  // namespace cdp::service
