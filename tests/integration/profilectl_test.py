@@ -89,19 +89,19 @@ def generate_events(h, event_gen):
 
 
 def settled(service):
-    """Whether every event is consumed and the service stopped changing memberships: the timers
-    due in the past fire in the wall-clock rounds after the events."""
-    samples = service.metrics()
-    state = (metric(samples, "cdp_events_consumed_total", topic=INPUT_TOPIC),
-             sum(value for (name, _), value in samples.items()
-                 if name in ("cdp_segment_changes_total", "cdp_timers_fired_total")))
-    if state[0] < EVENTS:
+    """Whether every event is applied and the service stopped changing memberships: the timers
+    due in the past fire in the wall-clock rounds after the events. Every count read here moves
+    only once its batch or timer round is committed, and a timer round comes every second."""
+    def state():
+        samples = service.metrics()
+        return (metric(samples, "cdp_event_processing_seconds_count"),
+                sum(value for (name, _), value in samples.items()
+                    if name in ("cdp_segment_changes_total", "cdp_timers_fired_total")))
+    before = state()
+    if before[0] < EVENTS:
         return False
-    time.sleep(0.5)
-    samples = service.metrics()
-    return state == (metric(samples, "cdp_events_consumed_total", topic=INPUT_TOPIC),
-                     sum(value for (name, _), value in samples.items()
-                         if name in ("cdp_segment_changes_total", "cdp_timers_fired_total")))
+    time.sleep(1.5)
+    return state() == before
 
 
 def check_explanations(answer, profile, name):
