@@ -31,8 +31,7 @@ from deploy_lib import DEPLOY_DIR, JOB, SOURCE_DIR, load_json, load_yaml, load_y
 
 PROBE_PATHS = {"liveness": "/healthz", "readiness": "/readyz", "metrics": "/metrics"}
 SEVERITIES = {"critical", "warning", "info"}
-RUNBOOK_URL = ("https://github.com/cdp/profile-pipeline/blob/main/deploy/prometheus/"
-               "RUNBOOK.md#")
+RUNBOOK_URL = "deploy/prometheus/RUNBOOK.md#"
 # What the alerts must cover (issue 6), by alert name.
 REQUIRED_ALERTS = {
     "CdpConsumerLagGrowing": "consumer lag growing",
