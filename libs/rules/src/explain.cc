@@ -23,30 +23,6 @@ TracedValue Traced(const Value& value) {
   return std::monostate();
 }
 
-bool IsCondition(Op op) {
-  switch (op) {
-    case Op::kConstant:
-    case Op::kAll:
-    case Op::kAny:
-    case Op::kNot:
-    case Op::kHasTag:
-    case Op::kConsent:
-    case Op::kEverIn:
-    case Op::kCompare:
-    case Op::kCompareFieldWith:
-    case Op::kIn:
-      return true;
-    case Op::kLiteral:
-    case Op::kField:
-    case Op::kAttr:
-    case Op::kDaysSince:
-    case Op::kMonthsSince:
-    case Op::kDaysIn:
-      break;
-  }
-  return false;
-}
-
 StepKind KindOf(Op op) {
   switch (op) {
     case Op::kAll:

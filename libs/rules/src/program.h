@@ -34,6 +34,10 @@ enum class Op : std::uint8_t {
   kDaysIn,       // value (a segment or tier id)
 };
 
+// Whether the instruction is a condition (Node::Test evaluates it) rather than a value
+// (Node::Load): the conditions come first in Op.
+constexpr bool IsCondition(Op op) { return op <= Op::kIn; }
+
 enum class Comparison : std::uint8_t {
   kEqual,
   kNotEqual,

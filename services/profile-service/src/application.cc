@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapter_metrics.h"
 #include "admin_endpoints.h"
+#include "cdp/common/first_line.h"
 #include "cdp/core/codec.h"
 #include "cdp/core/engine.h"
 #include "cdp/http/metrics_text.h"
@@ -75,15 +75,13 @@ absl::Status WriteStatusFile(const std::string& path, int http_port, const std::
   return absl::OkStatus();
 }
 
-// The first line of the file, without surrounding blanks: editors and `echo` add a newline.
 absl::StatusOr<std::string> ReadAdminToken(const std::string& path) {
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token)) {
+  std::optional<std::string> read = ReadFirstLine(path);
+  if (!read) {
     return absl::InvalidArgumentError(
         absl::StrCat("--admin-token-file: cannot read a token from '", path, "'"));
   }
-  token = std::string(absl::StripAsciiWhitespace(token));
+  std::string token = *std::move(read);
   std::error_code error;
   const auto permissions = std::filesystem::status(path, error).permissions();
   using std::filesystem::perms;

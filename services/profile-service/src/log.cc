@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -18,7 +19,7 @@ constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 std::string_view LogLevelName(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
 
 absl::StatusOr<LogLevel> ParseLogLevel(std::string_view name) {
-  for (int i = 0; i < 4; ++i) {
+  for (std::size_t i = 0; i < std::size(kLevelNames); ++i) {
     if (kLevelNames[i] == name) return static_cast<LogLevel>(i);
   }
   return absl::InvalidArgumentError(absl::StrCat("'", absl::string_view(name.data(), name.size()),

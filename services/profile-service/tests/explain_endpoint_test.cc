@@ -2,28 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <memory>
-
-#include "absl/strings/str_cat.h"
-#include "cdp/rules/catalogue.h"
 #include "nlohmann/json.hpp"
+#include "stored_state_fixture.h"
 
 namespace cdp::service {
 namespace {
 
-class ExplainResponseTest : public ::testing::Test {
+class ExplainResponseTest : public StoredStateTest {
  protected:
   void SetUp() override {
-    // ctest runs each test in a process of its own, in parallel.
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("explain-response-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto store = state::Store::Open(state::StoreOptions{.path = dir_.string()});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
-    auto catalogue = rules::ParseSegmentCatalogue(R"(
+    OpenState(R"(
 rfm: {scoring: quintiles}
 segments:
   - {id: top, when: 'rfm_m == 5 and orders_total >= 2'}
@@ -35,46 +23,17 @@ dimensions:
   - id: care
     tiers:
       - {id: low, when: 'has_tag("care")'}
-)",
-                                                  "t.yaml");
-    ASSERT_TRUE(catalogue.ok()) << catalogue.status();
-    engine_ = std::make_unique<core::Engine>(
-        std::make_shared<const rules::SegmentCatalogue>(std::move(*catalogue)),
-        core::EngineOptions{});
-
-    v1::CustomerProfile profile;
-    profile.set_customer_id("alice");
-    profile.set_orders_total(3);
-    profile.set_monetary_total(9000);
-    profile.mutable_last_purchase_at()->set_seconds(absl::ToUnixSeconds(now_));
+)");
+    if (HasFatalFailure()) return;
+    v1::CustomerProfile profile = Alice();
     (*profile.mutable_tiers())["value"] = "high";
     profile.add_segments("top");
-    // The partition's quintiles put alice's spend in the top fifth.
-    v1::PartitionState state;
-    v1::RfmQuintiles& quintiles = *state.mutable_rfm_quintiles();
-    for (double value : {1, 2, 3, 4}) {
-      quintiles.add_recency_days(value);
-      quintiles.add_frequency(value + 1);
-      quintiles.add_monetary(value * 1000);
-    }
-    state::Store::Batch batch;
-    batch.PutProfile(Partition(5), profile);
-    batch.PutPartitionState(Partition(5), state);
-    ASSERT_TRUE(store_->Commit(batch).ok());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    PutWithQuintiles(Partition(5), profile);
   }
 
   http::Response Explain(std::string_view customer, std::string_view segment) {
     return ExplainResponse(*store_, *engine_, customer, segment, now_);
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<state::Store> store_;
-  std::unique_ptr<core::Engine> engine_;
-  absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);
 };
 
 TEST_F(ExplainResponseTest, ExplainsASegmentWithThePartitionsPopulation) {

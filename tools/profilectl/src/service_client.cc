@@ -3,13 +3,13 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <fstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
+#include "cdp/common/first_line.h"
 
 namespace cdp::profilectl {
 
@@ -56,18 +56,13 @@ std::string PathSegment(std::string_view text) {
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token)) {
+  std::optional<std::string> token = ReadFirstLine(path);
+  if (!token) {
     return absl::FailedPreconditionError(
-        absl::StrCat("--token-file: cannot read a token from '", path, "'"));
+        absl::StrCat("--token-file: cannot read a token from '", path,
+                     "' (it must hold the token on its first line)"));
   }
-  token = std::string(absl::StripAsciiWhitespace(token));
-  if (token.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--token-file: '", path, "' holds no token on its first line"));
-  }
-  return token;
+  return *std::move(token);
 }
 
 }  // namespace cdp::profilectl
