@@ -27,6 +27,8 @@ FRANK = "frank-erasable-7f3a9c"
 GRACE = "grace-keeps-91bc4e"
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 RATE_LIMIT = 20
+# The service's default --partitions, with which it creates the topics here.
+PARTITIONS = 8
 
 
 def at(hours_ago):
@@ -94,6 +96,21 @@ def erase_frank(service, bootstrap):
     assert not letter.key and not letter.value, (letter.key, letter.value)
     assert FRANK not in json.dumps(letter.headers), letter.headers
     assert metric(service.metrics(), "cdp_events_rejected_total", reason="erased") == 1
+
+    # Another, published to a partition not Frank's: passed on through the repartition topic to
+    # his partition and refused there, its dead letter still names where it was published.
+    elsewhere = (harness.partition_of(FRANK, PARTITIONS) + 1) % PARTITIONS
+    ((partition, offset),) = harness.produce(
+        bootstrap, INPUT_TOPIC, [(None, purchase("f8", FRANK, at(3)), JSON_HEADER, elsewhere)])
+    wait_until(lambda: harness.count_records(bootstrap, DLQ_TOPIC) == 2, 60,
+               "the wrongly keyed late event's dead letter")
+    (letter,) = [r for r in harness.read_all(bootstrap, DLQ_TOPIC)
+                 if (r.partition, r.offset) != (letter.partition, letter.offset)]
+    assert letter.headers.get("cdp-reject-reason") == "erased", letter.headers
+    assert (letter.headers.get("cdp-source-topic"), letter.headers.get("cdp-source-partition"),
+            letter.headers.get("cdp-source-offset")) == (INPUT_TOPIC, str(partition),
+                                                         str(offset)), letter.headers
+    assert metric(service.metrics(), "cdp_events_repartitioned_total") == 1
 
     # The changelog names the erasure by a hash of the id.
     markers = [r for r in harness.read_all(bootstrap, CHANGELOG_TOPIC)

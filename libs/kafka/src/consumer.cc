@@ -237,6 +237,8 @@ absl::Status Consumer::CommitOffsets(const std::map<TopicPartition, Offset>& nex
   return absl::OkStatus();
 }
 
+bool Consumer::AssignmentLost() const { return consumer_->assignment_lost(); }
+
 std::map<TopicPartition, Offset> Consumer::TakeFailedCommits() {
   return std::exchange(failed_commits_, {});
 }

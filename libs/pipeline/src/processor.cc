@@ -36,14 +36,15 @@ std::string WorkingKey(Partition partition, std::string_view customer_id) {
   return key;
 }
 
-std::vector<Header> SourceHeaders(const InputRecord& record, std::string_view topic) {
-  return {{std::string(kDlqTopicHeader), std::string(topic)},
-          {std::string(kDlqPartitionHeader), absl::StrCat(record.partition.value())},
-          {std::string(kDlqOffsetHeader), absl::StrCat(record.offset.value())}};
+std::vector<Header> SourceHeaders(const SourceRecord& source) {
+  return {{std::string(kDlqTopicHeader), std::string(source.topic)},
+          {std::string(kDlqPartitionHeader), absl::StrCat(source.partition.value())},
+          {std::string(kDlqOffsetHeader), absl::StrCat(source.offset.value())}};
 }
 
+// `consumed_from`: the topic the record was read from.
 OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& rejection,
-                        std::string_view source_topic) {
+                        std::string_view consumed_from) {
   // An erased customer's event would put back what the erasure removed: only where it was stays.
   const bool withheld = rejection.reason == core::RejectReason::kErased;
   OutputRecord out{
@@ -52,8 +53,10 @@ OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& reject
       withheld ? std::string() : std::string(record.value.value_or("")),
       {{std::string(kDlqReasonHeader), std::string(core::ReasonName(rejection.reason))},
        {std::string(kDlqDetailHeader), rejection.detail}}};
-  for (Header& header : SourceHeaders(record, source_topic))
+  for (Header& header : SourceHeaders(
+           record.origin.value_or(SourceRecord{consumed_from, record.partition, record.offset}))) {
     out.headers.push_back(std::move(header));
+  }
   return out;
 }
 
@@ -62,8 +65,8 @@ OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& reject
 OutputRecord Repartitioned(const InputRecord& record, std::string_view customer_id, Partition home,
                            std::string_view input_topic, absl::Time source_clock) {
   OutputRecord out{OutputRecord::Kind::kRepartition, std::string(customer_id),
-                   std::string(record.value.value_or("")), SourceHeaders(record, input_topic),
-                   home};
+                   std::string(record.value.value_or("")),
+                   SourceHeaders(SourceRecord{input_topic, record.partition, record.offset}), home};
   out.headers.push_back(
       {std::string(kSourceClockHeader), absl::StrCat(absl::ToUnixMicros(source_clock))});
   if (!record.content_type.empty()) {
@@ -1302,6 +1305,12 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     if (!delivery.ok()) {
       return fail(absl::UnavailableError(
           absl::StrCat("delivering ", sent, " outputs: ", delivery.message())));
+    }
+  }
+  if (ownership_check_) {
+    if (absl::Status owned = ownership_check_(); !owned.ok()) {
+      return fail(absl::AbortedError(
+          absl::StrCat("dropped uncommitted, its outputs delivered: ", owned.message())));
     }
   }
   if (options_.changelog) {

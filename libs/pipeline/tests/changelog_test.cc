@@ -166,6 +166,35 @@ TEST_P(ChangelogTest, AFailedChangelogDeliveryCommitsNothing) {
   EXPECT_EQ(owner->Profiles().size(), 1u);
 }
 
+TEST_P(ChangelogTest, AnInstanceThatMayHaveLostItsPartitionsLogsAndCommitsNothing) {
+  auto owner = MakeOwner("a");
+  absl::Status ownership = absl::FailedPreconditionError("the group session expired");
+  owner->processor().SetOwnershipCheck([&] { return ownership; });
+  const std::vector<std::pair<std::int64_t, std::string>> batch = {
+      {0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}};
+  const absl::Status dropped = owner->Process(batch);
+  EXPECT_TRUE(absl::IsAborted(dropped)) << dropped;
+  EXPECT_THAT(std::string(dropped.message()), ::testing::HasSubstr("the group session expired"));
+  // The changes went out, as they may before any crash; nothing else did.
+  const std::size_t changes = broker_.changes_.size();
+  EXPECT_GT(changes, 0u);
+  EXPECT_TRUE(broker_.log(Partition(0)).empty());
+  EXPECT_TRUE(owner->Profiles().empty());
+  auto offset = owner->store().ReadOffset(Partition(0));
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, std::nullopt);
+
+  // Owned again, the same batch goes through as if the first attempt had never been.
+  ownership = absl::OkStatus();
+  ASSERT_TRUE(owner->Process(batch).ok());
+  ASSERT_EQ(broker_.changes_.size(), 2 * changes);
+  for (std::size_t i = 0; i < changes; ++i) {
+    EXPECT_EQ(broker_.changes_[changes + i].second, broker_.changes_[i].second);
+  }
+  EXPECT_EQ(broker_.log(Partition(0)).size(), 2u);
+  EXPECT_EQ(owner->Profiles().size(), 1u);
+}
+
 TEST_P(ChangelogTest, ARestoreRebuildsEverythingTheOwnerHeldAndGoesOnAlike) {
   auto first = MakeOwner("a");
   ASSERT_TRUE(first

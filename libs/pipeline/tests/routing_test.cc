@@ -255,6 +255,24 @@ TEST_P(RoutingTest, InvalidRecordsAreRejectedWhereTheyArriveAndMisroutedOnesTooF
   EXPECT_EQ(resume->repartition, Offset(10));
 }
 
+TEST_P(RoutingTest, ADeadLetterOfAPassedOnEventNamesTheInputRecordItCameFrom) {
+  const std::string value = Purchase("e1", "c1", "2026-05-28T00:00:00Z");
+  InputRecord record{Elsewhere("c1"),          Offset(9), "c1", value, "", absl::InfinitePast(),
+                     InputSource::kRepartition};
+  record.origin = SourceRecord{"events", Partition(5), Offset(1234)};
+  ASSERT_TRUE(processor_->Process(std::span<const InputRecord>(&record, 1)).ok());
+  ASSERT_EQ(broker_.other_outputs_.size(), 1u);
+  const OutputRecord& misrouted = broker_.other_outputs_[0];
+  EXPECT_EQ(HeaderOf(misrouted, kDlqReasonHeader), "misrouted");
+  EXPECT_EQ(HeaderOf(misrouted, kDlqTopicHeader), "events");
+  EXPECT_EQ(HeaderOf(misrouted, kDlqPartitionHeader), "5");
+  EXPECT_EQ(HeaderOf(misrouted, kDlqOffsetHeader), "1234");
+  // Its own position in the repartition topic is still what processing resumes after.
+  auto resume = processor_->ResumeOffset(Elsewhere("c1"));
+  ASSERT_TRUE(resume.ok()) << resume.status();
+  EXPECT_EQ(resume->repartition, Offset(10));
+}
+
 INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));
 
 }  // namespace

@@ -397,6 +397,14 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     Log(LogLevel::kError, consumer.status().message());
     return kExitBadConfig;
   }
+  processor.SetOwnershipCheck([&group_member = **consumer] {
+    return group_member.AssignmentLost()
+               ? absl::FailedPreconditionError(
+                     "this instance's consumer group session expired, so its partitions may "
+                     "already be another instance's (raise session.timeout.ms if the machine is "
+                     "too busy to send heartbeats in time)")
+               : absl::OkStatus();
+  });
 
   std::atomic<bool> healthy = true;
   std::atomic<bool> ready = false;
@@ -545,6 +553,10 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       backoff = absl::Milliseconds(100);
       ready = true;
       ready_gauge.Set(1);
+    } else if (absl::IsAborted(status)) {
+      // The ownership check: the next poll takes the partitions away, and their new owner
+      // processes the same records again.
+      Log(LogLevel::kWarn, "the ", what, " was ", status.message());
     } else if (!stop.load()) {
       Log(LogLevel::kError, status.message(),
           "; exiting so that a restart resumes from the stored state");
@@ -566,7 +578,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     });
     // A full round may have left timers behind: look again at once.
     timers_pending = status.ok() && fired > 0;
-    return status;
+    return absl::IsAborted(status) ? absl::OkStatus() : status;
   };
 
   // A new segment file applies to input from the next batch on, and to the stored profiles a
@@ -619,7 +631,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
           " re-evaluated in ", absl::FormatDuration(absl::Now() - reevaluation_started));
       reevaluation_started = absl::InfinitePast();
     }
-    return status;
+    return absl::IsAborted(status) ? absl::OkStatus() : status;
   };
 
   // A failed commit is retried with the next batch's, or after a second when no batch comes.
@@ -693,6 +705,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     const absl::Status processed =
         with_retries(absl::StrCat("batch of ", records.size(), " records"),
                      [&] { return processor.Process(records); });
+    if (absl::IsAborted(processed)) continue;
     if (!processed.ok()) {
       if (!stop.load()) exit_code = kExitRuntimeError;
       break;

@@ -303,6 +303,17 @@ std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Messa
         clock.has_value() && absl::SimpleAtoi(ToAbsl(*clock), &micros)) {
       record.source_clock = absl::FromUnixMicros(micros);
     }
+    const auto topic = message.header(pipeline::kDlqTopicHeader);
+    const auto partition = message.header(pipeline::kDlqPartitionHeader);
+    const auto offset = message.header(pipeline::kDlqOffsetHeader);
+    std::int32_t origin_partition = 0;
+    std::int64_t origin_offset = 0;
+    if (topic.has_value() && partition.has_value() && offset.has_value() &&
+        absl::SimpleAtoi(ToAbsl(*partition), &origin_partition) &&
+        absl::SimpleAtoi(ToAbsl(*offset), &origin_offset)) {
+      record.origin =
+          pipeline::SourceRecord{*topic, Partition(origin_partition), Offset(origin_offset)};
+    }
   }
   return records;
 }

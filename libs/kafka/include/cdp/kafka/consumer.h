@@ -99,6 +99,11 @@ class Consumer {
   // TakeFailedCommits. An empty map commits nothing.
   [[nodiscard]] absl::Status CommitOffsets(const std::map<TopicPartition, Offset>& next_offsets);
 
+  // Whether librdkafka found this member's group session expired (no heartbeat reached the
+  // coordinator for session.timeout.ms, or max.poll.interval.ms passed without a poll): its
+  // partitions are being given to other members, and the next Poll revokes them (OnLost).
+  [[nodiscard]] bool AssignmentLost() const;
+
   // The offsets of the commits that failed since the last call (reported during Poll), to be
   // committed again.
   [[nodiscard]] std::map<TopicPartition, Offset> TakeFailedCommits();

@@ -91,14 +91,17 @@ class Processor {
  public:
   using WallClock = std::function<absl::Time()>;
   using ChangeObserver = std::function<void(const v1::SegmentChange&)>;
+  // Non-OK when this instance may no longer own its partitions, saying why.
+  using OwnershipCheck = std::function<absl::Status()>;
 
   Processor(std::shared_ptr<const core::Engine> engine, state::Store& store, OutputSink& sink,
             WallClock wall_clock, ProcessorOptions options, PipelineMetrics* metrics);
   ~Processor();
 
-  // Unavailable: the outputs could not be delivered; retrying the same batch is safe. Any other
-  // error comes from the state store, which refuses writes after a failed commit (and may have
-  // committed other lanes' partitions): reopen it and resume from the offsets it holds.
+  // Unavailable: the outputs could not be delivered; retrying the same batch is safe. Aborted:
+  // the ownership check failed (SetOwnershipCheck). Any other error comes from the state store,
+  // which refuses writes after a failed commit (and may have committed other lanes' partitions):
+  // reopen it and resume from the offsets it holds.
   [[nodiscard]] absl::Status Process(std::span<const InputRecord> batch);
 
   // Fires the timers due in the partitions this instance owns (given to ResumeOffset and not
@@ -145,6 +148,13 @@ class Processor {
   void Release(Partition partition);
   // Called with every change once it has been delivered and committed.
   void SetChangeObserver(ChangeObserver observer) { observer_ = std::move(observer); }
+  // Asked once a batch's outputs are delivered, before its changelog records are sent and its
+  // state committed (for timers and re-evaluations too). When it fails, the step commits
+  // nothing and returns Aborted: an instance whose group session expired learns it only at its
+  // next poll, while the partitions' new owner may already have restored them, and a batch it
+  // logged then would interleave with the new owner's and could set the partition's checkpoint
+  // back. Drop the batch (do not retry it) and poll: the partitions are taken away there.
+  void SetOwnershipCheck(OwnershipCheck check) { ownership_check_ = std::move(check); }
 
  private:
   struct WorkingProfile;
@@ -226,6 +236,7 @@ class Processor {
   ProcessorOptions options_;
   PipelineMetrics* metrics_;
   ChangeObserver observer_;
+  OwnershipCheck ownership_check_;
   std::vector<std::unique_ptr<Lane>> lanes_;
 };
 

@@ -19,6 +19,13 @@ enum class InputSource {
   kRepartition,
 };
 
+// An input record's coordinates.
+struct SourceRecord {
+  std::string_view topic;
+  Partition partition;
+  Offset offset;
+};
+
 // One consumed input record, as the Kafka adapter hands it over. Views stay valid for the
 // duration of one Processor::Process call.
 struct InputRecord {
@@ -32,6 +39,9 @@ struct InputRecord {
   // kRepartition: the clock of the partition that passed the event on, when it did (the
   // kSourceClockHeader); nullopt if the record does not say.
   std::optional<absl::Time> source_clock = std::nullopt;
+  // kRepartition: the input record it was passed on from (its kDlq{Topic,Partition,Offset}Header
+  // headers), when the record says. A dead letter names that record, the one upstream published.
+  std::optional<SourceRecord> origin = std::nullopt;
 };
 
 struct Header {
