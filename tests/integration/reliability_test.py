@@ -348,8 +348,16 @@ def compare_changes(bootstrap, changes_file):
         reference = {change["change_id"]: change for change in map(json.loads, f)}
     missing = set(reference) - set(published)
     unexpected = set(published) - set(reference)
+    # Where they were due, to tell a lost partition or moment from a processing mistake.
+    by_partition = collections.Counter(
+        harness.partition_of(reference[change_id]["customer_id"], PARTITIONS)
+        for change_id in missing)
     assert not missing and not unexpected, (
-        f"{len(missing)} change ids missing, {len(unexpected)} unexpected; missing e.g. "
+        f"{len(missing)} change ids missing ({len(missing) / max(1, len(reference)):.1%}; by "
+        f"output partition {dict(sorted(by_partition.items()))}; caused by events occurring "
+        f"{min(reference[c]['occurred_at'] for c in missing) if missing else '-'} to "
+        f"{max(reference[c]['occurred_at'] for c in missing) if missing else '-'}), "
+        f"{len(unexpected)} unexpected; missing e.g. "
         f"{[reference[change_id] for change_id in sorted(missing)[:3]]}")
     return len(reference), len(records)
 

@@ -42,6 +42,8 @@ struct Options {
   std::int64_t customers = 100'000;
   int partitions = 32;
   int batch_size = 20000;
+  // As the service's --batch-max-wait: how long a batch keeps filling after its first record.
+  int batch_max_wait_ms = 20;
   double latency_rate = 20'000;
   int latency_seconds = 5;
   std::string format = "protobuf";
@@ -57,14 +59,17 @@ struct Options {
 
 constexpr const char* kUsage =
     "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
-    "                      [--format protobuf|json] [--latency-rate EVENTS_PER_S]\n"
-    "                      [--latency-seconds S] [--segments FILE] [--traffic live|history]\n"
-    "                      [--lanes N] [--changelog on|off]\n"
+    "                      [--batch-max-wait-ms MS] [--format protobuf|json]\n"
+    "                      [--latency-rate EVENTS_PER_S] [--latency-seconds S]\n"
+    "                      [--segments FILE] [--traffic live|history] [--lanes N]\n"
+    "                      [--changelog on|off]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
-    "published live at --latency-rate. With the changelog (the default, as in the service), last\n"
-    "it restores every partition from the changelog into an empty store and times that.\n";
+    "published live at --latency-rate. Batches fill as in the service: --batch-size records, or\n"
+    "what came --batch-max-wait-ms (default 20) after the first. With the changelog (the\n"
+    "default, as in the service), last it restores every partition from the changelog into an\n"
+    "empty store and times that.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -88,6 +93,10 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       ok = number(options.partitions);
     else if (flag == "--batch-size")
       ok = number(options.batch_size);
+    else if (flag == "--batch-max-wait-ms" && value == "0")
+      options.batch_max_wait_ms = 0;
+    else if (flag == "--batch-max-wait-ms")
+      ok = number(options.batch_max_wait_ms);
     else if (flag == "--lanes")
       ok = number(options.lanes);
     else if (flag == "--latency-rate")
@@ -276,7 +285,8 @@ int main(int argc, char** argv) {
     Clock::time_point first;
     while (consumed < preloaded) {
       auto batch =
-          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(500));
+          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(500),
+                            absl::Milliseconds(options.batch_max_wait_ms));
       if (!batch.ok()) Fail("consume", batch.status());
       if (consumed == 0 && !batch->empty()) first = Clock::now();
       consumed += static_cast<std::int64_t>(batch->size());
@@ -329,7 +339,8 @@ int main(int argc, char** argv) {
   auto consume_until = [&](std::int64_t target, Clock::time_point* first) {
     while (processed < target) {
       auto batch =
-          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(200));
+          (*consumer)->Poll(static_cast<std::size_t>(options.batch_size), absl::Milliseconds(200),
+                            absl::Milliseconds(options.batch_max_wait_ms));
       if (!batch.ok()) Fail("consume", batch.status());
       if (batch->empty()) continue;
       if (first != nullptr && processed == 0) *first = Clock::now();

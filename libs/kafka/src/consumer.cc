@@ -3,11 +3,13 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "conf.h"
 #include "consumer_internal.h"
 #include "stats.h"
@@ -191,19 +193,26 @@ Consumer::~Consumer() {
 }
 
 absl::StatusOr<std::vector<Message>> Consumer::Poll(std::size_t max_messages,
-                                                    absl::Duration timeout) {
+                                                    absl::Duration timeout,
+                                                    absl::Duration fill_wait) {
   if (max_messages == 0) return absl::InvalidArgumentError("Poll needs max_messages >= 1");
   if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
   if (!fatal_.ok()) return fatal_;
 
   batch_.clear();
   int wait_ms = internal::ToTimeoutMs(timeout);
+  std::optional<absl::Time> filled_at;
   // Errors count towards the bound so that a burst of them cannot keep Poll looping.
   for (std::size_t polled = 0; polled < max_messages; ++polled) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(wait_ms));
-    wait_ms = 0;
     if (!fatal_.ok()) return fatal_;
     const RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR_NO_ERROR && !filled_at.has_value()) {
+      filled_at = absl::Now() + fill_wait;
+    }
+    wait_ms = filled_at.has_value()
+                  ? internal::ToTimeoutMs(std::max(absl::ZeroDuration(), *filled_at - absl::Now()))
+                  : 0;
     if (err == RdKafka::ERR_NO_ERROR) {
       batch_.emplace_back(std::move(message));
     } else if (err == RdKafka::ERR__TIMED_OUT) {

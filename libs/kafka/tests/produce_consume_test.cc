@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/producer.h"
 #include "gmock/gmock.h"
@@ -124,6 +126,35 @@ TEST(ProduceConsumeTest, LagIsHighWatermarkMinusPosition) {
   }
   ASSERT_EQ(messages.size(), 4u);
   EXPECT_THAT(consumer->Lag(), ElementsAre(std::pair(Tp("events", 0), 6)));
+}
+
+TEST(ProduceConsumeTest, PollKeepsFillingTheBatchForFillWaitAfterItsFirstRecord) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 1, 1).ok());
+  ProduceAll(*cluster, "events", {{"k", "first"}});
+
+  RecordingHandler handler;
+  auto consumer = MakeConsumer(TestConsumerOptions(*cluster, "g", {"events"}), handler);
+  ASSERT_NE(consumer, nullptr);
+  // Published once the first record is in the batch (the position moved past it): only filling
+  // keeps Poll running by then.
+  std::thread late([&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      const std::map<TopicPartition, std::int64_t> lag = consumer->Lag();
+      if (auto it = lag.find(Tp("events", 0)); it != lag.end() && it->second == 0) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ProduceAll(*cluster, "events", {{"k", "second"}});
+  });
+  absl::StatusOr<std::vector<Message>> batch =
+      consumer->Poll(2, absl::Seconds(20), absl::Seconds(20));
+  late.join();
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_THAT((*batch)[0].value(), Optional(std::string_view("first")));
+  EXPECT_THAT((*batch)[1].value(), Optional(std::string_view("second")));
 }
 
 TEST(ProduceConsumeTest, KeysLandOnJavaCompatiblePartitions) {

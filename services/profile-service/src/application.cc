@@ -675,7 +675,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
                                          : absl::Milliseconds(100);
     // The group's poll first: a rebalance inside it also moves the repartition topic's
     // partitions, which are read after it, so no record of a revoked one is in hand.
-    auto batch = (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), poll_wait);
+    auto batch = (*consumer)->Poll(static_cast<std::size_t>(config.batch_size), poll_wait,
+                                   config.batch_max_wait);
     if (batch.ok() && !ownership.failure().ok()) batch = ownership.failure();
     if (batch.ok() && batch->size() < static_cast<std::size_t>(config.batch_size)) {
       auto passed_on = (*repartition_consumer)

@@ -269,24 +269,6 @@ absl::StatusOr<int> CheckCoPartitioned(std::string_view bootstrap,
   return *partitions;
 }
 
-absl::StatusOr<std::vector<kafka::Message>> PollBatch(kafka::Consumer& consumer,
-                                                      std::size_t max_records,
-                                                      absl::Duration max_wait,
-                                                      absl::Duration idle_timeout) {
-  auto batch = consumer.Poll(max_records, idle_timeout);
-  if (!batch.ok() || batch->empty()) return batch;
-  const absl::Time deadline = absl::Now() + max_wait;
-  while (batch->size() < max_records) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) break;
-    auto more = consumer.Poll(max_records - batch->size(), left);
-    if (!more.ok()) return more.status();
-    if (more->empty()) break;
-    std::move(more->begin(), more->end(), std::back_inserter(*batch));
-  }
-  return batch;
-}
-
 std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Message>& messages,
                                                   std::string_view repartition_topic) {
   std::vector<pipeline::InputRecord> records;

@@ -165,14 +165,6 @@ class Ownership : public kafka::RebalanceHandler {
                                                      std::string_view input_topic,
                                                      const std::vector<std::string>& followers);
 
-// Polls until `max_records` are in hand or `max_wait` has passed since the first record, so that
-// each batch (and the delivery wait and state commit it costs) covers many records. Returns an
-// empty batch after `idle_timeout` without records.
-[[nodiscard]] absl::StatusOr<std::vector<kafka::Message>> PollBatch(kafka::Consumer& consumer,
-                                                                    std::size_t max_records,
-                                                                    absl::Duration max_wait,
-                                                                    absl::Duration idle_timeout);
-
 // Views over consumed messages, valid while `messages` lives. Those of `repartition_topic` are
 // marked as such.
 [[nodiscard]] std::vector<pipeline::InputRecord> ToInputRecords(

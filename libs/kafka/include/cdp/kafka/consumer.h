@@ -85,13 +85,16 @@ class Consumer {
   // Closes the consumer if Close was not called (calling the handler's OnRevoked).
   ~Consumer();
 
-  // Waits up to `timeout` for a first record, then takes what is already fetched, up to
-  // `max_messages` in all. Rebalance callbacks run inside. Broker and network errors that
-  // librdkafka recovers from by itself are counted (transient_errors) rather than returned; the
-  // error is returned only when the consumer cannot go on (a fatal librdkafka error or a failed
-  // OnAssigned), in which case it should be closed and recreated.
-  [[nodiscard]] absl::StatusOr<std::vector<Message>> Poll(std::size_t max_messages,
-                                                          absl::Duration timeout);
+  // Waits up to `timeout` for a first record, then goes on taking records, up to `max_messages`
+  // in all, until `fill_wait` has passed since the first (zero: only those already fetched).
+  // Rebalance callbacks run inside, and a revoke drops the records of the partitions it takes
+  // from the batch being filled. Broker and network errors that librdkafka recovers from by
+  // itself are counted (transient_errors) rather than returned; the error is returned only when
+  // the consumer cannot go on (a fatal librdkafka error or a failed OnAssigned), in which case it
+  // should be closed and recreated.
+  [[nodiscard]] absl::StatusOr<std::vector<Message>> Poll(
+      std::size_t max_messages, absl::Duration timeout,
+      absl::Duration fill_wait = absl::ZeroDuration());
 
   // Commits the offsets to resume from, asynchronously. The pipeline's own state is the source of
   // truth for where to start, so this only keeps group lag visible to ordinary Kafka tooling;
