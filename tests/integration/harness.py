@@ -454,7 +454,18 @@ def read_all(bootstrap, topic, timeout=60):
                     del pending[p]
     finally:
         reader.close()
-    return [r for p in sorted(records) for r in records[p] if r.offset < ends[p]]
+    # Each offset once, and none skipped: a gap here is the reader's, not what was published.
+    result = []
+    for p in sorted(records):
+        by_offset = {}
+        for r in records[p]:
+            if r.offset < ends[p]:
+                by_offset.setdefault(r.offset, r)
+        skipped = sorted(set(range(starts[p], ends[p])) - set(by_offset))
+        assert not skipped, (f"reading {topic} [{p}]: {len(skipped)} of the offsets "
+                             f"{starts[p]}..{ends[p] - 1} never arrived, e.g. {skipped[:5]}")
+        result += [by_offset[offset] for offset in sorted(by_offset)]
+    return result
 
 
 def count_records(bootstrap, topic):
