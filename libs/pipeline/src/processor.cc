@@ -83,6 +83,15 @@ struct Accepted {
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
+// A chunk of stored profiles read for re-evaluation fills megabytes: blocks far larger than
+// protobuf's default keep their number small.
+google::protobuf::ArenaOptions ChunkArena() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 4 << 20;
+  return options;
+}
+
 using internal::MemberKey;
 
 std::vector<rules::DefinitionDigest> RecordedDigests(const v1::PartitionState& state) {
@@ -583,20 +592,21 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
   const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
   std::string through;
   for (bool more = true; more;) {
-    auto stored = store_.ReadProfilesAfter(partition, through, chunk);
+    google::protobuf::Arena arena(ChunkArena());
+    auto stored = store_.ReadProfilesAfter(partition, through, chunk, arena);
     if (!stored.ok()) return stored.status();
     more = stored->size() == chunk;
-    for (v1::CustomerProfile& profile : *stored) {
-      through = profile.customer_id();
+    for (v1::CustomerProfile* profile : *stored) {
+      through = profile->customer_id();
       reevaluate_held_before(&through);
       if (next_held != held.end() && (*next_held)->customer_id == through) continue;
-      const std::optional<absl::Time> stored_due = core::TimerDue(profile);
-      const std::size_t first = reevaluate(profile);
-      if (work.changes.size() == first && core::TimerDue(profile) == stored_due) continue;
+      const std::optional<absl::Time> stored_due = core::TimerDue(*profile);
+      const std::size_t first = reevaluate(*profile);
+      if (work.changes.size() == first && core::TimerDue(*profile) == stored_due) continue;
       WorkingProfile& entry = work.working[WorkingKey(partition, through)];
       entry.partition = partition;
       entry.customer_id = through;
-      entry.profile = std::move(profile);
+      entry.profile = *profile;
       entry.loaded = true;
       entry.stored_due = stored_due;
     }
@@ -1016,7 +1026,8 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
         state.has_definitions_changed_at() ? ToAbslTime(state.definitions_changed_at()) : now;
     // A chunk of 0 would never get anywhere.
     const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
-    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk);
+    google::protobuf::Arena arena(ChunkArena());
+    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk, arena);
     if (!profiles.ok()) return profiles.status();
     v1::PartitionState& next = NextState(lane, work, partition);
     if (profiles->size() < chunk) {
@@ -1024,23 +1035,24 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
       next.clear_reevaluate_dimensions();
       next.clear_reevaluated_through();
     } else {
-      next.set_reevaluated_through(profiles->back().customer_id());
+      next.set_reevaluated_through(profiles->back()->customer_id());
     }
     work.reevaluated += profiles->size();
-    for (v1::CustomerProfile& profile : *profiles) {
+    for (v1::CustomerProfile* profile : *profiles) {
       // The cache holds committed profiles only, so a cached copy equals the stored one; Commit
       // replaces it with what changes here.
-      const std::optional<absl::Time> stored_due = core::TimerDue(profile);
+      const std::optional<absl::Time> stored_due = core::TimerDue(*profile);
       const std::size_t first_change = work.changes.size();
       // As Apply does: time-driven changes due by now first, so changes stay in time order.
-      work.timers_fired += engine.FireTimers(now, profile, work.changes, population);
-      engine.Reevaluate(now, v1::SegmentChange::definition_change, only, profile, work.changes,
+      work.timers_fired += engine.FireTimers(now, *profile, work.changes, population);
+      engine.Reevaluate(now, v1::SegmentChange::definition_change, only, *profile, work.changes,
                         changed_at, population);
-      if (work.changes.size() == first_change && core::TimerDue(profile) == stored_due) continue;
-      WorkingProfile& entry = work.working[WorkingKey(partition, profile.customer_id())];
+      if (work.changes.size() == first_change && core::TimerDue(*profile) == stored_due) continue;
+      WorkingProfile& entry = work.working[WorkingKey(partition, profile->customer_id())];
       entry.partition = partition;
-      entry.customer_id = profile.customer_id();
-      entry.profile = std::move(profile);
+      entry.customer_id = profile->customer_id();
+      // Off the arena, which goes with the chunk; only changed profiles are copied.
+      entry.profile = *profile;
       entry.loaded = true;
       entry.stored_due = stored_due;
       work.change_cause.resize(work.changes.size(), kNoCause);

@@ -769,12 +769,13 @@ absl::StatusOr<std::optional<v1::PartitionState>> Store::ReadPartitionState(
   return state;
 }
 
-absl::StatusOr<std::vector<v1::CustomerProfile>> Store::ReadProfilesAfter(Partition partition,
-                                                                          std::string_view after,
-                                                                          std::size_t limit) const {
+absl::StatusOr<std::vector<v1::CustomerProfile*>> Store::ReadProfilesAfter(
+    Partition partition, std::string_view after, std::size_t limit,
+    google::protobuf::Arena& arena) const {
   if (partition.value() < 0) return InvalidPartition(partition);
-  std::vector<v1::CustomerProfile> profiles;
+  std::vector<v1::CustomerProfile*> profiles;
   if (limit == 0) return profiles;
+  profiles.reserve(limit);
   const std::string first = internal::PartitionKey(partition, after);
   const std::string end = internal::PartitionEnd(partition);
   const rocksdb::Slice end_slice = end;
@@ -786,7 +787,10 @@ absl::StatusOr<std::vector<v1::CustomerProfile>> Store::ReadProfilesAfter(Partit
   for (it->Seek(first); it->Valid() && profiles.size() < limit; it->Next()) {
     const std::string_view key = View(it->key());
     if (key == first) continue;
-    absl::Status parsed = ParseProfile(partition, key, View(it->value()), profiles.emplace_back());
+    absl::Status parsed =
+        ParseProfile(partition, key, View(it->value()),
+                     *profiles.emplace_back(
+                         google::protobuf::Arena::CreateMessage<v1::CustomerProfile>(&arena)));
     if (!parsed.ok()) return parsed;
   }
   if (!it->status().ok()) {

@@ -798,16 +798,21 @@ TEST(StoreTest, ReadProfilesAfterWalksAPartitionInChunks) {
   std::vector<std::string> walked;
   std::string after;
   for (int chunk = 0; chunk < 10; ++chunk) {
-    absl::StatusOr<std::vector<v1::CustomerProfile>> profiles =
-        store->ReadProfilesAfter(Partition(3), after, 2);
+    google::protobuf::Arena arena;
+    absl::StatusOr<std::vector<v1::CustomerProfile*>> profiles =
+        store->ReadProfilesAfter(Partition(3), after, 2, arena);
     ASSERT_TRUE(profiles.ok()) << profiles.status();
-    for (const v1::CustomerProfile& profile : *profiles) walked.push_back(profile.customer_id());
+    for (const v1::CustomerProfile* profile : *profiles) {
+      EXPECT_EQ(profile->GetArena(), &arena);
+      walked.push_back(profile->customer_id());
+    }
     if (profiles->size() < 2) break;
-    after = profiles->back().customer_id();
+    after = profiles->back()->customer_id();
   }
   EXPECT_THAT(walked, ElementsAre("alice", "bob", "carol", "dave", "eve"));
-  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "eve", 2), ::testing::IsEmpty());
-  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "alice", 0), ::testing::IsEmpty());
+  google::protobuf::Arena arena;
+  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "eve", 2, arena), ::testing::IsEmpty());
+  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "alice", 0, arena), ::testing::IsEmpty());
 }
 
 TEST(StoreTest, RefusesADirectoryAlreadyInUse) {
