@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string_view>
@@ -83,14 +84,36 @@ struct Accepted {
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
-// A chunk of stored profiles read for re-evaluation fills megabytes: blocks far larger than
-// protobuf's default keep their number small.
-google::protobuf::ArenaOptions ChunkArena() {
-  google::protobuf::ArenaOptions options;
-  options.start_block_size = 64 << 10;
-  options.max_block_size = 4 << 20;
-  return options;
-}
+// The arena a chunk of stored profiles read for re-evaluation is parsed into. A chunk fills
+// megabytes, and memory freed and allocated again for every chunk is faulted in again page by
+// page, which cost more than the arena saved: so the arena's first block is `block`, kept from
+// chunk to chunk and grown to what the last chunk needed.
+class ChunkArena {
+ public:
+  explicit ChunkArena(std::vector<char>& block) : block_(block) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block.empty() ? nullptr : block.data();
+    options.initial_block_size = block.size();
+    options.start_block_size = 64 << 10;
+    options.max_block_size = 4 << 20;
+    arena_.emplace(options);
+  }
+  ChunkArena(const ChunkArena&) = delete;
+  ChunkArena& operator=(const ChunkArena&) = delete;
+  ~ChunkArena() {
+    const auto used = static_cast<std::size_t>(arena_->SpaceAllocated());
+    // The block may change only once the arena that uses it is gone.
+    arena_.reset();
+    if (used > block_.size()) block_ = std::vector<char>(std::min(used, kMaxBlock));
+  }
+
+  google::protobuf::Arena& get() { return *arena_; }
+
+ private:
+  static constexpr std::size_t kMaxBlock = 64 << 20;
+  std::vector<char>& block_;
+  std::optional<google::protobuf::Arena> arena_;
+};
 
 using internal::MemberKey;
 
@@ -278,6 +301,8 @@ struct Processor::Lane {
   std::map<Partition, PartitionRecord> partitions;
   // Changelog checkpoint tokens: random, so that two owners' histories never share one.
   std::mt19937_64 tokens{std::random_device{}()};
+  // The first block of the arena each chunk of a re-evaluation is parsed into (ChunkArena).
+  std::vector<char> chunk_block;
 };
 
 // One lane's share of a batch, from its records to its state batch.
@@ -592,8 +617,8 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
   const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
   std::string through;
   for (bool more = true; more;) {
-    google::protobuf::Arena arena(ChunkArena());
-    auto stored = store_.ReadProfilesAfter(partition, through, chunk, arena);
+    ChunkArena arena(lane.chunk_block);
+    auto stored = store_.ReadProfilesAfter(partition, through, chunk, arena.get());
     if (!stored.ok()) return stored.status();
     more = stored->size() == chunk;
     for (v1::CustomerProfile* profile : *stored) {
@@ -1026,8 +1051,9 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
         state.has_definitions_changed_at() ? ToAbslTime(state.definitions_changed_at()) : now;
     // A chunk of 0 would never get anywhere.
     const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
-    google::protobuf::Arena arena(ChunkArena());
-    auto profiles = store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk, arena);
+    ChunkArena arena(lane.chunk_block);
+    auto profiles =
+        store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk, arena.get());
     if (!profiles.ok()) return profiles.status();
     v1::PartitionState& next = NextState(lane, work, partition);
     if (profiles->size() < chunk) {
@@ -1290,6 +1316,10 @@ absl::StatusOr<std::size_t> Processor::ReevaluateDefinitions() {
     metrics_->CountReevaluated(reevaluated);
     metrics_->CountTimersFired(fired);
     metrics_->SetPartitionsToReevaluate(PartitionsToReevaluate());
+  }
+  // Done re-evaluating: the chunks' memory goes back.
+  if (PartitionsToReevaluate() == 0) {
+    for (const auto& lane : lanes_) lane->chunk_block = std::vector<char>();
   }
   return reevaluated;
 }
