@@ -301,7 +301,8 @@ struct Processor::Lane {
   std::map<Partition, PartitionRecord> partitions;
   // Changelog checkpoint tokens: random, so that two owners' histories never share one.
   std::mt19937_64 tokens{std::random_device{}()};
-  // The first block of the arena each chunk of a re-evaluation is parsed into (ChunkArena).
+  // The first block of the arena each chunk of a re-evaluation is parsed into (ChunkArena);
+  // released when a re-evaluation of definitions ends, kept between event-time rfm refreshes.
   std::vector<char> chunk_block;
 };
 

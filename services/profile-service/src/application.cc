@@ -556,7 +556,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     } else if (absl::IsAborted(status)) {
       // The ownership check: the next poll takes the partitions away, and their new owner
       // processes the same records again.
-      Log(LogLevel::kWarn, "the ", what, " was ", status.message());
+      Log(LogLevel::kWarn, what, ": ", status.message());
     } else if (!stop.load()) {
       Log(LogLevel::kError, status.message(),
           "; exiting so that a restart resumes from the stored state");
