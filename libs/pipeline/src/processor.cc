@@ -538,6 +538,15 @@ v1::PartitionState& Processor::NextState(Lane& lane, LaneBatch& work, Partition 
   return next->second;
 }
 
+bool Processor::IsReplayOfPassedOn(Lane& lane, LaneBatch& work, const InputRecord& record) const {
+  if (!record.origin.has_value() || record.origin->topic != options_.input_topic) return false;
+  auto& marks = *NextState(lane, work, record.partition).mutable_passed_on_through();
+  const auto mark = marks.try_emplace(record.origin->partition.value(), -1).first;
+  if (record.origin->offset.value() <= mark->second) return true;
+  mark->second = record.origin->offset.value();
+  return false;
+}
+
 const v1::PartitionState& Processor::StateOf(const Lane& lane, const LaneBatch& work,
                                              Partition partition) const {
   const auto next = work.next_states.find(partition);
@@ -745,6 +754,10 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
                        .try_emplace(record->partition, Offset(0))
                        .first->second;
     next = std::max(next, Offset(record->offset.value() + 1));
+    if (repartitioned && IsReplayOfPassedOn(lane, work, *record)) {
+      if (metrics_ != nullptr) metrics_->CountDuplicate();
+      continue;
+    }
     const std::string_view source_topic =
         repartitioned ? options_.routing->repartition_topic : options_.input_topic;
     v1::CustomerEvent& event =

@@ -14,6 +14,7 @@
 namespace cdp::pipeline {
 namespace {
 
+using test_support::Erasure;
 using test_support::Interaction;
 using test_support::MemoryBroker;
 using test_support::Purchase;
@@ -271,6 +272,49 @@ TEST_P(RoutingTest, ADeadLetterOfAPassedOnEventNamesTheInputRecordItCameFrom) {
   auto resume = processor_->ResumeOffset(Elsewhere("c1"));
   ASSERT_TRUE(resume.ok()) << resume.status();
   EXPECT_EQ(resume->repartition, Offset(10));
+}
+
+TEST_P(RoutingTest, AReplayOfPassedOnRecordsIsSkippedEvenOnceAnErasureForgotTheirEventIds) {
+  const Partition home = Home("c1");
+  const Partition source = Elsewhere("c1");
+  std::int64_t next_offset = 0;
+  auto pass_on = [&](std::int64_t origin_offset, const std::string& value) {
+    InputRecord record{home,
+                       Offset(next_offset++),
+                       "c1",
+                       value,
+                       "",
+                       absl::InfinitePast(),
+                       InputSource::kRepartition};
+    record.origin = SourceRecord{"events", source, Offset(origin_offset)};
+    return processor_->Process(std::span<const InputRecord>(&record, 1));
+  };
+  const std::string purchase = Purchase("e1", "c1", "2026-05-27T00:00:00Z");
+  const std::string erasure = Erasure("e2", "c1", "2026-05-28T00:00:00Z");
+  ASSERT_TRUE(pass_on(10, purchase).ok());
+  ASSERT_TRUE(pass_on(11, erasure).ok());
+  const std::size_t changes_before_replay = broker_.changes_.size();
+
+  // The source died before committing offset 11 and passes both on again, on a new owner of the
+  // destination restored from the changelog.
+  Open(TestDir("_b"), ClockMode::kWall, true);
+  ASSERT_TRUE(RestoreFromChangelog(*store_, broker_, home).ok());
+  ASSERT_TRUE(pass_on(10, purchase).ok());
+  ASSERT_TRUE(pass_on(11, erasure).ok());
+
+  // Not refused as an erased customer's event: it was applied once, before the erasure.
+  EXPECT_TRUE(broker_.other_outputs_.empty());
+  EXPECT_EQ(broker_.changes_.size(), changes_before_replay);
+  EXPECT_FALSE(Stored("c1", home).has_value());
+  EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 2.0);
+  EXPECT_EQ(LastCheckpoint(home).state().passed_on_through().at(source.value()), 11);
+
+  // What the source passes on next is judged as usual: a second publish of the erased
+  // customer's old purchase, at a later offset, is refused.
+  ASSERT_TRUE(pass_on(12, purchase).ok());
+  ASSERT_EQ(broker_.other_outputs_.size(), 1u);
+  EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqReasonHeader), "erased");
+  EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqOffsetHeader), "12");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));

@@ -185,6 +185,10 @@ class Processor {
   // The batch's copy of the partition's state record, made on first use.
   [[nodiscard]] v1::PartitionState& NextState(Lane& lane, LaneBatch& work,
                                               Partition partition) const;
+  // Whether `record`, from the repartition topic, is one this partition has judged before (see
+  // PartitionState.passed_on_through); if not, records that it now has.
+  [[nodiscard]] bool IsReplayOfPassedOn(Lane& lane, LaneBatch& work,
+                                        const InputRecord& record) const;
   // The partition's state record as the batch has it so far.
   [[nodiscard]] const v1::PartitionState& StateOf(const Lane& lane, const LaneBatch& work,
                                                   Partition partition) const;
