@@ -290,31 +290,38 @@ TEST_P(RoutingTest, AReplayOfPassedOnRecordsIsSkippedEvenOnceAnErasureForgotThei
     return processor_->Process(std::span<const InputRecord>(&record, 1));
   };
   const std::string purchase = Purchase("e1", "c1", "2026-05-27T00:00:00Z");
-  const std::string erasure = Erasure("e2", "c1", "2026-05-28T00:00:00Z");
+  // Upstream's clock says after the erasure, but it was published before it: erased too.
+  const std::string interaction = Interaction("e2", "c1", "2026-05-28T01:00:00Z");
+  const std::string erasure = Erasure("e3", "c1", "2026-05-28T00:00:00Z");
   ASSERT_TRUE(pass_on(10, purchase).ok());
-  ASSERT_TRUE(pass_on(11, erasure).ok());
+  ASSERT_TRUE(pass_on(11, interaction).ok());
+  ASSERT_TRUE(pass_on(12, erasure).ok());
+  ASSERT_FALSE(Stored("c1", home).has_value());
   const std::size_t changes_before_replay = broker_.changes_.size();
 
-  // The source died before committing offset 11 and passes both on again, on a new owner of the
-  // destination restored from the changelog.
+  // The source died before committing offset 12 and passes all three on again, to a new owner of
+  // the destination restored from the changelog.
   Open(TestDir("_b"), ClockMode::kWall, true);
   ASSERT_TRUE(RestoreFromChangelog(*store_, broker_, home).ok());
   ASSERT_TRUE(pass_on(10, purchase).ok());
-  ASSERT_TRUE(pass_on(11, erasure).ok());
+  ASSERT_TRUE(pass_on(11, interaction).ok());
 
-  // Not refused as an erased customer's event: it was applied once, before the erasure.
+  // Neither refused as an erased customer's event nor applied again: the erasure forgot their
+  // event ids, but they were judged once already.
   EXPECT_TRUE(broker_.other_outputs_.empty());
   EXPECT_EQ(broker_.changes_.size(), changes_before_replay);
   EXPECT_FALSE(Stored("c1", home).has_value());
-  EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 2.0);
-  EXPECT_EQ(LastCheckpoint(home).state().passed_on_through().at(source.value()), 11);
+  ASSERT_TRUE(pass_on(12, erasure).ok());
+  EXPECT_EQ(broker_.changes_.size(), changes_before_replay);
+  EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 3.0);
+  EXPECT_EQ(LastCheckpoint(home).state().passed_on_through().at(source.value()), 12);
 
   // What the source passes on next is judged as usual: a second publish of the erased
   // customer's old purchase, at a later offset, is refused.
-  ASSERT_TRUE(pass_on(12, purchase).ok());
+  ASSERT_TRUE(pass_on(13, purchase).ok());
   ASSERT_EQ(broker_.other_outputs_.size(), 1u);
   EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqReasonHeader), "erased");
-  EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqOffsetHeader), "12");
+  EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqOffsetHeader), "13");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));
