@@ -1,6 +1,8 @@
 #include "cdp/pipeline/changelog.h"
 
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -56,7 +58,7 @@ absl::StatusOr<bool> UpToDate(const std::optional<v1::PartitionState>& local,
 
 absl::StatusOr<RestoreResult> RestoreFromChangelog(
     state::Store& store, ChangelogSource& changelog, Partition partition,
-    const std::function<void(std::uint64_t records)>& progress) {
+    const std::function<void(std::uint64_t records)>& progress, std::size_t window_bytes) {
   RestoreResult result;
   auto extent = changelog.Extent(partition);
   if (!extent.ok()) return Annotate(extent.status(), partition, "reading its offsets");
@@ -88,6 +90,25 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   // Pass 1: the last record of every profile, and the last checkpoint.
   state::Store::Batch batch;
   std::optional<v1::ChangelogCheckpoint> checkpoint;
+  // The latest version of each profile held back (an uncompacted changelog holds several of
+  // each); nullopt for a tombstone.
+  std::unordered_map<std::string, std::optional<std::string>> window;
+  std::size_t held_bytes = 0;
+  const auto write_window = [&]() -> absl::Status {
+    for (auto& [customer_id, value] : window) {
+      if (value.has_value()) {
+        batch.PutSerializedProfile(partition, customer_id, std::move(*value));
+      } else {
+        batch.DeleteProfile(partition, customer_id);
+      }
+      if (absl::Status committed = CommitIfFull(store, batch, false); !committed.ok()) {
+        return committed;
+      }
+    }
+    window.clear();
+    held_bytes = 0;
+    return absl::OkStatus();
+  };
   absl::Status read =
       changelog.Read(partition, 0, end, [&](const ChangelogRecord& record) -> absl::Status {
         ++result.records;
@@ -122,14 +143,16 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
               " is neither a profile, an erasure nor a checkpoint: is the changelog topic shared "
               "with something else?"));
         }
-        if (record.value.has_value()) {
-          batch.PutSerializedProfile(partition, *record.key, std::string(*record.value));
-        } else {
-          batch.DeleteProfile(partition, *record.key);
-        }
-        return CommitIfFull(store, batch, false);
+        std::optional<std::string>& latest = window[std::string(*record.key)];
+        latest =
+            record.value.has_value() ? std::optional<std::string>(*record.value) : std::nullopt;
+        held_bytes += record.key->size() + record.value.value_or("").size();
+        return held_bytes < window_bytes ? absl::OkStatus() : write_window();
       });
   if (!read.ok()) return Annotate(read, partition, "reading its records");
+  if (absl::Status written = write_window(); !written.ok()) {
+    return Annotate(written, partition, "writing profiles");
+  }
   if (absl::Status committed = CommitIfFull(store, batch, true); !committed.ok()) {
     return Annotate(committed, partition, "writing profiles");
   }

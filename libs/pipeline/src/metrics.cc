@@ -66,7 +66,10 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
   }
   duplicates_ = &prometheus::BuildCounter()
                      .Name("cdp_events_duplicate_total")
-                     .Help("Events skipped because their event_id was already applied.")
+                     .Help(
+                         "Events skipped because their event_id was already applied, or because "
+                         "they are a replay of a record passed on through the repartition "
+                         "topic.")
                      .Register(registry)
                      .Add({});
   repartitioned_ = &prometheus::BuildCounter()

@@ -260,6 +260,26 @@ TEST_P(ChangelogTest, ARestoreRebuildsEverythingTheOwnerHeldAndGoesOnAlike) {
   EXPECT_EQ(broker_.changes_.size(), changes_before);  // nothing enters or leaves
 }
 
+TEST_P(ChangelogTest, EachProfilesLastVersionIsRestoredHoweverFewVersionsAreHeldBack) {
+  auto first = MakeOwner("a");
+  ASSERT_TRUE(first
+                  ->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
+                             {1, Purchase("e2", "c2", "2026-05-28T00:00:00Z")}})
+                  .ok());
+  ASSERT_TRUE(first->Process({{2, Purchase("e3", "c1", "2026-05-28T01:00:00Z")}}).ok());
+  ASSERT_TRUE(first->Process({{3, Erasure("e4", "c2", "2026-05-28T01:00:00Z")}}).ok());
+  ASSERT_TRUE(first->Process({{4, Purchase("e5", "c2", "2026-05-28T02:00:00Z")}}).ok());
+
+  // One byte: every version is written as it is read, as without holding any back.
+  for (const std::size_t window_bytes : {std::size_t{1}, kRestoreWindowBytes}) {
+    auto second = MakeOwner(window_bytes == 1 ? "b" : "c");
+    auto restored = RestoreFromChangelog(second->store(), broker_, Partition(0), {}, window_bytes);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(restored->profiles, 2u);
+    EXPECT_EQ(second->Profiles(), first->Profiles()) << window_bytes;
+  }
+}
+
 TEST_P(ChangelogTest, LocalStateCarryingTheLastCheckpointIsKept) {
   auto owner = MakeOwner("a");
   ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -61,11 +62,14 @@ struct RestoreResult {
 // during a restore leaves a partition the next assignment restores again. A changelog whose
 // oldest records were deleted (start > 0) no longer holds every profile: rather than restore
 // part of the customers, the restore fails with DataLoss and leaves the store as it was.
-// `progress` (optional)
-// is called with the records read so far, every few thousand. Call before the processor loads
-// the partition (Processor::ResumeOffset).
+// `progress` (optional) is called with the records read so far, every few thousand. Profile
+// versions are held back up to `window_bytes`, so that a customer's versions within that much of
+// the changelog are written once, the last. Call before the processor loads the partition
+// (Processor::ResumeOffset).
+inline constexpr std::size_t kRestoreWindowBytes = std::size_t{16} << 20;
 [[nodiscard]] absl::StatusOr<RestoreResult> RestoreFromChangelog(
     state::Store& store, ChangelogSource& changelog, Partition partition,
-    const std::function<void(std::uint64_t records)>& progress = {});
+    const std::function<void(std::uint64_t records)>& progress = {},
+    std::size_t window_bytes = kRestoreWindowBytes);
 
 }  // namespace cdp::pipeline
