@@ -19,6 +19,9 @@ namespace {
 // that a restore's memory does not grow with the partition.
 constexpr std::size_t kRestoreBatchOperations = 8192;
 constexpr std::uint64_t kProgressEvery = 10'000;
+// What a held-back profile version costs besides its key and value (map node, strings), so that
+// a run of tombstones is bounded too.
+constexpr std::size_t kHeldEntryOverhead = 128;
 
 absl::Status Annotate(const absl::Status& status, Partition partition, std::string_view doing) {
   return absl::Status(status.code(),
@@ -146,7 +149,7 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
         std::optional<std::string>& latest = window[std::string(*record.key)];
         latest =
             record.value.has_value() ? std::optional<std::string>(*record.value) : std::nullopt;
-        held_bytes += record.key->size() + record.value.value_or("").size();
+        held_bytes += kHeldEntryOverhead + record.key->size() + record.value.value_or("").size();
         return held_bytes < window_bytes ? absl::OkStatus() : write_window();
       });
   if (!read.ok()) return Annotate(read, partition, "reading its records");
