@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "conf.h"
 #include "stats.h"
 
@@ -28,29 +29,53 @@ const char* DataOrEmpty(std::string_view bytes) {
 
 }  // namespace
 
-// Counts delivery failures between two Flush calls. Delivery reports are served by poll() and
-// flush(), which may run on several threads at once.
+// Counts, between two Flush calls, the records that failed delivery and those acknowledged
+// without a log offset. Delivery reports are served by poll() and flush(), which may run on
+// several threads at once.
+//
+// An acknowledgement without an offset is librdkafka's idempotent producer inferring a record's
+// delivery from a later request's success, after the record's own request failed: a real broker
+// would have refused that later request (out of sequence) had the record not been written. The
+// embedded broker checks no sequence numbers for a producer outside a transaction, so there the
+// record may be missing from the log; it counts as unconfirmed, and the caller sends it again.
 class Producer::DeliveryTracker : public RdKafka::DeliveryReportCb {
  public:
+  struct Report {
+    std::uint64_t failures = 0;
+    std::string first_failure;
+    std::uint64_t unconfirmed = 0;
+    std::string first_unconfirmed;
+  };
+
   void dr_cb(RdKafka::Message& message) override {
-    if (message.err() == RdKafka::ERR_NO_ERROR) return;
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      // acks=0 leaves every record without an offset and only possibly persisted.
+      if (message.offset() >= 0 || message.status() != RdKafka::Message::MSG_STATUS_PERSISTED) {
+        return;
+      }
+      std::lock_guard lock(mutex_);
+      if (report_.unconfirmed++ == 0) {
+        report_.first_unconfirmed =
+            absl::StrCat(message.topic_name(), "[", message.partition(), "]");
+      }
+      return;
+    }
     std::lock_guard lock(mutex_);
-    if (failures_++ == 0) {
-      first_failure_ = DescribeError(
+    if (report_.failures++ == 0) {
+      report_.first_failure = DescribeError(
           absl::StrCat(message.topic_name(), "[", message.partition(), "]"), message.err());
     }
   }
 
-  // Failures reported since the previous call, and the first one's description.
-  std::pair<std::uint64_t, std::string> TakeFailures() {
+  // What was reported since the previous call.
+  Report Take() {
     std::lock_guard lock(mutex_);
-    return {std::exchange(failures_, 0), std::exchange(first_failure_, std::string())};
+    return std::exchange(report_, Report());
   }
 
  private:
   std::mutex mutex_;
-  std::uint64_t failures_ = 0;
-  std::string first_failure_;
+  Report report_;
 };
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& options) {
@@ -194,7 +219,7 @@ absl::Status Producer::Produce(std::string_view topic, std::optional<std::string
 
 absl::Status Producer::Flush(absl::Duration timeout) {
   const RdKafka::ErrorCode flushed = producer_->flush(internal::ToTimeoutMs(timeout));
-  const auto [failures, first_failure] = tracker_->TakeFailures();
+  const DeliveryTracker::Report report = tracker_->Take();
   std::string pending;
   if (flushed == RdKafka::ERR__TIMED_OUT) {
     pending = absl::StrCat(producer_->outq_len(), " records still undelivered after ",
@@ -203,10 +228,24 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   } else if (flushed != RdKafka::ERR_NO_ERROR) {
     pending = DescribeError("flushing the Kafka producer failed", flushed);
   }
-  if (failures > 0) {
-    return absl::UnavailableError(absl::StrCat(
-        failures, " Kafka record(s) failed delivery since the last flush; first: ", first_failure,
-        pending.empty() ? "" : "; ", pending));
+  std::vector<std::string> problems;
+  if (report.failures > 0) {
+    problems.push_back(absl::StrCat(
+        report.failures,
+        " Kafka record(s) failed delivery since the last flush; first: ", report.first_failure));
+  }
+  if (report.unconfirmed > 0) {
+    problems.push_back(absl::StrCat(
+        report.unconfirmed,
+        " Kafka record(s) acknowledged without a log offset since the last "
+        "flush, first in ",
+        report.first_unconfirmed,
+        ": their delivery was inferred after their own request failed, which only a broker that "
+        "checks the idempotent producer's sequence numbers makes safe; send them again"));
+  }
+  if (!problems.empty()) {
+    if (!pending.empty()) problems.push_back(pending);
+    return absl::UnavailableError(absl::StrJoin(problems, "; "));
   }
   if (flushed == RdKafka::ERR__TIMED_OUT) return absl::DeadlineExceededError(pending);
   if (!pending.empty()) return absl::UnavailableError(pending);

@@ -27,6 +27,7 @@ using ::cdp::kafka::testing::TestConsumerOptions;
 using ::cdp::kafka::testing::Tp;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Optional;
 
 TEST(ProduceConsumeTest, RoundTripsBytesKeysHeadersAndNulls) {
@@ -270,6 +271,49 @@ TEST(ProduceConsumeTest, FlushReportsADeliveryFailureOnce) {
   ASSERT_TRUE(produced.ok()) << produced;
   const absl::Status flushed = producer->Flush(absl::Seconds(10));
   EXPECT_TRUE(flushed.ok()) << flushed;
+}
+
+// librdkafka's idempotent producer takes a later request's success as proof that an earlier,
+// failed request's record was written. Only a broker that checks sequence numbers makes that
+// true; the mock cluster, like here, writes the later record alone.
+TEST(ProduceConsumeTest, FlushRefusesARecordAcknowledgedOnlyByALaterRequest) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 1, 1).ok());
+  // A request per record, sent without waiting for the one before.
+  auto producer = MakeProducer(*cluster, {{"linger.ms", "0"}, {"batch.num.messages", "1"}});
+  ASSERT_NE(producer, nullptr);
+  ASSERT_TRUE(producer->Produce("events", "k", "warm-up").ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+
+  // A slow broker keeps both requests in flight when the first one's error comes back.
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster->raw(), 1, 200), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_mock_push_request_errors(cluster->raw(), /*ApiKey Produce=*/0, 1,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  ASSERT_TRUE(producer->Produce("events", "k", "first").ok());
+  ASSERT_TRUE(producer->Produce("events", "k", "second").ok());
+  const absl::Status flushed = producer->Flush(absl::Seconds(10));
+  EXPECT_EQ(flushed.code(), absl::StatusCode::kUnavailable) << flushed;
+  EXPECT_THAT(flushed.message(),
+              HasSubstr("1 Kafka record(s) acknowledged without a log offset since the last "
+                        "flush, first in events[0]"));
+  EXPECT_THAT(flushed.message(), Not(HasSubstr("failed delivery")));
+
+  // Sent again, as the caller is told to, it is written and confirmed.
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(cluster->raw(), 1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(producer->Produce("events", "k", "first").ok());
+  const absl::Status resent = producer->Flush(absl::Seconds(10));
+  EXPECT_TRUE(resent.ok()) << resent;
+
+  RecordingHandler handler;
+  auto consumer = MakeConsumer(TestConsumerOptions(*cluster, "check", {"events"}), handler);
+  ASSERT_NE(consumer, nullptr);
+  std::vector<std::string> values;
+  for (const Message& message : ConsumeAtLeast(*consumer, 3)) {
+    values.emplace_back(message.value().value_or("<null>"));
+  }
+  // The first attempt never reached the log.
+  EXPECT_THAT(values, ElementsAre("warm-up", "second", "first"));
 }
 
 TEST(ProduceConsumeTest, FlushTimesOutWhileBrokersAreDown) {

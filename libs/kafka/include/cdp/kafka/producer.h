@@ -62,8 +62,10 @@ class Producer {
                                      std::optional<Partition> partition = std::nullopt);
 
   // Waits until every record produced before the call is delivered or has failed. Not OK if any
-  // delivery failed since the previous Flush (with the first failure's librdkafka error), or if
-  // records are still undelivered at `timeout` (they are reported by a later Flush).
+  // delivery failed since the previous Flush (with the first failure's librdkafka error), if any
+  // record was acknowledged without a log offset (Unavailable: its delivery was inferred, not
+  // confirmed; see producer.cc), or if records are still undelivered at `timeout` (they are
+  // reported by a later Flush). Whatever the failure, producing the records again is safe.
   [[nodiscard]] absl::Status Flush(absl::Duration timeout);
 
  private:
