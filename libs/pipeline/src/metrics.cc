@@ -69,7 +69,8 @@ PipelineMetrics::PipelineMetrics(prometheus::Registry& registry,
                      .Help(
                          "Events skipped because their event_id was already applied, or because "
                          "they are a replay of a record passed on through the repartition "
-                         "topic.")
+                         "topic, or came from there before the record passed on ahead of "
+                         "them (both come again).")
                      .Register(registry)
                      .Add({});
   repartitioned_ = &prometheus::BuildCounter()

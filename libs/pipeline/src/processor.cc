@@ -63,13 +63,16 @@ OutputRecord DeadLetter(const InputRecord& record, const core::Rejection& reject
 
 // The record as it came, keyed by its customer, for the customer's partition. Consumed from there
 // it decodes as it did here: its value and content type are unchanged.
+// `passed_on_after`: the offset of the record passed on to `home` before it, -1 for none.
 OutputRecord Repartitioned(const InputRecord& record, std::string_view customer_id, Partition home,
-                           std::string_view input_topic, absl::Time source_clock) {
+                           std::string_view input_topic, absl::Time source_clock,
+                           std::int64_t passed_on_after) {
   OutputRecord out{OutputRecord::Kind::kRepartition, std::string(customer_id),
                    std::string(record.value.value_or("")),
                    SourceHeaders(SourceRecord{input_topic, record.partition, record.offset}), home};
   out.headers.push_back(
       {std::string(kSourceClockHeader), absl::StrCat(absl::ToUnixMicros(source_clock))});
+  out.headers.push_back({std::string(kSourcePreviousHeader), absl::StrCat(passed_on_after)});
   if (!record.content_type.empty()) {
     out.headers.push_back({"content-type", std::string(record.content_type)});
   }
@@ -538,11 +541,12 @@ v1::PartitionState& Processor::NextState(Lane& lane, LaneBatch& work, Partition 
   return next->second;
 }
 
-bool Processor::IsReplayOfPassedOn(Lane& lane, LaneBatch& work, const InputRecord& record) const {
+bool Processor::SkipPassedOn(Lane& lane, LaneBatch& work, const InputRecord& record) const {
   if (!record.origin.has_value() || record.origin->topic != options_.input_topic) return false;
   auto& marks = *NextState(lane, work, record.partition).mutable_passed_on_through();
   const auto mark = marks.try_emplace(record.origin->partition.value(), -1).first;
   if (record.origin->offset.value() <= mark->second) return true;
+  if (record.passed_on_after.has_value() && *record.passed_on_after != mark->second) return true;
   mark->second = record.origin->offset.value();
   return false;
 }
@@ -754,7 +758,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
                        .try_emplace(record->partition, Offset(0))
                        .first->second;
     next = std::max(next, Offset(record->offset.value() + 1));
-    if (repartitioned && IsReplayOfPassedOn(lane, work, *record)) {
+    if (repartitioned && SkipPassedOn(lane, work, *record)) {
       if (metrics_ != nullptr) metrics_->CountDuplicate();
       continue;
     }
@@ -778,8 +782,11 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       if (home != record->partition) {
         if (!repartitioned) {
           if (metrics_ != nullptr) metrics_->CountRepartitioned();
+          auto& last = *NextState(lane, work, record->partition).mutable_passed_on_last();
+          const auto passed_on_after = last.try_emplace(home.value(), -1).first;
           send(Repartitioned(*record, event.customer_id(), home, options_.input_topic,
-                             clock_of(record->partition)));
+                             clock_of(record->partition), passed_on_after->second));
+          passed_on_after->second = record->offset.value();
           continue;
         }
         // Passed on again, it could go back and forth between instances for ever.

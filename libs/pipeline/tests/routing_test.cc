@@ -324,6 +324,58 @@ TEST_P(RoutingTest, AReplayOfPassedOnRecordsIsSkippedEvenOnceAnErasureForgotThei
   EXPECT_EQ(HeaderOf(broker_.other_outputs_[0], kDlqOffsetHeader), "13");
 }
 
+// A broker that does not check the idempotent producer's sequence numbers (the embedded one) may
+// drop a passed-on record while acknowledging it, and keep the next. The source then passes its
+// batch on again; the destination must not have moved past the lost record meanwhile.
+TEST_P(RoutingTest, APassedOnRecordThatArrivesWithoutTheOneBeforeItWaitsForBoth) {
+  const Partition home = Home("c1");
+  const Partition source = Elsewhere("c1");
+  const std::vector<std::string> purchases = {Purchase("e1", "c1", "2026-05-27T00:00:00Z"),
+                                              Purchase("e2", "c1", "2026-05-27T01:00:00Z"),
+                                              Purchase("e3", "c1", "2026-05-27T02:00:00Z")};
+  std::vector<InputRecord> published;
+  for (std::size_t i = 0; i < purchases.size(); ++i) {
+    published.push_back(InputRecord{source, Offset(20 + static_cast<std::int64_t>(i)),
+                                    std::string_view("some-device"), purchases[i], ""});
+  }
+  ASSERT_TRUE(processor_->Process(published).ok());
+  // Copied: the outputs of what the destination processes are appended to the same vector.
+  const std::vector<OutputRecord> passed = broker_.other_outputs_;
+  ASSERT_EQ(passed.size(), 3u);
+  EXPECT_EQ(HeaderOf(passed[0], kSourcePreviousHeader), "-1");
+  EXPECT_EQ(HeaderOf(passed[1], kSourcePreviousHeader), "20");
+  EXPECT_EQ(HeaderOf(passed[2], kSourcePreviousHeader), "21");
+  EXPECT_EQ(LastCheckpoint(source).state().passed_on_last().at(home.value()), 22);
+
+  // As the service reads them from the repartition topic.
+  std::int64_t next_offset = 0;
+  auto arrive = [&](const std::vector<std::size_t>& which) {
+    std::vector<InputRecord> records;
+    for (std::size_t i : which) {
+      InputRecord& record = records.emplace_back(InputRecord{
+          home, Offset(next_offset++), std::string_view(passed[i].key),
+          std::string_view(passed[i].value), "", absl::InfinitePast(), InputSource::kRepartition});
+      record.origin = SourceRecord{"events", source, Offset(20 + static_cast<std::int64_t>(i))};
+      record.passed_on_after = std::stoll(HeaderOf(passed[i], kSourcePreviousHeader));
+    }
+    return processor_->Process(records);
+  };
+  ASSERT_TRUE(arrive({1, 2}).ok());
+  EXPECT_FALSE(Stored("c1", home).has_value());
+  EXPECT_TRUE(broker_.changes_.empty());
+  EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 2.0);
+
+  // The source's batch again: all three apply, once each and in order.
+  ASSERT_TRUE(arrive({0, 1, 2}).ok());
+  const std::optional<v1::CustomerProfile> profile = Stored("c1", home);
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->events_applied(), 3);
+  EXPECT_EQ(LastCheckpoint(home).state().passed_on_through().at(source.value()), 22);
+  ASSERT_TRUE(arrive({0, 1, 2}).ok());
+  EXPECT_EQ(Stored("c1", home)->events_applied(), 3);
+  EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 5.0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));
 
 }  // namespace

@@ -296,6 +296,11 @@ std::vector<pipeline::InputRecord> ToInputRecords(const std::vector<kafka::Messa
       record.origin =
           pipeline::SourceRecord{*topic, Partition(origin_partition), Offset(origin_offset)};
     }
+    std::int64_t passed_on_after = 0;
+    if (const auto previous = message.header(pipeline::kSourcePreviousHeader);
+        previous.has_value() && absl::SimpleAtoi(ToAbsl(*previous), &passed_on_after)) {
+      record.passed_on_after = passed_on_after;
+    }
   }
   return records;
 }

@@ -27,11 +27,10 @@ TEST(ToInputRecordsTest, ARecordPassedOnNamesItsSourceAndClockAndOnlyThatOne) {
   auto producer = kafka::Producer::Create(
       kafka::ProducerOptions{.bootstrap_servers = (*cluster)->bootstrap_servers()});
   ASSERT_TRUE(producer.ok()) << producer.status();
-  const std::vector<kafka::Header> passed_on = {{pipeline::kDlqTopicHeader, kInput},
-                                                {pipeline::kDlqPartitionHeader, "5"},
-                                                {pipeline::kDlqOffsetHeader, "1234"},
-                                                {pipeline::kSourceClockHeader, "1780000000000000"},
-                                                {"content-type", "application/json"}};
+  const std::vector<kafka::Header> passed_on = {
+      {pipeline::kDlqTopicHeader, kInput},       {pipeline::kDlqPartitionHeader, "5"},
+      {pipeline::kDlqOffsetHeader, "1234"},      {pipeline::kSourceClockHeader, "1780000000000000"},
+      {pipeline::kSourcePreviousHeader, "1230"}, {"content-type", "application/json"}};
   std::vector<kafka::Header> unreadable_offset = passed_on;
   unreadable_offset[2].value = "12x";
   // Upstream's own headers of those names on an input record are not the service's to read.
@@ -65,10 +64,12 @@ TEST(ToInputRecordsTest, ARecordPassedOnNamesItsSourceAndClockAndOnlyThatOne) {
       EXPECT_EQ(record.source, pipeline::InputSource::kInput);
       EXPECT_FALSE(record.origin.has_value());
       EXPECT_FALSE(record.source_clock.has_value());
+      EXPECT_FALSE(record.passed_on_after.has_value());
       continue;
     }
     EXPECT_EQ(record.source, pipeline::InputSource::kRepartition);
     EXPECT_EQ(record.source_clock, absl::FromUnixSeconds(1'780'000'000));
+    EXPECT_EQ(record.passed_on_after, 1230);
     if (messages[i].offset() == 0) {
       ++passed_on_seen;
       ASSERT_TRUE(record.origin.has_value());

@@ -185,10 +185,11 @@ class Processor {
   // The batch's copy of the partition's state record, made on first use.
   [[nodiscard]] v1::PartitionState& NextState(Lane& lane, LaneBatch& work,
                                               Partition partition) const;
-  // Whether `record`, from the repartition topic, is one this partition has judged before (see
-  // PartitionState.passed_on_through); if not, records that it now has.
-  [[nodiscard]] bool IsReplayOfPassedOn(Lane& lane, LaneBatch& work,
-                                        const InputRecord& record) const;
+  // Whether `record`, from the repartition topic, is to be skipped: one this partition has
+  // judged before (see PartitionState.passed_on_through), or one that arrived without the record
+  // its source passed on here before it (see PartitionState.passed_on_last), which its source
+  // sends again, followed by this one. If not, records that it is judged now.
+  [[nodiscard]] bool SkipPassedOn(Lane& lane, LaneBatch& work, const InputRecord& record) const;
   // The partition's state record as the batch has it so far.
   [[nodiscard]] const v1::PartitionState& StateOf(const Lane& lane, const LaneBatch& work,
                                                   Partition partition) const;

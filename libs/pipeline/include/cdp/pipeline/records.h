@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ struct InputRecord {
   // kRepartition: the input record it was passed on from (its kDlq{Topic,Partition,Offset}Header
   // headers), when the record says. A dead letter names that record, the one upstream published.
   std::optional<SourceRecord> origin = std::nullopt;
+  // kRepartition: the offset of the input record its source passed on to this partition before
+  // it, -1 when none (kSourcePreviousHeader); nullopt if the record does not say.
+  std::optional<std::int64_t> passed_on_after = std::nullopt;
 };
 
 struct Header {
@@ -87,6 +91,10 @@ inline constexpr std::string_view kChangelogErasure = "erasure";
 // event-time mode the partition's event time) of the partition it came from, in Unix
 // microseconds, so that its destination judges a replay of it as its source would have.
 inline constexpr std::string_view kSourceClockHeader = "cdp-source-clock";
+// And the offset of the record its source partition passed on to the same repartition partition
+// before it, -1 for the first: its destination judges it only after that one (see
+// PartitionState.passed_on_last).
+inline constexpr std::string_view kSourcePreviousHeader = "cdp-source-previous";
 
 // DLQ header names: a stable contract for whoever drains the dead-letter topic. Records passed on
 // to the repartition topic carry the source headers too.
