@@ -578,8 +578,11 @@ def faults(h, args, scale, rng):
         control(f"broker-rtt {broker} 0")
 
     # A broker down while records flow: publishing to the partitions it leads waits for it, so
-    # it comes back once a quarter of a chunk is in (the mock spreads partition leaders over the
-    # three brokers; records for the partitions broker 2 leads wait).
+    # it comes back once a quarter of a chunk is in. It leads a quarter of the input partitions
+    # then: left to the mock, which picks leaders at random, it could lead nearly all of them.
+    for partition in range(PARTITIONS):
+        leader = 2 if partition % 4 == 2 else 1 + partition % 2 * 2
+        control(f"leader {INPUT_TOPIC} {partition} {leader}")
     before = committed_total(bootstrap)
     control("broker-down 2")
     chunk = next(chunks)
