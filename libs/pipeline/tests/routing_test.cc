@@ -374,6 +374,16 @@ TEST_P(RoutingTest, APassedOnRecordThatArrivesWithoutTheOneBeforeItWaitsForBoth)
   ASSERT_TRUE(arrive({0, 1, 2}).ok());
   EXPECT_EQ(Stored("c1", home)->events_applied(), 3);
   EXPECT_EQ(CounterValue("cdp_events_duplicate_total"), 5.0);
+
+  // A predecessor below the mark can never come again (state written before the header
+  // existed): the record is judged as it would be without the header.
+  const std::string later = Purchase("e4", "c1", "2026-05-27T03:00:00Z");
+  InputRecord record{home, Offset(next_offset++), std::string_view("c1"),   later,
+                     "",   absl::InfinitePast(),  InputSource::kRepartition};
+  record.origin = SourceRecord{"events", source, Offset(30)};
+  record.passed_on_after = 5;
+  ASSERT_TRUE(processor_->Process(std::span<const InputRecord>(&record, 1)).ok());
+  EXPECT_EQ(Stored("c1", home)->events_applied(), 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, RoutingTest, ::testing::Values(1, 3));
