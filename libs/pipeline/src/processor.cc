@@ -546,7 +546,8 @@ bool Processor::SkipPassedOn(Lane& lane, LaneBatch& work, const InputRecord& rec
   auto& marks = *NextState(lane, work, record.partition).mutable_passed_on_through();
   const auto mark = marks.try_emplace(record.origin->partition.value(), -1).first;
   if (record.origin->offset.value() <= mark->second) return true;
-  // A predecessor below the mark cannot come again: the record is judged, as without the header.
+  // Its predecessor not judged yet: the source passes both on again. One below the mark can never
+  // come again, so then the record is judged as it would be without the header.
   if (record.passed_on_after.has_value() && *record.passed_on_after > mark->second) return true;
   mark->second = record.origin->offset.value();
   return false;
