@@ -27,6 +27,11 @@ const char* DataOrEmpty(std::string_view bytes) {
   return bytes.data() != nullptr ? bytes.data() : kEmpty;
 }
 
+// "topic[partition]" of a delivery report.
+std::string PartitionOf(const RdKafka::Message& message) {
+  return absl::StrCat(message.topic_name(), "[", message.partition(), "]");
+}
+
 }  // namespace
 
 // Counts, between two Flush calls, the records that failed delivery and those acknowledged
@@ -54,16 +59,12 @@ class Producer::DeliveryTracker : public RdKafka::DeliveryReportCb {
         return;
       }
       std::lock_guard lock(mutex_);
-      if (report_.unconfirmed++ == 0) {
-        report_.first_unconfirmed =
-            absl::StrCat(message.topic_name(), "[", message.partition(), "]");
-      }
+      if (report_.unconfirmed++ == 0) report_.first_unconfirmed = PartitionOf(message);
       return;
     }
     std::lock_guard lock(mutex_);
     if (report_.failures++ == 0) {
-      report_.first_failure = DescribeError(
-          absl::StrCat(message.topic_name(), "[", message.partition(), "]"), message.err());
+      report_.first_failure = DescribeError(PartitionOf(message), message.err());
     }
   }
 
@@ -237,8 +238,7 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   if (report.unconfirmed > 0) {
     problems.push_back(absl::StrCat(
         report.unconfirmed,
-        " Kafka record(s) acknowledged without a log offset since the last "
-        "flush, first in ",
+        " Kafka record(s) acknowledged without a log offset since the last flush, first in ",
         report.first_unconfirmed,
         ": their delivery was inferred after their own request failed, which only a broker that "
         "checks the idempotent producer's sequence numbers makes safe; send them again"));
