@@ -11,6 +11,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "cdp/common/stable_hash.h"
+#include "cdp/core/memberships.h"
 #include "cdp/rules/fields.h"
 #include "change_json.h"
 #include "fold.h"
@@ -88,12 +89,12 @@ Stored Read(const rules::SegmentCatalogue& catalogue, const v1::CustomerProfile&
   }
   std::sort(stored.retired_segments.begin(), stored.retired_segments.end(), IdLess);
   stored.tiers.assign(catalogue.dimensions.size(), nullptr);
-  for (const auto& [dimension, tier] : profile.tiers()) {
-    const std::size_t i = IndexOf(catalogue.dimensions, dimension);
+  for (const v1::CustomerProfile::HeldTier& held : profile.tiers()) {
+    const std::size_t i = IndexOf(catalogue.dimensions, held.dimension());
     if (i < catalogue.dimensions.size()) {
-      stored.tiers[i] = &tier;
+      stored.tiers[i] = &held.tier();
     } else {
-      stored.retired_tiers.emplace_back(dimension, tier);
+      stored.retired_tiers.emplace_back(held.dimension(), held.tier());
     }
   }
   std::sort(stored.retired_tiers.begin(), stored.retired_tiers.end());
@@ -268,8 +269,7 @@ void Store(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& p
   // and write.
   for (const Pending& p : pending) {
     if (!plan.history_kept(p.segment)) continue;
-    v1::CustomerProfile::MembershipHistory& entry =
-        (*profile.mutable_membership_history())[std::string(p.segment)];
+    v1::CustomerProfile::MembershipHistory& entry = MutableHistoryOf(profile, p.segment);
     if (p.direction == SegmentChange::entered) {
       *entry.mutable_last_entered_at() = when;
     } else {
@@ -292,18 +292,17 @@ void Store(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& p
     std::sort(segments.begin(), segments.end(), IdLess);
     profile.mutable_segments()->Assign(segments.begin(), segments.end());
   }
-  // Only the entries that differ are touched: rebuilding the map would free and reallocate every
-  // node and string in it.
-  auto& tiers = *profile.mutable_tiers();
+  // Only the entries that differ are touched: rebuilding the list would free and reallocate every
+  // entry and string in it.
   for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
     const std::string& dimension = catalogue.dimensions[i].id;
     if (next.tiers[i] == nullptr) {
-      if (stored.tiers[i] != nullptr) tiers.erase(dimension);
+      if (stored.tiers[i] != nullptr) ClearHeldTier(profile, dimension);
     } else if (stored.tiers[i] == nullptr || *stored.tiers[i] != next.tiers[i]->id) {
-      tiers[dimension] = next.tiers[i]->id;
+      SetHeldTier(profile, dimension, next.tiers[i]->id);
     }
   }
-  for (const auto& [dimension, tier] : stored.retired_tiers) tiers.erase(dimension);
+  for (const auto& [dimension, tier] : stored.retired_tiers) ClearHeldTier(profile, dimension);
 }
 
 // Now's date in the catalogue's time zone.
@@ -324,14 +323,26 @@ void SetTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan
   *profile.mutable_timer_due_at() = internal::ToTimestamp(due);
 }
 
+// Brings the profile's timer forward to the start of the next day on which time alone could
+// change a membership `plan` sees, if that is earlier.
+void AdvanceTimer(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
+                  const internal::ProfileContext& context, v1::CustomerProfile& profile) {
+  const std::optional<std::int64_t> day = plan.NextChangeDay(profile, context);
+  if (!day) return;
+  const absl::Time due = absl::FromCivil(internal::CivilDayOf(*day), catalogue.timezone);
+  if (const std::optional<absl::Time> stored = TimerDue(profile); stored && *stored <= due) return;
+  *profile.mutable_timer_due_at() = internal::ToTimestamp(due);
+}
+
 // Evaluates the rules `first` selects, stores the memberships that result and emits their changes;
 // then sets the timer.
-// `timer_kept_if_unchanged`: the caller knows the timer cannot have to move unless a membership
-// does (see Engine::Reevaluate with a selection).
+// `unchanged_timer_plan`: if no membership moves, the timer only has to come forward to what
+// this plan says (see Engine::Reevaluate with a selection); null: it is set from `plan`.
 void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& plan,
             const internal::RuleInputs& inputs, CivilDate today, const ChangeCause& cause,
             const RuleSelection& first, const Population& population, v1::CustomerProfile& profile,
-            std::vector<SegmentChange>& changes, bool timer_kept_if_unchanged = false) {
+            std::vector<SegmentChange>& changes,
+            const internal::TimePlan* unchanged_timer_plan = nullptr) {
   // Rules reading membership history (ever_in, days_in) see the memberships as stored before
   // the evaluation, so a change they read can make them hold differently: one more pass settles
   // them (won_back entered, then a segment on days_in("won_back")). More passes could cycle. Only
@@ -344,7 +355,11 @@ void Update(const rules::SegmentCatalogue& catalogue, const internal::TimePlan& 
     const Membership next = Match(catalogue, context, stored, *only);
     const PendingChanges pending = Diff(catalogue, stored, next);
     if (pending.empty()) {
-      if (pass > 0 || !timer_kept_if_unchanged) SetTimer(catalogue, plan, context, profile);
+      if (pass > 0 || unchanged_timer_plan == nullptr) {
+        SetTimer(catalogue, plan, context, profile);
+      } else {
+        AdvanceTimer(catalogue, *unchanged_timer_plan, context, profile);
+      }
       return;
     }
     bool history_moved = false;
@@ -478,25 +493,37 @@ void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, v1::Customer
          Effective(only, profile), population, profile, changes);
 }
 
-void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSelection& only,
+void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const PreparedSelection& only,
                         v1::CustomerProfile& profile, std::vector<SegmentChange>& changes,
                         std::optional<absl::Time> occurred_at, const Population& population) const {
   const ChangeCause change_cause{profile.customer_id(), cause, "",
                                  internal::ToTimestamp(occurred_at.value_or(now))};
-  const RuleSelection* selected = &Effective(only, profile);
+  const RuleSelection* selected = &Effective(only.rules(), profile);
+  const internal::TimePlan* unchanged_timer_plan =
+      selected->all() ? nullptr : only.time_plan_.get();
   // A timer due by now has not fired: what time changed since is evaluated too, or the timer set
-  // after this update would skip it.
+  // after this update would skip it; and it is set from every rule.
   RuleSelection with_time;
   const std::optional<absl::Time> due = TimerDue(profile);
   if (!selected->all() && due && *due <= now) {
     with_time = *selected;
     with_time.Add(rule_inputs_->after_time());
     selected = &with_time;
+    unchanged_timer_plan = nullptr;
   }
-  const bool timer_kept_if_unchanged =
-      !selected->all() && !selected->Intersects(rule_inputs_->after_time());
   Update(*catalogue_, *time_plan_, *rule_inputs_, Today(now, *catalogue_), change_cause, *selected,
-         population, profile, changes, timer_kept_if_unchanged);
+         population, profile, changes, unchanged_timer_plan);
+}
+
+void Engine::Reevaluate(absl::Time now, SegmentChange::Cause cause, const RuleSelection& only,
+                        v1::CustomerProfile& profile, std::vector<SegmentChange>& changes,
+                        std::optional<absl::Time> occurred_at, const Population& population) const {
+  Reevaluate(now, cause, Prepare(only), profile, changes, occurred_at, population);
+}
+
+PreparedSelection Engine::Prepare(RuleSelection only) const {
+  auto time_plan = std::make_shared<const internal::TimePlan>(*catalogue_, only);
+  return PreparedSelection(std::move(only), std::move(time_plan));
 }
 
 std::size_t Engine::FireTimers(absl::Time now, v1::CustomerProfile& profile,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/common/suggest.h"
+#include "cdp/core/memberships.h"
 #include "profile_context.h"
 #include "time_util.h"
 
@@ -174,8 +175,7 @@ absl::StatusOr<std::vector<MembershipExplanation>> ExplainMembership(
       e.rule = std::string(tier.when.source());
       e.trace = std::move(tier_explanation->rule);
       e.matched_first = std::move(tier_explanation->matched_first);
-      const auto stored = profile.tiers().find(dimension.id);
-      e.member = stored != profile.tiers().end() && stored->second == tier.id;
+      e.member = HeldTier(profile, dimension.id) == tier.id;
       for (const auto& [dimension_id, tier_id] : evaluation.tiers) {
         if (dimension_id == dimension.id) e.dimension_tier = tier_id;
       }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "saturating.h"
@@ -53,9 +54,20 @@ void Prune(Profile& profile, std::int64_t today) {
   if (stale == 0) return;
   daily.DeleteSubrange(0, stale);
   auto& orders = *profile.mutable_recent_orders();
-  for (auto it = orders.begin(); it != orders.end();) {
-    it = Retained(it->second.day(), today) ? std::next(it) : orders.erase(it);
-  }
+  orders.erase(std::remove_if(orders.begin(), orders.end(),
+                              [&](const Profile::RecentOrder& order) {
+                                return !Retained(order.placed().day(), today);
+                              }),
+               orders.end());
+}
+
+// Where the recent order `order_id` is in the profile's list; -1 if it is not there.
+int RecentOrderIndex(const Profile& profile, std::string_view order_id) {
+  const auto& orders = profile.recent_orders();
+  const auto order = std::find_if(orders.begin(), orders.end(), [&](const auto& recent) {
+    return recent.order_id() == order_id;
+  });
+  return order == orders.end() ? -1 : static_cast<int>(order - orders.begin());
 }
 
 void FoldPurchase(const v1::CustomerEvent& event, std::int64_t day, std::int64_t today,
@@ -90,7 +102,11 @@ void FoldPurchase(const v1::CustomerEvent& event, std::int64_t day, std::int64_t
     bucket->set_monetary(Sum(bucket->monetary(), purchase.total_amount()));
   }
   if (!purchase.order_id().empty() && Retained(day, today)) {
-    (*profile.mutable_recent_orders())[purchase.order_id()].set_day(day);
+    const int known = RecentOrderIndex(profile, purchase.order_id());
+    Profile::RecentOrder* order =
+        known >= 0 ? profile.mutable_recent_orders(known) : profile.add_recent_orders();
+    order->set_order_id(purchase.order_id());
+    order->mutable_placed()->set_day(day);
   }
 }
 
@@ -98,9 +114,8 @@ void FoldRefund(const v1::Refund& refund, std::int64_t day, std::int64_t today, 
   profile.set_refunds_total(Sum(profile.refunds_total(), refund.amount()));
   profile.set_monetary_total(Difference(profile.monetary_total(), refund.amount()));
   // Booked on the order's day, so a refund lowers the windows the order raised.
-  const auto order = profile.recent_orders().find(refund.order_id());
-  const std::int64_t booking_day =
-      order != profile.recent_orders().end() ? order->second.day() : day;
+  const int order = RecentOrderIndex(profile, refund.order_id());
+  const std::int64_t booking_day = order >= 0 ? profile.recent_orders(order).placed().day() : day;
   if (Profile::DailyActivity* bucket = Bucket(profile, booking_day, today)) {
     bucket->set_monetary(Difference(bucket->monetary(), refund.amount()));
   }

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 
+#include "cdp/core/memberships.h"
 #include "saturating.h"
 #include "time_util.h"
 
@@ -61,20 +62,18 @@ bool ProfileContext::consent(std::string_view channel) const {
 }
 
 bool ProfileContext::ever_in(std::string_view id) const {
-  return profile_.membership_history().contains(id);
+  return HistoryOf(profile_, id) != nullptr;
 }
 
 std::optional<std::int64_t> ProfileContext::entered_day(std::string_view id) const {
   const bool held = std::binary_search(profile_.segments().begin(), profile_.segments().end(), id,
                                        std::less<>()) ||
                     std::any_of(profile_.tiers().begin(), profile_.tiers().end(),
-                                [&](const auto& entry) { return entry.second == id; });
+                                [&](const auto& entry) { return entry.tier() == id; });
   if (!held) return std::nullopt;
-  const auto it = profile_.membership_history().find(id);
-  if (it == profile_.membership_history().end() || !it->second.has_last_entered_at()) {
-    return std::nullopt;
-  }
-  return DayOf(ToTime(it->second.last_entered_at()), zone_);
+  const v1::CustomerProfile::MembershipHistory* history = HistoryOf(profile_, id);
+  if (history == nullptr || !history->has_last_entered_at()) return std::nullopt;
+  return DayOf(ToTime(history->last_entered_at()), zone_);
 }
 
 const ProfileContext::Windows& ProfileContext::windows() const {

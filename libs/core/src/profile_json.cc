@@ -93,7 +93,9 @@ nlohmann::json ProfileJson(const v1::CustomerProfile& profile, const Engine& eng
     fields[std::string(field.name)] = ValueJson(field.value);
   }
   nlohmann::json tiers = nlohmann::json::object();
-  for (const auto& [dimension, tier] : profile.tiers()) tiers[dimension] = tier;
+  for (const v1::CustomerProfile::HeldTier& held : profile.tiers()) {
+    tiers[held.dimension()] = held.tier();
+  }
   nlohmann::json attributes = nlohmann::json::object();
   for (const auto& [key, value] : profile.attributes()) attributes[key] = value;
   nlohmann::json consent = nlohmann::json::object();

@@ -45,12 +45,12 @@ std::vector<std::int64_t> RecencySteps(const rules::RfmBreakpoints& rfm) {
 
 }  // namespace
 
-TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
-  auto read = [&](const rules::Expression& rule) {
+TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue, const RuleSelection& only) {
+  auto read = [&](const rules::Expression& rule, bool selected) {
     for (const rules::MembershipRef& ref : rule.membership_refs()) {
       if (!history_read(ref.id)) history_refs_.push_back(ref.id);
     }
-    if (!rule.time_dependent()) return;
+    if (!selected || !rule.time_dependent()) return;
     empty_ = false;
     if (rule.calls_date_functions()) with_date_calls_.push_back(&rule);
     for (const rules::TimeFieldUse& use : rule.time_fields()) {
@@ -115,19 +115,20 @@ TimePlan::TimePlan(const rules::SegmentCatalogue& catalogue) {
       }
     }
   };
-  auto dwell = [&](const std::string& id, int days) {
+  auto dwell = [&](const std::string& id, int days, bool selected) {
     if (days == 0) return;
-    empty_ = false;
-    dwells_.push_back(Dwell{id, days});
+    empty_ = empty_ && !selected;
+    dwells_.push_back(Dwell{id, days, selected});
   };
-  for (const rules::Segment& segment : catalogue.segments) {
-    read(segment.when);
-    dwell(segment.id, segment.min_dwell_days);
+  for (std::size_t i = 0; i < catalogue.segments.size(); ++i) {
+    const rules::Segment& segment = catalogue.segments[i];
+    read(segment.when, only.segment(i));
+    dwell(segment.id, segment.min_dwell_days, only.segment(i));
   }
-  for (const rules::Dimension& dimension : catalogue.dimensions) {
-    for (const rules::Tier& tier : dimension.tiers) {
-      read(tier.when);
-      dwell(tier.id, tier.min_dwell_days);
+  for (std::size_t i = 0; i < catalogue.dimensions.size(); ++i) {
+    for (const rules::Tier& tier : catalogue.dimensions[i].tiers) {
+      read(tier.when, only.dimension(i));
+      dwell(tier.id, tier.min_dwell_days, only.dimension(i));
     }
   }
 }
@@ -195,6 +196,7 @@ std::optional<std::int64_t> TimePlan::NextChangeDay(const v1::CustomerProfile& p
   for (const rules::Expression* rule : with_date_calls_) consider(rule->NextDateChange(context));
   // Held memberships only: entered_day is nullopt for the others.
   for (const Dwell& dwell : dwells_) {
+    if (!dwell.selected) continue;
     if (const auto entered = context.entered_day(dwell.id)) consider(*entered + dwell.days);
   }
   return next;

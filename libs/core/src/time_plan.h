@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cdp/core/engine.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/v1/customer_profile.pb.h"
 #include "profile_context.h"
@@ -27,14 +28,17 @@ namespace cdp::core::internal {
 // to look again.
 class TimePlan {
  public:
-  explicit TimePlan(const rules::SegmentCatalogue& catalogue);
+  // The plan of the rules `only` selects: NextChangeDay and empty see only those. Which
+  // membership histories are read or kept is the whole catalogue's.
+  explicit TimePlan(const rules::SegmentCatalogue& catalogue,
+                    const RuleSelection& only = RuleSelection::All());
 
   // The first day after the context's today (days since 1970-01-01) on which time alone could
   // change a membership of `profile`; nullopt when nothing can change without a new event.
   [[nodiscard]] std::optional<std::int64_t> NextChangeDay(const v1::CustomerProfile& profile,
                                                           const ProfileContext& context) const;
 
-  // Whether any rule depends on time at all.
+  // Whether no rule the plan sees depends on time.
   [[nodiscard]] bool empty() const { return empty_; }
   // Whether a rule reads the membership history (ever_in, days_in) of the segment or tier `id`.
   [[nodiscard]] bool history_read(std::string_view id) const {
@@ -60,6 +64,8 @@ class TimePlan {
   struct Dwell {
     std::string id;
     std::int64_t days = 0;
+    // Whether the plan's selection holds it; the others only say whose history is kept.
+    bool selected = true;
   };
   using Anchor = ProfileContext::Anchor;
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cdp/core/memberships.h"
 #include "cdp/core/profile_json.h"
 #include "random_events.h"
 #include "test_support.h"
@@ -90,7 +91,7 @@ TEST_F(ExplainTest, ResolvesSegmentsTiersAndDimensions) {
 
 TEST_F(ExplainTest, ATierNamesTheEarlierTierThatWins) {
   Apply(Envelope("e1", "2024-03-01T10:00:00+08:00", R"("purchase": {"total_amount": 500})"));
-  ASSERT_EQ(profile_.tiers().at("lifecycle"), "new");
+  ASSERT_EQ(core::HeldTier(profile_, "lifecycle"), "new");
 
   const MembershipExplanation active = Explain("lifecycle/active", "2024-03-02T10:00:00+08:00");
   EXPECT_FALSE(active.member);

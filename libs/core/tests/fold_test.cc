@@ -78,8 +78,31 @@ TEST_F(FoldTest, PurchaseAddsToTotalsItemsAndItsDay) {
   EXPECT_TRUE(MessageDifferencer::Equals(profile_.last_event_at(), Ts("2024-03-01T10:00:00Z")));
   EXPECT_EQ(profile_.events_applied(), 1);
   EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2024, 3, 1), 1, 9000, 0)));
-  ASSERT_EQ(profile_.recent_orders().count("o1"), 1u);
-  EXPECT_EQ(profile_.recent_orders().at("o1").day(), Day(2024, 3, 1));
+  ASSERT_EQ(profile_.recent_orders_size(), 1);
+  EXPECT_EQ(profile_.recent_orders(0).order_id(), "o1");
+  EXPECT_EQ(profile_.recent_orders(0).placed().day(), Day(2024, 3, 1));
+}
+
+TEST_F(FoldTest, AnOrderIdSeenAgainKeepsOneEntryWithTheLaterDay) {
+  const absl::Time now = testing::At("2024-03-20T00:00:00Z");
+  Apply(Envelope("e1", "2024-03-01T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
+        now);
+  Apply(Envelope("e2", "2024-03-02T10:00:00Z",
+                 R"("purchase": {"order_id": "o2", "total_amount": 1000})"),
+        now);
+  Apply(Envelope("e3", "2024-03-05T10:00:00Z",
+                 R"("purchase": {"order_id": "o1", "total_amount": 1000})"),
+        now);
+  ASSERT_EQ(profile_.recent_orders_size(), 2);
+  EXPECT_EQ(profile_.recent_orders(0).order_id(), "o1");
+  EXPECT_EQ(profile_.recent_orders(0).placed().day(), Day(2024, 3, 5));
+  EXPECT_EQ(profile_.recent_orders(1).order_id(), "o2");
+  Apply(Envelope("e4", "2024-03-15T10:00:00Z", R"("refund": {"order_id": "o1", "amount": 400})"),
+        now);
+  EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2024, 3, 1), 1, 1000, 0),
+                                             std::tuple(Day(2024, 3, 2), 1, 1000, 0),
+                                             std::tuple(Day(2024, 3, 5), 1, 600, 0)));
 }
 
 TEST_F(FoldTest, PurchaseWithoutCouponOrOrderIdLeavesThoseAlone) {
@@ -225,7 +248,8 @@ TEST_F(FoldTest, PrunesBucketsAndOrdersOlderThan365Days) {
   Apply(Envelope("e3", "2024-02-29T10:00:00Z", R"("interaction": {"type": "login"})"));
   EXPECT_THAT(Buckets(profile_), ElementsAre(std::tuple(Day(2023, 3, 2), 1, 2, 0),
                                              std::tuple(Day(2024, 2, 29), 0, 0, 1)));
-  EXPECT_THAT(profile_.recent_orders(), UnorderedElementsAre(Pair("o2", ::testing::_)));
+  ASSERT_EQ(profile_.recent_orders_size(), 1);
+  EXPECT_EQ(profile_.recent_orders(0).order_id(), "o2");
   // Totals are all-time and never pruned.
   EXPECT_EQ(profile_.orders_total(), 2);
   Apply(Envelope("e4", "2024-03-01T10:00:00Z", R"("interaction": {"type": "login"})"));

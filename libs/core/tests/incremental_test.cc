@@ -367,6 +367,31 @@ TEST(Incremental, ASweepOfRulesThatDoNotDependOnTimeKeepsTheTimerWhenNothingMove
   EXPECT_EQ(TimerDue(profile), std::nullopt);
 }
 
+// A changed rule that depends on time can only bring the timer forward when nothing moves: the
+// rules not re-evaluated still need it when it was set for.
+TEST(Incremental, ASweepOfATimeDependentRuleBringsTheTimerForwardOnly) {
+  const Engine before(testing::ParseCatalogue(kLapsedBefore), EngineOptions{});
+  auto sweep = [&](std::string_view lapsed_rule) {
+    const Engine after(
+        testing::ParseCatalogue("segments:\n  - id: lapsed\n    when: " + std::string(lapsed_rule) +
+                                "\n  - id: big\n    when: monetary_total >= 100\n"),
+        EngineOptions{});
+    v1::CustomerProfile profile = BigSpender(before);
+    const std::vector<rules::RuleRef> changed = rules::ChangedDefinitions(
+        rules::DefinitionDigests(before.catalogue()), rules::DefinitionDigests(after.catalogue()));
+    EXPECT_EQ(changed, (std::vector<rules::RuleRef>{{rules::RuleKind::kSegment, "lapsed"}}));
+    std::vector<v1::SegmentChange> changes;
+    after.Reevaluate(testing::At("2024-03-05T00:00:00Z"), v1::SegmentChange::definition_change,
+                     after.Prepare(RuleSelection(after.catalogue(), changed)), profile, changes);
+    EXPECT_TRUE(changes.empty());
+    return TimerDue(profile);
+  };
+  // Flips after 10 days: earlier than the timer set for 30.
+  EXPECT_EQ(sweep("days_since_last_purchase > 10"), testing::At("2024-03-12T00:00:00Z"));
+  // Flips after 60 days: the timer stays, early rather than missing.
+  EXPECT_EQ(sweep("days_since_last_purchase > 60"), testing::At("2024-04-01T00:00:00Z"));
+}
+
 TEST(Incremental, ASweepThatMovesAMembershipSetsTheTimerAgain) {
   const Engine before(testing::ParseCatalogue(kLapsedBefore), EngineOptions{});
   // lapsed removed, big raised: nothing depends on time any more.

@@ -286,7 +286,7 @@ TEST_F(IncrementalEngineTest, ASelectionReevaluatesOnlyWhatItNamesAndRetiresWhat
                           R"("profile_update": {"add_tags": ["vip"], "region": "east"})"));
   Apply(engine_, Envelope("e2", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1})"));
   EXPECT_THAT(profile_.segments(), ElementsAre("buyer", "sms", "vip", "was_vip"));
-  EXPECT_THAT(profile_.tiers(),
+  EXPECT_THAT(testing::Tiers(profile_),
               UnorderedElementsAre(Pair("lifecycle", "active"), Pair("place", "east")));
   const auto reloaded = testing::ParseCatalogue(R"(
 timezone: Asia/Shanghai
@@ -313,7 +313,7 @@ dimensions:
       ElementsAre("exited buyer cause=definition_change", "exited sms cause=definition_change",
                   "exited place/east cause=definition_change"));
   EXPECT_THAT(profile_.segments(), ElementsAre("vip", "was_vip"));
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "active")));
+  EXPECT_THAT(testing::Tiers(profile_), UnorderedElementsAre(Pair("lifecycle", "active")));
   EXPECT_THAT(Reevaluate(engine, "2024-03-02T00:00:00Z", RuleSelection()), IsEmpty());
   // was_vip, which reads vip's history, is evaluated again with it, and still holds.
   const std::vector<rules::RuleRef> vip = {{rules::RuleKind::kSegment, "vip"}};
@@ -324,7 +324,7 @@ dimensions:
 
 TEST_F(IncrementalEngineTest, ASelectionAlsoCatchesUpOnATimerDueByThen) {
   Apply(engine_, Envelope("e1", "2024-03-01T10:00:00Z", R"("purchase": {"total_amount": 1})"));
-  EXPECT_THAT(profile_.tiers(), UnorderedElementsAre(Pair("lifecycle", "active")));
+  EXPECT_THAT(testing::Tiers(profile_), UnorderedElementsAre(Pair("lifecycle", "active")));
   ASSERT_TRUE(TimerDue(profile_));
   // Past the timer, not fired: lifecycle moves although only buyer is selected, as it would with
   // every rule evaluated; the next timer is set from there.

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,6 +16,15 @@
 #include "cdp/v1/segment_change.pb.h"
 
 namespace cdp::core::testing {
+
+// Every tier the profile holds, by dimension: what gmock's container matchers read best.
+inline std::map<std::string, std::string> Tiers(const v1::CustomerProfile& profile) {
+  std::map<std::string, std::string> tiers;
+  for (const v1::CustomerProfile::HeldTier& held : profile.tiers()) {
+    tiers[held.dimension()] = held.tier();
+  }
+  return tiers;
+}
 
 // An RFC 3339 instant; a typo fails the calling test.
 inline absl::Time At(std::string_view rfc3339) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cdp/core/engine.h"
+#include "cdp/core/memberships.h"
 #include "cdp/rules/fields.h"
 #include "test_support.h"
 
@@ -64,7 +65,7 @@ class TimerTest : public ::testing::Test {
 TEST_F(TimerTest, IsSetForTheStartOfTheLocalDayTheFirstThresholdIsCrossed) {
   Use(kLifecycle);
   Apply(Envelope("e1", "2024-03-01T10:00:00+08:00", R"("purchase": {"total_amount": 100})"));
-  EXPECT_THAT(profile_.tiers().at("lifecycle"), "new");
+  EXPECT_THAT(core::HeldTier(profile_, "lifecycle"), "new");
   // `days_since_first_purchase <= 30` stops holding 31 days after 1 March, at midnight in Shanghai.
   EXPECT_EQ(Due(), "2024-03-31T16:00:00Z");
 }
@@ -156,7 +157,7 @@ segments:
 )");
   Apply(Envelope("e1", "2024-01-01T10:00:00+08:00", R"("purchase": {"total_amount": 100})"));
   Fire("2024-12-01T00:00:00Z");
-  EXPECT_EQ(profile_.tiers().at("lifecycle"), "churned");
+  EXPECT_EQ(core::HeldTier(profile_, "lifecycle"), "churned");
   EXPECT_THAT(
       Apply(Envelope("e2", "2024-12-10T10:00:00+08:00", R"("purchase": {"total_amount": 100})")),
       ElementsAre("exited lifecycle/churned to=won_back cause=event e2",
@@ -169,8 +170,8 @@ segments:
                           "entered lifecycle/at_risk from=won_back cause=time",
                           // A second pass: the rule reads the tier the first pass left.
                           "exited settled_back cause=time"));
-  EXPECT_TRUE(profile_.membership_history().contains("won_back"));
-  EXPECT_TRUE(profile_.membership_history().at("won_back").has_last_exited_at());
+  ASSERT_NE(HistoryOf(profile_, "won_back"), nullptr);
+  EXPECT_TRUE(HistoryOf(profile_, "won_back")->has_last_exited_at());
 }
 
 TEST_F(TimerTest, RulesWithoutTimeSetNoTimer) {
@@ -343,7 +344,7 @@ TEST_F(TimerTest, ADwellKeepsASegmentUntilTheLocalMidnightItEndsAt) {
                              R"("profile_update": {"add_tags": ["hot"]})")),
               ElementsAre("entered hot cause=event e1"));
   EXPECT_EQ(Due(), "2024-03-04T16:00:00Z");
-  EXPECT_TRUE(profile_.membership_history().contains("hot"));
+  EXPECT_NE(HistoryOf(profile_, "hot"), nullptr);
 
   // The rule stops matching the next day; the customer stays in.
   EXPECT_THAT(Apply(Envelope("e2", "2024-03-03T10:00:00+08:00",
@@ -369,7 +370,7 @@ TEST_F(TimerTest, ADwellTierBlocksAMoveUntilItEnds) {
   EXPECT_THAT(
       Apply(Envelope("e2", "2024-03-02T10:00:00+08:00", R"("purchase": {"total_amount": 5000})")),
       ElementsAre("entered recent_buyer cause=event e2"));
-  EXPECT_EQ(profile_.tiers().at("value"), "trial");
+  EXPECT_EQ(core::HeldTier(profile_, "value"), "trial");
   // The dwell end comes before recent_buyer's 31st day.
   EXPECT_EQ(Due(), "2024-03-07T16:00:00Z");
   EXPECT_THAT(Fire("2024-03-07T16:00:00Z"),

@@ -21,7 +21,9 @@ void CountProfile(const v1::CustomerProfile& profile,
   }
   if (members == nullptr) return;
   for (const std::string& segment : profile.segments()) ++(*members)[segment];
-  for (const auto& [dimension, tier] : profile.tiers()) ++(*members)[MemberKey(dimension, tier)];
+  for (const v1::CustomerProfile::HeldTier& held : profile.tiers()) {
+    ++(*members)[MemberKey(held.dimension(), held.tier())];
+  }
 }
 
 }  // namespace cdp::pipeline::internal

@@ -597,7 +597,8 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
                                              absl::Time now, const core::Population& before,
                                              const core::Population& after) const {
   const core::Engine& engine = *engine_;
-  const core::RuleSelection only(engine.catalogue(), rfm_readers_);
+  const core::PreparedSelection only =
+      engine.Prepare(core::RuleSelection(engine.catalogue(), rfm_readers_));
   // Profiles the batch holds are newer than their stored copies.
   std::vector<WorkingProfile*> held;
   for (auto& [key, entry] : work.working) {
@@ -1067,7 +1068,8 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
     }
     const v1::PartitionState& state = NextState(lane, work, partition);
     const core::Population population = PopulationOf(lane, work, partition);
-    const core::RuleSelection only(engine.catalogue(), ToReevaluate(state));
+    const core::PreparedSelection only =
+        engine.Prepare(core::RuleSelection(engine.catalogue(), ToReevaluate(state)));
     // Changes carry the instant the definitions changed, so a chunk redone after a crash
     // regenerates the same change ids.
     const absl::Time changed_at =

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cdp/core/memberships.h"
 #include "cdp/rules/catalogue.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -304,7 +305,7 @@ TEST_P(ProcessorTest, EventTimeClockFollowsTheLatestOccurredAt) {
   // c1 bought on Jan 1st; by event time Mar 1st that is 59 days ago: at risk.
   auto profile = Stored("c1");
   ASSERT_TRUE(profile.has_value());
-  EXPECT_EQ(profile->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*profile, "lifecycle"), "at_risk");
   const auto changes = sink_.DeliveredChanges();
   ASSERT_EQ(changes.size(), 4u);
   EXPECT_THAT(changes[2], ::testing::HasSubstr(R"("segment":"active")"));
@@ -323,7 +324,7 @@ TEST_P(ProcessorTest, EventTimeSurvivesARestart) {
   EXPECT_EQ(resume->input, Offset(2));
   // An older event after the restart is still judged at the partition's March 1st.
   ASSERT_TRUE(Process({{2, Interaction("e3", "c1", "2025-01-02T00:00:00Z")}}).ok());
-  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "at_risk");
 }
 
 TEST_P(ProcessorTest, KeepsPartitionsApart) {
@@ -372,7 +373,7 @@ TEST_P(ProcessorTest, ATimerMovesACustomerWithoutEventsOnTimeAndSurvivesARestart
   EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("segment":"at_risk")"));
   EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("cause":"time")"));
   EXPECT_THAT(changes[3], ::testing::HasSubstr(R"("occurred_at":"2026-06-28T00:00:00Z")"));
-  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "at_risk");
   // Nothing further can change with time alone: the timer is gone, and firing again does nothing.
   EXPECT_FALSE(Stored("c1")->has_timer_due_at());
   timers = store_->DueTimers(Partition(0), absl::InfiniteFuture(), 10);
@@ -399,7 +400,7 @@ TEST_P(ProcessorTest, OnlyOwnedPartitionsFireTheirTimers) {
   fired = processor_->FireTimers();
   ASSERT_TRUE(fired.ok());
   EXPECT_EQ(*fired, 1u);
-  EXPECT_EQ(Stored("c1", Partition(1))->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c1", Partition(1)), "lifecycle"), "at_risk");
 }
 
 TEST_P(ProcessorTest, AFailedTimerRoundCommitsNothingAndARetryGivesTheSameChanges) {
@@ -411,7 +412,7 @@ TEST_P(ProcessorTest, AFailedTimerRoundCommitsNothingAndARetryGivesTheSameChange
   sink_.fail_next_flush_ = true;
   auto fired = processor_->FireTimers();
   EXPECT_TRUE(absl::IsUnavailable(fired.status())) << fired.status();
-  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "active");
+  EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "active");
   auto timers = store_->DueTimers(Partition(0), now_, 10);
   ASSERT_TRUE(timers.ok());
   EXPECT_EQ(timers->size(), 2u);
@@ -419,8 +420,8 @@ TEST_P(ProcessorTest, AFailedTimerRoundCommitsNothingAndARetryGivesTheSameChange
   fired = processor_->FireTimers();
   ASSERT_TRUE(fired.ok()) << fired.status();
   EXPECT_EQ(*fired, 2u);
-  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
-  EXPECT_EQ(Stored("c2")->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c2"), "lifecycle"), "at_risk");
   const auto first = sink_.DeliveredChanges();
 
   // A crash after delivery but before the commit fires the same timers again, with the same ids.
@@ -456,7 +457,7 @@ TEST_P(ProcessorTest, EventTimeTimersFireAtThePartitionsEventTime) {
   ASSERT_FALSE(changes.empty());
   EXPECT_THAT(changes.back(), ::testing::HasSubstr(R"("segment":"at_risk")"));
   EXPECT_THAT(changes.back(), ::testing::HasSubstr(R"("occurred_at":"2025-02-01T00:00:00Z")"));
-  EXPECT_EQ(Stored("c1")->tiers().at("lifecycle"), "at_risk");
+  EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "at_risk");
 }
 
 INSTANTIATE_TEST_SUITE_P(Lanes, ProcessorTest, ::testing::Values(1, 3),
@@ -636,7 +637,7 @@ TEST_P(ProcessorTest, CountsTheMembersOfStateWrittenWithoutCountsOnce) {
     v1::CustomerProfile profile;
     profile.set_customer_id(id);
     profile.add_segments("buyer");
-    (*profile.mutable_tiers())["lifecycle"] = "active";
+    core::SetHeldTier(profile, "lifecycle", "active");
     batch.PutProfile(Partition(0), profile);
   }
   ASSERT_TRUE(store_->Commit(batch).ok());

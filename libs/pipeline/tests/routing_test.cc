@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cdp/common/partitioner.h"
+#include "cdp/core/memberships.h"
 #include "cdp/pipeline/changelog.h"
 #include "cdp/pipeline/processor.h"
 #include "cdp/v1/partition_state.pb.h"
@@ -209,7 +210,7 @@ TEST_P(RoutingTest, APartitionWithOnlyRepartitionedInputKeepsItsEventTime) {
   ASSERT_TRUE(
       Consume(InputSource::kRepartition, home, 1, Purchase("e3", "c1", "2024-11-01T00:00:00Z"))
           .ok());
-  EXPECT_EQ(Stored("c1", home)->tiers().at("lifecycle"), "active");
+  EXPECT_EQ(core::HeldTier(*Stored("c1", home), "lifecycle"), "active");
 }
 
 TEST_P(RoutingTest, AReplayIsJudgedAtTheClockOfItsSourceNotOfItsDestination) {

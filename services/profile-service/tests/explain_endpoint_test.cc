@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cdp/core/memberships.h"
 #include "nlohmann/json.hpp"
 #include "stored_state_fixture.h"
 
@@ -26,7 +27,7 @@ dimensions:
 )");
     if (HasFatalFailure()) return;
     v1::CustomerProfile profile = Alice();
-    (*profile.mutable_tiers())["value"] = "high";
+    core::SetHeldTier(profile, "value", "high");
     profile.add_segments("top");
     PutWithQuintiles(Partition(5), profile);
   }

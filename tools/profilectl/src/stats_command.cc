@@ -168,7 +168,9 @@ int RunStats(std::span<const std::string_view> args, std::ostream& out, std::ost
         std::nullopt, [&](Partition partition, const v1::CustomerProfile& profile) {
           ++per_partition[partition.value()];
           for (const std::string& segment : profile.segments()) ++members[segment];
-          for (const auto& [dimension, tier] : profile.tiers()) ++members[dimension + "/" + tier];
+          for (const v1::CustomerProfile::HeldTier& held : profile.tiers()) {
+            ++members[held.dimension() + "/" + held.tier()];
+          }
           return true;
         });
     if (!scanned.ok()) return CommandFailure(kCommand, err, std::string(scanned.message()));

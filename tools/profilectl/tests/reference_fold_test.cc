@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cdp/core/memberships.h"
 #include "cdp/rules/catalogue.h"
 
 namespace cdp::profilectl {
@@ -15,7 +16,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
 constexpr std::string_view kCatalogue = R"(
@@ -207,15 +207,18 @@ TEST_F(ReferenceFoldTest, EventTimeNowIsTheLatestOccurredAtInThePartition) {
     EXPECT_EQ(Consume(fold, Record(partition, 2, Interaction("e3", "c1", "2024-01-02T00:00:00Z"))),
               Outcome::kApplied);
   }
-  EXPECT_THAT(ProfileOf(fold, 0, "c1").tiers(), UnorderedElementsAre(Pair("lifecycle", "churned")));
-  EXPECT_THAT(ProfileOf(fold, 1, "c1").tiers(), UnorderedElementsAre(Pair("lifecycle", "active")));
+  EXPECT_EQ(ProfileOf(fold, 0, "c1").tiers_size(), 1);
+  EXPECT_EQ(core::HeldTier(ProfileOf(fold, 0, "c1"), "lifecycle"), "churned");
+  EXPECT_EQ(ProfileOf(fold, 1, "c1").tiers_size(), 1);
+  EXPECT_EQ(core::HeldTier(ProfileOf(fold, 1, "c1"), "lifecycle"), "active");
 }
 
 TEST_F(ReferenceFoldTest, WallClockModeAppliesEveryEventAtNow) {
   ReferenceFold fold = MakeFold(ClockMode::kWall, "2024-12-01T00:00:00Z");
   EXPECT_EQ(Consume(fold, Record(0, 0, Purchase("e1", "c1", "2024-01-01T00:00:00Z"))),
             Outcome::kApplied);
-  EXPECT_THAT(ProfileOf(fold, 0, "c1").tiers(), UnorderedElementsAre(Pair("lifecycle", "churned")));
+  EXPECT_EQ(ProfileOf(fold, 0, "c1").tiers_size(), 1);
+  EXPECT_EQ(core::HeldTier(ProfileOf(fold, 0, "c1"), "lifecycle"), "churned");
 }
 
 TEST_F(ReferenceFoldTest, ErasureDeletesTheProfileAndALaterEventStartsAfresh) {

@@ -77,6 +77,22 @@ class RuleSelection {
   std::vector<bool> dimensions_;
 };
 
+// A selection prepared once for re-evaluating many profiles with it (Engine::Prepare): what its
+// rules need of the timer is worked out up front. Only for the engine that prepared it.
+class PreparedSelection {
+ public:
+  [[nodiscard]] const RuleSelection& rules() const { return rules_; }
+
+ private:
+  friend class Engine;
+  PreparedSelection(RuleSelection rules, std::shared_ptr<const internal::TimePlan> time_plan)
+      : rules_(std::move(rules)), time_plan_(std::move(time_plan)) {}
+
+  RuleSelection rules_;
+  // The plan of the selected rules alone.
+  std::shared_ptr<const internal::TimePlan> time_plan_;
+};
+
 // A field's name and value, for the profile API and explanations.
 struct NamedValue {
   std::string_view name;
@@ -125,14 +141,23 @@ class Engine {
   // re-evaluating each stored profile with the changed definitions (rules::ChangedDefinitions)
   // gives what evaluating every rule would. Memberships the catalogue no longer defines are
   // exited whatever `only` selects. The timer is set from every rule, as after any update, unless
-  // nothing changed and no rule evaluated depends on time: then it stays, since rules that do
-  // not depend on time cannot make it later than needed, and an early timer only fires to find
+  // nothing changed: then the rules evaluated can only bring it forward, to the next day time
+  // could change one of them. The rules not evaluated are the same as when the timer was set,
+  // and one it was set for that is gone or changed leaves it early, which only fires to find
   // nothing. The changes carry `occurred_at` (and their ids hash it): `now` unless given, e.g.
   // the instant the definitions changed, so that redoing a re-evaluation gives the same ids.
+  void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, const PreparedSelection& only,
+                  v1::CustomerProfile& profile, std::vector<v1::SegmentChange>& changes,
+                  std::optional<absl::Time> occurred_at = std::nullopt,
+                  const Population& population = {}) const;
+  // The same with `only` prepared for this one call.
   void Reevaluate(absl::Time now, v1::SegmentChange::Cause cause, const RuleSelection& only,
                   v1::CustomerProfile& profile, std::vector<v1::SegmentChange>& changes,
                   std::optional<absl::Time> occurred_at = std::nullopt,
                   const Population& population = {}) const;
+
+  // `only` prepared for re-evaluating many profiles with it.
+  [[nodiscard]] PreparedSelection Prepare(RuleSelection only) const;
 
   // Fires the profile's timers due at or before `now`, earliest first: each re-evaluates the
   // memberships at its due instant (cause: time, occurred_at: the due instant) and sets the next
