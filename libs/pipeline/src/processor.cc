@@ -87,10 +87,15 @@ struct Accepted {
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
-// The arena a chunk of stored profiles read for re-evaluation is parsed into. A chunk fills
-// megabytes, and memory freed and allocated again for every chunk is faulted in again page by
-// page, which cost more than the arena saved: so the arena's first block is `block`, kept from
-// chunk to chunk and grown to what the last chunk needed.
+// Stored profiles are read for re-evaluation this many at a time, each slice evaluated as soon as
+// it is parsed: what a slice parses is still in the core's cache when it is evaluated, where a
+// whole round's chunk of thousands would have been evicted to slower memory in between.
+constexpr std::size_t kReevaluationSlice = 256;
+
+// The arena a slice of stored profiles read for re-evaluation is parsed into. Memory freed and
+// allocated again for every slice would be faulted in again page by page, and would not stay in
+// cache: so the arena's first block is `block`, kept from slice to slice and grown to what the
+// last one needed.
 class ChunkArena {
  public:
   explicit ChunkArena(std::vector<char>& block) : block_(block) {
@@ -631,13 +636,12 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
       (*next_held)->dirty = true;
     }
   };
-  const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
   std::string through;
   for (bool more = true; more;) {
     ChunkArena arena(lane.chunk_block);
-    auto stored = store_.ReadProfilesAfter(partition, through, chunk, arena.get());
+    auto stored = store_.ReadProfilesAfter(partition, through, kReevaluationSlice, arena.get());
     if (!stored.ok()) return stored.status();
-    more = stored->size() == chunk;
+    more = stored->size() == kReevaluationSlice;
     for (v1::CustomerProfile* profile : *stored) {
       through = profile->customer_id();
       reevaluate_held_before(&through);
@@ -1076,39 +1080,47 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
         state.has_definitions_changed_at() ? ToAbslTime(state.definitions_changed_at()) : now;
     // A chunk of 0 would never get anywhere.
     const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
-    ChunkArena arena(lane.chunk_block);
-    auto profiles =
-        store_.ReadProfilesAfter(partition, state.reevaluated_through(), chunk, arena.get());
-    if (!profiles.ok()) return profiles.status();
+    std::string through = state.reevaluated_through();
+    std::size_t read = 0;
+    bool partition_done = false;
+    while (read < chunk && !partition_done) {
+      const std::size_t slice = std::min(kReevaluationSlice, chunk - read);
+      ChunkArena arena(lane.chunk_block);
+      auto profiles = store_.ReadProfilesAfter(partition, through, slice, arena.get());
+      if (!profiles.ok()) return profiles.status();
+      read += profiles->size();
+      partition_done = profiles->size() < slice;
+      if (!profiles->empty()) through = profiles->back()->customer_id();
+      for (v1::CustomerProfile* profile : *profiles) {
+        // The cache holds committed profiles only, so a cached copy equals the stored one; Commit
+        // replaces it with what changes here.
+        const std::optional<absl::Time> stored_due = core::TimerDue(*profile);
+        const std::size_t first_change = work.changes.size();
+        // As Apply does: time-driven changes due by now first, so changes stay in time order.
+        work.timers_fired += engine.FireTimers(now, *profile, work.changes, population);
+        engine.Reevaluate(now, v1::SegmentChange::definition_change, only, *profile, work.changes,
+                          changed_at, population);
+        if (work.changes.size() == first_change && core::TimerDue(*profile) == stored_due) continue;
+        WorkingProfile& entry = work.working[WorkingKey(partition, profile->customer_id())];
+        entry.partition = partition;
+        entry.customer_id = profile->customer_id();
+        // Off the arena, which goes with the slice; only changed profiles are copied.
+        entry.profile = *profile;
+        entry.loaded = true;
+        entry.stored_due = stored_due;
+        work.change_cause.resize(work.changes.size(), kNoCause);
+        SendChanges(work, first_change);
+        CountMembers(lane, work, partition, first_change);
+      }
+    }
+    work.reevaluated += read;
     v1::PartitionState& next = NextState(lane, work, partition);
-    if (profiles->size() < chunk) {
+    if (partition_done) {
       next.clear_reevaluate_segments();
       next.clear_reevaluate_dimensions();
       next.clear_reevaluated_through();
     } else {
-      next.set_reevaluated_through(profiles->back()->customer_id());
-    }
-    work.reevaluated += profiles->size();
-    for (v1::CustomerProfile* profile : *profiles) {
-      // The cache holds committed profiles only, so a cached copy equals the stored one; Commit
-      // replaces it with what changes here.
-      const std::optional<absl::Time> stored_due = core::TimerDue(*profile);
-      const std::size_t first_change = work.changes.size();
-      // As Apply does: time-driven changes due by now first, so changes stay in time order.
-      work.timers_fired += engine.FireTimers(now, *profile, work.changes, population);
-      engine.Reevaluate(now, v1::SegmentChange::definition_change, only, *profile, work.changes,
-                        changed_at, population);
-      if (work.changes.size() == first_change && core::TimerDue(*profile) == stored_due) continue;
-      WorkingProfile& entry = work.working[WorkingKey(partition, profile->customer_id())];
-      entry.partition = partition;
-      entry.customer_id = profile->customer_id();
-      // Off the arena, which goes with the chunk; only changed profiles are copied.
-      entry.profile = *profile;
-      entry.loaded = true;
-      entry.stored_due = stored_due;
-      work.change_cause.resize(work.changes.size(), kNoCause);
-      SendChanges(work, first_change);
-      CountMembers(lane, work, partition, first_change);
+      next.set_reevaluated_through(through);
     }
   }
   return absl::OkStatus();

@@ -700,6 +700,33 @@ TEST_P(ProcessorTest, ReevaluatesEveryStoredProfileWhenTheDefinitionsChange) {
   EXPECT_EQ(processor_->PartitionsToReevaluate(), 0u);
 }
 
+// Rounds larger than the slices profiles are read in: every profile once, in customer id order,
+// each round ending where the last slice it read did.
+TEST_P(ProcessorTest, ReevaluatesRoundsOfManySlices) {
+  reevaluations_per_round_ = 600;
+  UseMetrics();
+  OpenStore();
+  ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
+  std::vector<std::pair<std::int64_t, std::string>> purchases;
+  std::vector<std::string> exits;
+  for (int i = 0; i < 1'300; ++i) {
+    const std::string customer = absl::StrCat("c", 10'000 + i);
+    purchases.emplace_back(
+        i, Purchase(absl::StrCat("p-", customer), customer, "2026-05-28T00:00:00Z"));
+    exits.push_back(absl::StrCat(customer, " buyer exited definition_change"));
+  }
+  ASSERT_TRUE(Process(purchases).ok());
+  const std::size_t before = sink_.DeliveredChanges().size();
+
+  ASSERT_TRUE(processor_->SetEngine(TestEngine(kEditedCatalogue)).ok());
+  // 600, 600, then the last 100 and the end.
+  EXPECT_EQ(ReevaluateAll(), 3);
+  EXPECT_EQ(ChangeSummaries(before), exits);
+  EXPECT_EQ(Metric("cdp_definition_reevaluated_profiles_total"), 1'300);
+  EXPECT_EQ(StoredMembers(),
+            (std::map<std::string, std::int64_t>{{"buyer", 0}, {"lifecycle/active", 1'300}}));
+}
+
 TEST_P(ProcessorTest, ARestartWithAnotherSegmentFileReevaluatesTheStoredProfiles) {
   ASSERT_TRUE(processor_->ResumeOffset(Partition(0)).ok());
   ASSERT_TRUE(Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")},
