@@ -636,10 +636,12 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
       (*next_held)->dirty = true;
     }
   };
+  auto scan = store_.ScanProfiles(partition, "");
+  if (!scan.ok()) return scan.status();
   std::string through;
   for (bool more = true; more;) {
     ChunkArena arena(lane.chunk_block);
-    auto stored = store_.ReadProfilesAfter(partition, through, kReevaluationSlice, arena.get());
+    auto stored = scan->Next(kReevaluationSlice, arena.get());
     if (!stored.ok()) return stored.status();
     more = stored->size() == kReevaluationSlice;
     for (v1::CustomerProfile* profile : *stored) {
@@ -1081,12 +1083,14 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
     // A chunk of 0 would never get anywhere.
     const std::size_t chunk = std::max<std::size_t>(options_.reevaluations_per_round, 1);
     std::string through = state.reevaluated_through();
+    auto scan = store_.ScanProfiles(partition, through);
+    if (!scan.ok()) return scan.status();
     std::size_t read = 0;
     bool partition_done = false;
     while (read < chunk && !partition_done) {
       const std::size_t slice = std::min(kReevaluationSlice, chunk - read);
       ChunkArena arena(lane.chunk_block);
-      auto profiles = store_.ReadProfilesAfter(partition, through, slice, arena.get());
+      auto profiles = scan->Next(slice, arena.get());
       if (!profiles.ok()) return profiles.status();
       read += profiles->size();
       partition_done = profiles->size() < slice;

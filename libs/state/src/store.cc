@@ -769,35 +769,65 @@ absl::StatusOr<std::optional<v1::PartitionState>> Store::ReadPartitionState(
   return state;
 }
 
-absl::StatusOr<std::vector<v1::CustomerProfile*>> Store::ReadProfilesAfter(
-    Partition partition, std::string_view after, std::size_t limit,
-    google::protobuf::Arena& arena) const {
-  if (partition.value() < 0) return InvalidPartition(partition);
+struct Store::ProfileScan::State {
+  Partition partition;
+  // For error messages.
+  std::string path;
+  // The key of `after`, skipped: the scan starts past it.
+  std::string after_key;
+  std::string end;
+  // The iterator's upper bound views `end`: both stay where they are while the scan moves.
+  rocksdb::Slice end_slice;
+  std::unique_ptr<rocksdb::Iterator> it;
+  bool started = false;
+};
+
+Store::ProfileScan::ProfileScan(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Store::ProfileScan::ProfileScan(ProfileScan&&) noexcept = default;
+Store::ProfileScan& Store::ProfileScan::operator=(ProfileScan&&) noexcept = default;
+Store::ProfileScan::~ProfileScan() = default;
+
+absl::StatusOr<std::vector<v1::CustomerProfile*>> Store::ProfileScan::Next(
+    std::size_t limit, google::protobuf::Arena& arena) {
+  State& state = *state_;
   std::vector<v1::CustomerProfile*> profiles;
-  if (limit == 0) return profiles;
-  profiles.reserve(limit);
-  const std::string first = internal::PartitionKey(partition, after);
-  const std::string end = internal::PartitionEnd(partition);
-  const rocksdb::Slice end_slice = end;
-  rocksdb::ReadOptions read;
-  read.iterate_upper_bound = &end_slice;
-  // A sweep over the partition would evict the blocks that point lookups need.
-  read.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->profiles));
-  for (it->Seek(first); it->Valid() && profiles.size() < limit; it->Next()) {
-    const std::string_view key = View(it->key());
-    if (key == first) continue;
+  profiles.reserve(std::min<std::size_t>(limit, 4096));
+  rocksdb::Iterator& it = *state.it;
+  if (!state.started) {
+    state.started = true;
+    it.Seek(state.after_key);
+    if (it.Valid() && View(it.key()) == state.after_key) it.Next();
+  }
+  for (; it.Valid() && profiles.size() < limit; it.Next()) {
     absl::Status parsed =
-        ParseProfile(partition, key, View(it->value()),
+        ParseProfile(state.partition, View(it.key()), View(it.value()),
                      *profiles.emplace_back(
                          google::protobuf::Arena::CreateMessage<v1::CustomerProfile>(&arena)));
     if (!parsed.ok()) return parsed;
   }
-  if (!it->status().ok()) {
-    return FromRocksDb(it->status(), absl::StrCat("cannot scan profiles of partition ",
-                                                  partition.value(), " in '", impl_->path, "'"));
+  if (!it.status().ok()) {
+    return FromRocksDb(it.status(),
+                       absl::StrCat("cannot scan profiles of partition ", state.partition.value(),
+                                    " in '", state.path, "'"));
   }
   return profiles;
+}
+
+absl::StatusOr<Store::ProfileScan> Store::ScanProfiles(Partition partition,
+                                                       std::string_view after) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  auto state = std::make_unique<ProfileScan::State>();
+  state->partition = partition;
+  state->path = impl_->path;
+  state->after_key = internal::PartitionKey(partition, after);
+  state->end = internal::PartitionEnd(partition);
+  state->end_slice = state->end;
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &state->end_slice;
+  // A sweep over the partition would evict the blocks that point lookups need.
+  read.fill_cache = false;
+  state->it.reset(impl_->db->NewIterator(read, impl_->profiles));
+  return ProfileScan(std::move(state));
 }
 
 absl::StatusOr<std::vector<Partition>> Store::StoredPartitions() const {

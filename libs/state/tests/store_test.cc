@@ -782,7 +782,7 @@ TEST(StoreTest, KeepsAPartitionStateRecordPerPartition) {
   EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(1)));
 }
 
-TEST(StoreTest, ReadProfilesAfterWalksAPartitionInChunks) {
+TEST(StoreTest, AProfileScanWalksAPartitionInSlices) {
   TempDir dir;
   auto store = OpenStore(dir.db());
   ASSERT_NE(store, nullptr);
@@ -795,24 +795,34 @@ TEST(StoreTest, ReadProfilesAfterWalksAPartitionInChunks) {
   batch.PutProfile(Partition(4), MakeProfile("aaron", 1));
   ASSERT_TRUE(store->Commit(batch).ok());
 
-  std::vector<std::string> walked;
-  std::string after;
-  for (int chunk = 0; chunk < 10; ++chunk) {
-    google::protobuf::Arena arena;
-    absl::StatusOr<std::vector<v1::CustomerProfile*>> profiles =
-        store->ReadProfilesAfter(Partition(3), after, 2, arena);
-    ASSERT_TRUE(profiles.ok()) << profiles.status();
-    for (const v1::CustomerProfile* profile : *profiles) {
-      EXPECT_EQ(profile->GetArena(), &arena);
-      walked.push_back(profile->customer_id());
+  auto walk = [&](std::string_view after, std::size_t slice) {
+    std::vector<std::vector<std::string>> slices;
+    auto scan = store->ScanProfiles(Partition(3), after);
+    EXPECT_TRUE(scan.ok()) << scan.status();
+    if (!scan.ok()) return slices;
+    for (int round = 0; round < 10; ++round) {
+      google::protobuf::Arena arena;
+      absl::StatusOr<std::vector<v1::CustomerProfile*>> profiles = scan->Next(slice, arena);
+      EXPECT_TRUE(profiles.ok()) << profiles.status();
+      if (!profiles.ok()) break;
+      std::vector<std::string>& ids = slices.emplace_back();
+      for (const v1::CustomerProfile* profile : *profiles) {
+        EXPECT_EQ(profile->GetArena(), &arena);
+        ids.push_back(profile->customer_id());
+      }
+      if (profiles->size() < slice) break;
     }
-    if (profiles->size() < 2) break;
-    after = profiles->back()->customer_id();
-  }
-  EXPECT_THAT(walked, ElementsAre("alice", "bob", "carol", "dave", "eve"));
-  google::protobuf::Arena arena;
-  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "eve", 2, arena), ::testing::IsEmpty());
-  EXPECT_THAT(*store->ReadProfilesAfter(Partition(3), "alice", 0, arena), ::testing::IsEmpty());
+    return slices;
+  };
+  using Slices = std::vector<std::vector<std::string>>;
+  EXPECT_EQ(walk("", 2), (Slices{{"alice", "bob"}, {"carol", "dave"}, {"eve"}}));
+  EXPECT_EQ(walk("", 5), (Slices{{"alice", "bob", "carol", "dave", "eve"}, {}}));
+  // After a customer: from the next one on, whether or not the customer is stored.
+  EXPECT_EQ(walk("bob", 2), (Slices{{"carol", "dave"}, {"eve"}}));
+  EXPECT_EQ(walk("bz", 10), (Slices{{"carol", "dave", "eve"}}));
+  EXPECT_EQ(walk("eve", 2), (Slices{{}}));
+  EXPECT_EQ(walk("", 0), (Slices(10)));
+  EXPECT_FALSE(store->ScanProfiles(Partition(-1), "").ok());
 }
 
 TEST(StoreTest, RefusesADirectoryAlreadyInUse) {

@@ -208,13 +208,32 @@ class Store {
   [[nodiscard]] absl::StatusOr<std::optional<v1::PartitionState>> ReadPartitionState(
       Partition partition) const;
 
-  // Up to `limit` profiles of `partition` whose customer ids follow `after` in bytewise order
-  // ("" for the first ones), in that order: a sweep over the partition in chunks. Does not fill
-  // the block cache. The profiles are parsed on `arena`, which owns them: a chunk's thousands of
-  // map entries and strings then cost no allocation each, and go at once.
-  [[nodiscard]] absl::StatusOr<std::vector<v1::CustomerProfile*>> ReadProfilesAfter(
-      Partition partition, std::string_view after, std::size_t limit,
-      google::protobuf::Arena& arena) const;
+  // A sweep over one partition's profiles in customer id order (bytewise), read a slice at a
+  // time with one RocksDB iterator: a seek per slice would cost more than a small slice's reads.
+  // Does not fill the block cache. Reads the state as it was when the scan began, and must end
+  // before the store does.
+  class ProfileScan {
+   public:
+    ProfileScan(ProfileScan&&) noexcept;
+    ProfileScan& operator=(ProfileScan&&) noexcept;
+    ~ProfileScan();
+
+    // The next up to `limit` profiles, fewer only at the end. They are parsed on `arena`, which
+    // owns them: a slice's strings and messages then cost no allocation each, and go at once.
+    [[nodiscard]] absl::StatusOr<std::vector<v1::CustomerProfile*>> Next(
+        std::size_t limit, google::protobuf::Arena& arena);
+
+   private:
+    friend class Store;
+    struct State;
+    explicit ProfileScan(std::unique_ptr<State> state);
+
+    std::unique_ptr<State> state_;
+  };
+
+  // The profiles of `partition` whose customer ids follow `after` ("" for all of them).
+  [[nodiscard]] absl::StatusOr<ProfileScan> ScanProfiles(Partition partition,
+                                                         std::string_view after) const;
 
   // Partitions that hold any state (profile, dedup entry, timer, offset or state record),
   // ascending.
