@@ -5,6 +5,7 @@
 // new segment.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -46,8 +47,8 @@ struct Options {
   std::string segments = "deploy/config/segments.yaml";
   // Empty: a fresh directory under the system's temp directory, removed at exit.
   std::string data_dir;
-  // Processing lanes, as the service's --lanes.
-  int lanes = 1;
+  // Processing lanes, as the service's --lanes, whose default is also one per core.
+  int lanes = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
 };
 
 constexpr const char* kUsage =
@@ -60,7 +61,7 @@ constexpr const char* kUsage =
     "timers. Last, it adds a segment to the catalogue (as a reload of an edited file does) and\n"
     "times the processor re-evaluating every stored profile for it.\n"
     "Defaults: --profiles 1000000 --due-percent 1 --partitions 32\n"
-    "          --segments deploy/config/segments.yaml --lanes 1\n";
+    "          --segments deploy/config/segments.yaml --lanes <one per core, as the service>\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {

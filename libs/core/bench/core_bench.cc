@@ -132,7 +132,7 @@ void BM_ReevaluateSelection(benchmark::State& state) {
   const std::vector<rules::RuleRef> changed = {
       {rules::RuleKind::kSegment,
        g_catalogue->segments.empty() ? "" : g_catalogue->segments[0].id}};
-  const RuleSelection only(engine.catalogue(), changed);
+  const PreparedSelection only = engine.Prepare(RuleSelection(engine.catalogue(), changed));
   std::vector<v1::SegmentChange> changes;
   for (auto _ : state) {
     changes.clear();

@@ -96,9 +96,9 @@ constexpr std::size_t kReevaluationSlice = 256;
 // allocated again for every slice would be faulted in again page by page, and would not stay in
 // cache: so the arena's first block is `block`, kept from slice to slice and grown to what the
 // last one needed.
-class ChunkArena {
+class SliceArena {
  public:
-  explicit ChunkArena(std::vector<char>& block) : block_(block) {
+  explicit SliceArena(std::vector<char>& block) : block_(block) {
     google::protobuf::ArenaOptions options;
     options.initial_block = block.empty() ? nullptr : block.data();
     options.initial_block_size = block.size();
@@ -106,9 +106,9 @@ class ChunkArena {
     options.max_block_size = 4 << 20;
     arena_.emplace(options);
   }
-  ChunkArena(const ChunkArena&) = delete;
-  ChunkArena& operator=(const ChunkArena&) = delete;
-  ~ChunkArena() {
+  SliceArena(const SliceArena&) = delete;
+  SliceArena& operator=(const SliceArena&) = delete;
+  ~SliceArena() {
     const auto used = static_cast<std::size_t>(arena_->SpaceAllocated());
     // The block may change only once the arena that uses it is gone.
     arena_.reset();
@@ -309,9 +309,9 @@ struct Processor::Lane {
   std::map<Partition, PartitionRecord> partitions;
   // Changelog checkpoint tokens: random, so that two owners' histories never share one.
   std::mt19937_64 tokens{std::random_device{}()};
-  // The first block of the arena each chunk of a re-evaluation is parsed into (ChunkArena);
+  // The first block of the arena each slice of a re-evaluation is parsed into (SliceArena);
   // released when a re-evaluation of definitions ends, kept between event-time rfm refreshes.
-  std::vector<char> chunk_block;
+  std::vector<char> slice_block;
 };
 
 // One lane's share of a batch, from its records to its state batch.
@@ -640,7 +640,7 @@ absl::Status Processor::ReevaluateRfmReaders(Lane& lane, LaneBatch& work, Partit
   if (!scan.ok()) return scan.status();
   std::string through;
   for (bool more = true; more;) {
-    ChunkArena arena(lane.chunk_block);
+    SliceArena arena(lane.slice_block);
     auto stored = scan->Next(kReevaluationSlice, arena.get());
     if (!stored.ok()) return stored.status();
     more = stored->size() == kReevaluationSlice;
@@ -1089,7 +1089,7 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
     bool partition_done = false;
     while (read < chunk && !partition_done) {
       const std::size_t slice = std::min(kReevaluationSlice, chunk - read);
-      ChunkArena arena(lane.chunk_block);
+      SliceArena arena(lane.slice_block);
       auto profiles = scan->Next(slice, arena.get());
       if (!profiles.ok()) return profiles.status();
       read += profiles->size();
@@ -1360,7 +1360,7 @@ absl::StatusOr<std::size_t> Processor::ReevaluateDefinitions() {
   }
   // Done re-evaluating: the chunks' memory goes back.
   if (PartitionsToReevaluate() == 0) {
-    for (const auto& lane : lanes_) lane->chunk_block = std::vector<char>();
+    for (const auto& lane : lanes_) lane->slice_block = std::vector<char>();
   }
   return reevaluated;
 }
