@@ -420,22 +420,6 @@ void RuleSelection::Add(const RuleSelection& other) {
   }
 }
 
-bool RuleSelection::Intersects(const RuleSelection& other) const {
-  if (all_ || other.all_) return !empty() && !other.empty();
-  for (std::size_t i = 0; i < std::min(segments_.size(), other.segments_.size()); ++i) {
-    if (segments_[i] && other.segments_[i]) return true;
-  }
-  for (std::size_t i = 0; i < std::min(dimensions_.size(), other.dimensions_.size()); ++i) {
-    if (dimensions_[i] && other.dimensions_[i]) return true;
-  }
-  return false;
-}
-
-bool RuleSelection::empty() const {
-  return !all_ && std::find(segments_.begin(), segments_.end(), true) == segments_.end() &&
-         std::find(dimensions_.begin(), dimensions_.end(), true) == dimensions_.end();
-}
-
 Engine::Engine(std::shared_ptr<const rules::SegmentCatalogue> catalogue, EngineOptions options)
     : catalogue_(std::move(catalogue)),
       time_plan_(std::make_shared<const internal::TimePlan>(*catalogue_)),

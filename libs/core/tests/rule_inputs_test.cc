@@ -202,17 +202,15 @@ TEST(RuleSelection, NamesCatalogueEntriesByKindAndIdIgnoringUnknownOnes) {
                                             {rules::RuleKind::kSegment, "lifecycle"}};
   const RuleSelection selection(*catalogue, refs);
   EXPECT_THAT(Selected(selection), ElementsAre("s2", "d1"));
-  EXPECT_FALSE(selection.empty());
   EXPECT_FALSE(selection.all());
   EXPECT_FALSE(selection.segment(1000));
 
-  EXPECT_TRUE(RuleSelection().empty());
+  EXPECT_THAT(Selected(RuleSelection()), IsEmpty());
   const std::vector<rules::RuleRef> unknown = {{rules::RuleKind::kSegment, "removed"}};
-  EXPECT_TRUE(RuleSelection(*catalogue, unknown).empty());
+  EXPECT_THAT(Selected(RuleSelection(*catalogue, unknown)), IsEmpty());
 
   const RuleSelection all = RuleSelection::All();
   EXPECT_TRUE(all.all());
-  EXPECT_FALSE(all.empty());
   EXPECT_TRUE(all.segment(1000));
   EXPECT_TRUE(all.dimension(7));
 

@@ -61,9 +61,6 @@ class RuleSelection {
   void Add(const RuleSelection& other);
 
   [[nodiscard]] bool all() const { return all_; }
-  [[nodiscard]] bool empty() const;
-  // Whether a segment or dimension is selected by both.
-  [[nodiscard]] bool Intersects(const RuleSelection& other) const;
   [[nodiscard]] bool segment(std::size_t index) const {
     return all_ || (index < segments_.size() && segments_[index]);
   }
