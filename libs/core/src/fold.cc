@@ -103,9 +103,13 @@ void FoldPurchase(const v1::CustomerEvent& event, std::int64_t day, std::int64_t
   }
   if (!purchase.order_id().empty() && Retained(day, today)) {
     const int known = RecentOrderIndex(profile, purchase.order_id());
-    Profile::RecentOrder* order =
-        known >= 0 ? profile.mutable_recent_orders(known) : profile.add_recent_orders();
-    order->set_order_id(purchase.order_id());
+    Profile::RecentOrder* order;
+    if (known >= 0) {
+      order = profile.mutable_recent_orders(known);
+    } else {
+      order = profile.add_recent_orders();
+      order->set_order_id(purchase.order_id());
+    }
     order->mutable_placed()->set_day(day);
   }
 }

@@ -334,6 +334,12 @@ segments:
     when: monetary_total >= 100
 )";
 
+// The definitions that differ between the engines' catalogues, as a reload finds them.
+std::vector<rules::RuleRef> ChangedBetween(const Engine& before, const Engine& after) {
+  return rules::ChangedDefinitions(rules::DefinitionDigests(before.catalogue()),
+                                   rules::DefinitionDigests(after.catalogue()));
+}
+
 // A customer who bought for 500 on 2024-03-01 under kLapsedBefore: big, with a timer for the day
 // lapsed would flip.
 v1::CustomerProfile BigSpender(const Engine& before) {
@@ -351,8 +357,7 @@ TEST(Incremental, ASweepOfRulesThatDoNotDependOnTimeKeepsTheTimerWhenNothingMove
   const Engine before(testing::ParseCatalogue(kLapsedBefore), EngineOptions{});
   const Engine after(testing::ParseCatalogue(kLapsedAfter), EngineOptions{});
   v1::CustomerProfile profile = BigSpender(before);
-  const std::vector<rules::RuleRef> changed = rules::ChangedDefinitions(
-      rules::DefinitionDigests(before.catalogue()), rules::DefinitionDigests(after.catalogue()));
+  const std::vector<rules::RuleRef> changed = ChangedBetween(before, after);
   ASSERT_EQ(changed, (std::vector<rules::RuleRef>{{rules::RuleKind::kSegment, "lapsed"}}));
 
   std::vector<v1::SegmentChange> changes;
@@ -377,8 +382,7 @@ TEST(Incremental, ASweepOfATimeDependentRuleBringsTheTimerForwardOnly) {
                                 "\n  - id: big\n    when: monetary_total >= 100\n"),
         EngineOptions{});
     v1::CustomerProfile profile = BigSpender(before);
-    const std::vector<rules::RuleRef> changed = rules::ChangedDefinitions(
-        rules::DefinitionDigests(before.catalogue()), rules::DefinitionDigests(after.catalogue()));
+    const std::vector<rules::RuleRef> changed = ChangedBetween(before, after);
     EXPECT_EQ(changed, (std::vector<rules::RuleRef>{{rules::RuleKind::kSegment, "lapsed"}}));
     std::vector<v1::SegmentChange> changes;
     after.Reevaluate(testing::At("2024-03-05T00:00:00Z"), v1::SegmentChange::definition_change,
@@ -403,8 +407,7 @@ segments:
                      EngineOptions{});
   v1::CustomerProfile profile = BigSpender(before);
   std::vector<v1::SegmentChange> changes;
-  const std::vector<rules::RuleRef> big = rules::ChangedDefinitions(
-      rules::DefinitionDigests(before.catalogue()), rules::DefinitionDigests(after.catalogue()));
+  const std::vector<rules::RuleRef> big = ChangedBetween(before, after);
   after.Reevaluate(testing::At("2024-03-05T00:00:00Z"), v1::SegmentChange::definition_change,
                    RuleSelection(after.catalogue(), big), profile, changes,
                    testing::At("2024-03-04T12:00:00Z"));
