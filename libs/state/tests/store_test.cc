@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -207,6 +208,34 @@ TEST(StoreTest, LaterOperationsInABatchWin) {
   EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 2);
   EXPECT_EQ(OrdersOf(*store, Partition(0), "bob"), std::nullopt);
   EXPECT_EQ(OffsetOf(*store, Partition(0)), Offset(9));
+}
+
+// Commit writes a batch in key order; a key's own operations must still apply in batch order,
+// whatever comes between them. Many operations per key: an unstable sort reorders them.
+TEST(StoreTest, OperationsOnOneKeyKeepTheirOrderAmongManyKeys) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const auto customer = [](int i) { return absl::StrCat("customer-", 1000 - i); };
+  constexpr int kCustomers = 50;
+  constexpr int kRounds = 40;
+  Store::Batch batch;
+  for (int round = 1; round <= kRounds; ++round) {
+    for (int i = 0; i < kCustomers; ++i) {
+      if (round == kRounds && i % 2 == 0) {
+        batch.DeleteProfile(Partition(0), customer(i));
+      } else {
+        batch.PutProfile(Partition(0), MakeProfile(customer(i), round));
+      }
+    }
+  }
+  ASSERT_TRUE(store->Commit(batch).ok());
+
+  for (int i = 0; i < kCustomers; ++i) {
+    EXPECT_EQ(OrdersOf(*store, Partition(0), customer(i)),
+              i % 2 == 0 ? std::nullopt : std::optional<std::int64_t>(kRounds))
+        << customer(i);
+  }
 }
 
 TEST(StoreTest, DeleteProfileRemovesOnlyThatCustomer) {
