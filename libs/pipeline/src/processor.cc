@@ -275,7 +275,8 @@ struct Processor::WorkingProfile {
   bool erased = false;
   // The timer as stored, whose index entry Commit moves.
   std::optional<absl::Time> stored_due;
-  // With the changelog: the profile's bytes as sent there, which Commit stores.
+  // With the changelog: the profile's bytes as sent there (SerializeProfiles), which Commit
+  // stores.
   std::string serialized;
   // The customer's latest erasure: events that occurred before it are refused.
   std::optional<absl::Time> erased_at;
@@ -964,6 +965,12 @@ void Processor::SendChanges(LaneBatch& work, std::size_t first) const {
   }
 }
 
+void Processor::SerializeProfiles(LaneBatch& work) {
+  for (auto& [key, entry] : work.working) {
+    if (entry.dirty && !entry.erased) entry.serialized = entry.profile.SerializeAsString();
+  }
+}
+
 void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
   std::set<Partition> touched;
   const auto header = [](std::string_view kind) {
@@ -983,10 +990,7 @@ void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
     }
     OutputRecord out{OutputRecord::Kind::kChangelog, entry.customer_id, {},
                      header(kChangelogProfile),      entry.partition,   entry.erased};
-    if (!entry.erased) {
-      entry.serialized = entry.profile.SerializeAsString();
-      out.value = entry.serialized;
-    }
+    if (!entry.erased) out.value = entry.serialized;
     work.Send(sink_, std::move(out));
   }
   for (const auto& [partition, next] : work.next_offsets) touched.insert(partition);
@@ -1382,6 +1386,10 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     if (!lane_work.status.ok()) return fail(lane_work.status);
     sent += lane_work.sent;
     if (delivery.ok()) delivery = lane_work.delivery;
+  }
+  if (options_.changelog) {
+    // While the segment changes are being delivered, which takes about as long.
+    ForEachLane(work, parallel, [](Lane&, LaneBatch& lane_work) { SerializeProfiles(lane_work); });
   }
   if (sent > 0) {
     if (delivery.ok()) delivery = sink_.Flush();

@@ -219,8 +219,10 @@ class Processor {
   [[nodiscard]] absl::Status Finish(std::span<LaneBatch> work, bool parallel, absl::Time wall);
   // Sends the changes from `first` on as output records.
   void SendChanges(LaneBatch& work, std::size_t first) const;
-  // Sends the lane's profiles, then a checkpoint of each partition they belong to, to the
-  // changelog.
+  // The bytes of each profile the lane wrote, for the changelog and the state commit.
+  static void SerializeProfiles(LaneBatch& work);
+  // Sends the lane's profiles (SerializeProfiles), then a checkpoint of each partition they
+  // belong to, to the changelog.
   void SendChangelog(Lane& lane, LaneBatch& work) const;
   // The lane's state batch (profiles, dedup marks, next offsets), then its cache.
   [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
