@@ -29,6 +29,9 @@
 #include "cdp/state/store.h"
 #include "generator.h"
 #include "kafka_adapters.h"
+#include "log.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "run.h"
 #include "sink.h"
@@ -55,6 +58,8 @@ struct Options {
   int lanes = 1;
   // The service's default: every profile write also goes to the changelog topic.
   bool changelog = true;
+  // As the service's --restore-threads; 0: one per core.
+  int restore_threads = 0;
 };
 
 constexpr const char* kUsage =
@@ -62,14 +67,15 @@ constexpr const char* kUsage =
     "                      [--batch-max-wait-ms MS] [--format protobuf|json]\n"
     "                      [--latency-rate EVENTS_PER_S] [--latency-seconds S]\n"
     "                      [--segments FILE] [--traffic live|history] [--lanes N]\n"
-    "                      [--changelog on|off]\n"
+    "                      [--changelog on|off] [--restore-threads N]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
     "published live at --latency-rate. Batches fill as in the service: --batch-size records, or\n"
     "what came --batch-max-wait-ms (default 20) after the first. With the changelog (the\n"
-    "default, as in the service), last it restores every partition from the changelog into an\n"
-    "empty store and times that.\n";
+    "default, as in the service), last it assigns every partition to a new owner with an empty\n"
+    "store, which restores them from the changelog on --restore-threads threads (default: one per\n"
+    "core, as in the service), and times that.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -111,6 +117,8 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       options.traffic = value;
     else if (flag == "--changelog" && (value == "on" || value == "off"))
       options.changelog = value == "on";
+    else if (flag == "--restore-threads")
+      ok = number(options.restore_threads);
     else
       ok = false;
     if (!ok) return false;
@@ -125,42 +133,88 @@ bool ParseFlags(int argc, char** argv, Options& options) {
 
 constexpr const char* kChangelogTopic = "profile-changelog";
 
-// What a new owner with an empty disk pays: every partition restored from the changelog.
-void MeasureRestore(const std::string& bootstrap, int partitions,
-                    const std::filesystem::path& data_dir) {
+// User and system time of every thread of the process so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// What a new owner with an empty disk pays: every partition assigned to it at once, restored from
+// the changelog, as the service's rebalance callback does.
+void MeasureRestore(const std::string& bootstrap, const Options& options,
+                    std::shared_ptr<const cdp::core::Engine> engine,
+                    cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir) {
   auto store = cdp::state::Store::Open({.path = data_dir.string()});
   if (!store.ok()) Fail("state", store.status());
-  auto reader = cdp::kafka::PartitionReader::Create({.bootstrap_servers = bootstrap});
-  if (!reader.ok()) Fail("changelog reader", reader.status());
-  cdp::service::KafkaChangelog changelog(**reader, kChangelogTopic);
-  std::uint64_t records = 0;
-  std::uint64_t profiles = 0;
+  const int threads = options.restore_threads > 0
+                          ? options.restore_threads
+                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<cdp::kafka::PartitionReader>> readers;
+  std::vector<std::unique_ptr<cdp::service::KafkaChangelog>> changelogs;
+  std::vector<cdp::service::KafkaChangelog*> restore_changelogs;
+  for (int i = 0; i < threads; ++i) {
+    auto reader = cdp::kafka::PartitionReader::Create({.bootstrap_servers = bootstrap});
+    if (!reader.ok()) Fail("changelog reader", reader.status());
+    readers.push_back(std::move(*reader));
+    changelogs.push_back(
+        std::make_unique<cdp::service::KafkaChangelog>(*readers.back(), kChangelogTopic));
+    restore_changelogs.push_back(changelogs.back().get());
+  }
+  cdp::pipeline::ProcessorOptions processor_options;
+  processor_options.lanes = static_cast<std::size_t>(options.lanes);
+  cdp::pipeline::Processor processor(
+      std::move(engine), **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
+  prometheus::Registry registry;
+  auto& restores = prometheus::BuildCounter().Name("restores").Register(registry);
+  auto& progress = prometheus::BuildGauge().Name("progress").Register(registry);
+  cdp::service::OwnershipMetrics metrics{.assigned = restores.Add({{"counter", "assigned"}}),
+                                         .revoked = restores.Add({{"counter", "revoked"}}),
+                                         .lost = restores.Add({{"counter", "lost"}}),
+                                         .records = restores.Add({{"counter", "records"}}),
+                                         .restored = restores.Add({{"counter", "restored"}}),
+                                         .up_to_date = restores.Add({{"counter", "up_to_date"}}),
+                                         .restoring = progress.Add({{"gauge", "restoring"}}),
+                                         .seconds_last = progress.Add({{"gauge", "seconds"}})};
+  cdp::service::Ownership ownership(processor, nullptr, **store, restore_changelogs, &metrics,
+                                    nullptr);
+  std::vector<cdp::kafka::TopicPartition> partitions;
+  for (int p = 0; p < options.partitions; ++p) {
+    partitions.push_back({kChangelogTopic, cdp::Partition(p)});
+  }
+  // One line per restored partition would bury the figures.
+  cdp::service::ConfigureLog(cdp::service::LogLevel::kWarn, cdp::service::LogFormat::kText);
+  const double cpu_before = CpuSeconds();
   const auto started = Clock::now();
-  std::vector<cdp::Partition> numbers;
-  for (int p = 0; p < partitions; ++p) numbers.emplace_back(p);
-  if (absl::Status queried = changelog.QueryExtents(numbers); !queried.ok()) {
-    Fail("changelog offsets", queried);
-  }
-  for (int p = 0; p < partitions; ++p) {
-    auto restored = cdp::pipeline::RestoreFromChangelog(**store, changelog, cdp::Partition(p));
-    if (absl::IsDataLoss(restored.status())) {
-      std::cout << "restore:        not measured: the embedded broker keeps about 5 MiB per "
-                   "partition and dropped the changelog's oldest records; run with fewer "
-                   "--events ("
-                << restored.status().message() << ")\n";
-      store->reset();
-      std::filesystem::remove_all(data_dir);
-      return;
-    }
-    if (!restored.ok()) Fail("restore", restored.status());
-    records += restored->records;
-    profiles += restored->profiles;
-  }
+  auto assigned = ownership.OnAssigned(partitions);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  std::cout << std::setprecision(0) << "restore:        " << static_cast<double>(profiles) / seconds
-            << " profiles/s, " << static_cast<double>(records) / seconds << " changelog records/s ("
-            << profiles << " profiles from " << records << " records, " << std::setprecision(2)
-            << seconds << " s; every partition into an empty store)\n";
+  const double cores = (CpuSeconds() - cpu_before) / seconds;
+  if (absl::IsDataLoss(assigned.status())) {
+    std::cout << "restore:        not measured: the embedded broker keeps about 5 MiB per "
+                 "partition and dropped the changelog's oldest records; run with fewer "
+                 "--events ("
+              << assigned.status().message() << ")\n";
+  } else if (!assigned.ok()) {
+    Fail("restore", assigned.status());
+  } else {
+    std::uint64_t profiles = 0;
+    const absl::Status counted = (*store)->ForEachProfile(
+        std::nullopt, [&](cdp::Partition, const cdp::v1::CustomerProfile&) {
+          ++profiles;
+          return true;
+        });
+    if (!counted.ok()) Fail("counting the restored profiles", counted);
+    const double records = metrics.records.Value();
+    std::cout << std::setprecision(0)
+              << "restore:        " << static_cast<double>(profiles) / seconds << " profiles/s, "
+              << records / seconds << " changelog records/s (" << profiles << " profiles from "
+              << records << " records, " << std::setprecision(2) << seconds << " s, " << threads
+              << " threads, " << cores
+              << " cores busy; every partition assigned to a new owner with an empty store)\n";
+  }
   store->reset();
   std::filesystem::remove_all(data_dir);
 }
@@ -212,16 +266,6 @@ std::int64_t Publish(const std::string& bootstrap, const Options& options,
   if (!summary.status.ok()) Fail("publishing", summary.status);
   if (auto finished = (*sink)->Finish(); !finished.ok()) Fail("publishing", finished);
   return summary.written;
-}
-
-// User and system time of every thread of the process so far.
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -327,7 +371,7 @@ int main(int argc, char** argv) {
     std::lock_guard lock(latency_mutex);
     latencies.push_back(absl::ToDoubleMilliseconds(absl::Now() - occurred));
   });
-  cdp::service::Ownership ownership(processor, nullptr, **store, nullptr, nullptr, nullptr);
+  cdp::service::Ownership ownership(processor, nullptr, **store, {}, nullptr, nullptr);
   auto consumer = cdp::kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                                 .group_id = "bench-pipeline",
                                                 .topics = {"customer-events"},
@@ -394,6 +438,6 @@ int main(int argc, char** argv) {
   (void)(*producer)->Flush(absl::Seconds(10));
   store->reset();
   std::filesystem::remove_all(data_dir);
-  if (options.changelog) MeasureRestore(bootstrap, options.partitions, data_dir);
+  if (options.changelog) MeasureRestore(bootstrap, options, engine, sink, data_dir);
   return 0;
 }

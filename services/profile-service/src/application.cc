@@ -323,17 +323,22 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         [](const v1::SegmentChange& change) { std::cout << FormatChange(change) << std::endl; });
   }
 
-  std::unique_ptr<kafka::PartitionReader> changelog_reader;
-  std::unique_ptr<KafkaChangelog> changelog;
-  if (!changelog_topic.empty()) {
+  std::vector<std::unique_ptr<kafka::PartitionReader>> changelog_readers;
+  std::vector<std::unique_ptr<KafkaChangelog>> changelogs;
+  const int restore_threads =
+      config.restore_threads > 0
+          ? config.restore_threads
+          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  for (int i = 0; i < restore_threads && !changelog_topic.empty(); ++i) {
     auto reader = kafka::PartitionReader::Create(kafka::PartitionReaderOptions{
         .bootstrap_servers = bootstrap, .properties = config.kafka_properties});
     if (!reader.ok()) {
       Log(LogLevel::kError, reader.status().message());
       return kExitBadConfig;
     }
-    changelog_reader = std::move(*reader);
-    changelog = std::make_unique<KafkaChangelog>(*changelog_reader, changelog_topic);
+    changelog_readers.push_back(std::move(*reader));
+    changelogs.push_back(
+        std::make_unique<KafkaChangelog>(*changelog_readers.back(), changelog_topic));
   }
   auto& restores = prometheus::BuildCounter()
                        .Name("cdp_changelog_restores_total")
@@ -385,8 +390,10 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return kExitBadConfig;
   }
   RepartitionReader repartition{**repartition_consumer, repartition_topic};
-  Ownership ownership(processor, &lag_family, **store, changelog.get(), &ownership_metrics,
-                      &repartition, &*crash_points);
+  std::vector<KafkaChangelog*> restore_changelogs;
+  for (const auto& changelog : changelogs) restore_changelogs.push_back(changelog.get());
+  Ownership ownership(processor, &lag_family, **store, std::move(restore_changelogs),
+                      &ownership_metrics, &repartition, &*crash_points);
   auto consumer = kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                            .group_id = config.group_id,
                                            .topics = {config.input_topic},

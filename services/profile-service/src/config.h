@@ -51,6 +51,8 @@ struct Config {
   int cache_profiles = 200000;
   // Processing lanes (threads); 0: one per CPU core.
   int lanes = 1;
+  // Threads that restore the partitions of one assignment from the changelog; 0: one per core.
+  int restore_threads = 0;
   int max_record_bytes = 1 << 20;
   // Validation bounds (core::EngineOptions).
   int max_id_bytes = 128;

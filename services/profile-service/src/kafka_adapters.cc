@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -95,18 +96,13 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
   // A cooperative rebalance that moves nothing here still calls back, with no partitions.
   if (metrics_ != nullptr && !partitions.empty()) metrics_->assigned.Increment();
   std::map<kafka::TopicPartition, Offset> start;
-  if (changelog_ != nullptr) {
-    std::vector<Partition> numbers;
-    for (const auto& tp : partitions) numbers.push_back(tp.partition);
-    // A failure here is retried by each partition's own query.
-    static_cast<void>(changelog_->QueryExtents(numbers));
-  }
-  for (const auto& tp : partitions) {
-    auto changelog_empty = Restore(tp);
-    if (!changelog_empty.ok()) return changelog_empty.status();
+  auto changelog_empty = RestoreAll(partitions);
+  if (!changelog_empty.ok()) return changelog_empty.status();
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    const kafka::TopicPartition& tp = partitions[i];
     auto resume = processor_.ResumeOffset(tp.partition);
     if (!resume.ok()) return resume.status();
-    if (*changelog_empty) {
+    if ((*changelog_empty)[i]) {
       auto seeded = processor_.SeedChangelog(tp.partition);
       if (!seeded.ok()) return seeded.status();
       if (*seeded > 0) {
@@ -132,14 +128,55 @@ absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
   return start;
 }
 
-absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp) {
-  if (changelog_ == nullptr) return false;
+absl::StatusOr<std::vector<bool>> Ownership::RestoreAll(
+    const std::vector<kafka::TopicPartition>& partitions) {
+  // No changelog, or a rebalance that moved nothing here.
+  if (changelogs_.empty() || partitions.empty()) {
+    return std::vector<bool>(partitions.size(), false);
+  }
+  const std::size_t threads = std::min(changelogs_.size(), partitions.size());
+  std::vector<absl::StatusOr<bool>> results(partitions.size(), false);
+  std::atomic<bool> failed = false;
+  // Dealt round-robin: the partitions of a topic hold about as much each.
+  const auto restore_share = [&](std::size_t thread) {
+    KafkaChangelog& changelog = *changelogs_[thread];
+    std::vector<Partition> share;
+    for (std::size_t i = thread; i < partitions.size(); i += threads) {
+      share.push_back(partitions[i].partition);
+    }
+    // A failure here is retried by each partition's own query.
+    static_cast<void>(changelog.QueryExtents(share));
+    for (std::size_t i = thread; i < partitions.size() && !failed; i += threads) {
+      results[i] = Restore(partitions[i], changelog);
+      if (!results[i].ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> others;
+  others.reserve(threads - 1);
+  for (std::size_t thread = 1; thread < threads; ++thread) {
+    others.emplace_back(restore_share, thread);
+  }
+  restore_share(0);
+  for (std::thread& other : others) other.join();
+  // After a failure the threads stop; what they skipped is never looked at, as a failure is
+  // returned.
+  std::vector<bool> changelog_empty;
+  changelog_empty.reserve(results.size());
+  for (const absl::StatusOr<bool>& result : results) {
+    if (!result.ok()) return result.status();
+    changelog_empty.push_back(*result);
+  }
+  return changelog_empty;
+}
+
+absl::StatusOr<bool> Ownership::Restore(const kafka::TopicPartition& tp,
+                                        KafkaChangelog& changelog) {
   ++restoring_;
   if (metrics_ != nullptr) metrics_->restoring.Increment();
   const absl::Time started = absl::Now();
   std::uint64_t counted = 0;
   auto result =
-      pipeline::RestoreFromChangelog(store_, *changelog_, tp.partition, [&](std::uint64_t records) {
+      pipeline::RestoreFromChangelog(store_, changelog, tp.partition, [&](std::uint64_t records) {
         if (metrics_ != nullptr) {
           metrics_->records.Increment(static_cast<double>(records - counted));
         }

@@ -95,15 +95,17 @@ struct RepartitionReader {
 // state and that repartition topic partition.
 class Ownership : public kafka::RebalanceHandler {
  public:
-  // `lag_family` gets one gauge per owned partition; nullptr for none. `changelog` nullptr: no
-  // restores (the changelog is off). `repartition` nullptr: no repartition topic.
+  // `lag_family` gets one gauge per owned partition; nullptr for none. `changelogs`: one per
+  // restore thread, since a reader reads one partition at a time; the partitions of one
+  // assignment are restored on as many threads at once. Empty: no restores (the changelog is
+  // off). `repartition` nullptr: no repartition topic.
   Ownership(pipeline::Processor& processor, prometheus::Family<prometheus::Gauge>* lag_family,
-            state::Store& store, KafkaChangelog* changelog, OwnershipMetrics* metrics,
+            state::Store& store, std::vector<KafkaChangelog*> changelogs, OwnershipMetrics* metrics,
             RepartitionReader* repartition, CrashPoints* crash_points = nullptr)
       : processor_(processor),
         lag_family_(lag_family),
         store_(store),
-        changelog_(changelog),
+        changelogs_(std::move(changelogs)),
         metrics_(metrics),
         repartition_(repartition),
         crash_points_(crash_points) {}
@@ -139,14 +141,20 @@ class Ownership : public kafka::RebalanceHandler {
   void Own(const kafka::TopicPartition& tp, std::optional<Offset> offset);
   void Disown(const kafka::TopicPartition& tp);
 
+  // Restore for each of `partitions`, spread over the changelogs' threads: for each, in order,
+  // whether its changelog partition is empty. On a failure the threads stop and it is returned.
+  [[nodiscard]] absl::StatusOr<std::vector<bool>> RestoreAll(
+      const std::vector<kafka::TopicPartition>& partitions);
   // Restores the partition from the changelog if its local state is not the changelog's. True
   // when the changelog partition is empty (the local state, if any, has to be written to it).
-  [[nodiscard]] absl::StatusOr<bool> Restore(const kafka::TopicPartition& tp);
+  // Thread-safe for distinct partitions and changelogs.
+  [[nodiscard]] absl::StatusOr<bool> Restore(const kafka::TopicPartition& tp,
+                                             KafkaChangelog& changelog);
 
   pipeline::Processor& processor_;
   prometheus::Family<prometheus::Gauge>* lag_family_;
   state::Store& store_;
-  KafkaChangelog* changelog_;
+  std::vector<KafkaChangelog*> changelogs_;
   OwnershipMetrics* metrics_;
   RepartitionReader* repartition_;
   CrashPoints* crash_points_;

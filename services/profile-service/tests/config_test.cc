@@ -34,12 +34,14 @@ TEST(Config, DefaultsNeedNoFlags) {
   EXPECT_EQ(parsed->config.clock, Clock::kWall);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Hours(168));
   EXPECT_EQ(parsed->config.lanes, 1);
+  EXPECT_EQ(parsed->config.restore_threads, 0);
 }
 
 TEST(Config, FlagsInBothForms) {
   auto parsed = Parse({"--brokers", "k1:9092,k2:9092", "--http-port=0", "--clock", "event-time",
                        "--kafka-property", "security.protocol=SASL_SSL", "--print-changes",
-                       "--dedup-retention", "30m", "--lanes=4", "--segments-check-interval=0"});
+                       "--dedup-retention", "30m", "--lanes=4", "--segments-check-interval=0",
+                       "--restore-threads", "3"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.brokers, "k1:9092,k2:9092");
   EXPECT_EQ(parsed->config.http_port, 0);
@@ -50,6 +52,7 @@ TEST(Config, FlagsInBothForms) {
   EXPECT_TRUE(parsed->config.print_changes);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Minutes(30));
   EXPECT_EQ(parsed->config.lanes, 4);
+  EXPECT_EQ(parsed->config.restore_threads, 3);
   EXPECT_EQ(parsed->config.segments_check_interval, absl::ZeroDuration());
 }
 

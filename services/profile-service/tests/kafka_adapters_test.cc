@@ -5,12 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cdp/kafka/assigned_consumer.h"
 #include "cdp/kafka/mock_cluster.h"
+#include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
 #include "cdp/pipeline/records.h"
+#include "cdp/v1/partition_state.pb.h"
 #include "gtest/gtest.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "stored_state_fixture.h"
 
 namespace cdp::service {
 namespace {
@@ -82,6 +89,156 @@ TEST(ToInputRecordsTest, ARecordPassedOnNamesItsSourceAndClockAndOnlyThatOne) {
     }
   }
   EXPECT_EQ(passed_on_seen, 1);
+}
+
+// A new owner with an empty disk, assigned several partitions at once, restores each from the
+// changelog, on as many threads as it has changelog readers.
+class OwnershipRestoreTest : public StoredStateTest {
+ protected:
+  static constexpr std::string_view kChangelog = "events-changelog";
+  static constexpr int kPartitions = 5;
+
+  void SetUp() override {
+    OpenState("segments:\n  - {id: buyer, when: 'orders_total >= 1'}\n");
+    engine_for_processor_ = std::move(engine_);
+    auto cluster = kafka::MockCluster::Start(1);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster);
+    for (std::string_view topic : {kInput, kChangelog}) {
+      ASSERT_TRUE(cluster_->CreateTopic(topic, kPartitions, 1).ok());
+    }
+    auto producer = kafka::Producer::Create(
+        kafka::ProducerOptions{.bootstrap_servers = cluster_->bootstrap_servers()});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    producer_ = std::move(*producer);
+  }
+
+  // Each partition p: customers c<p>-0..2 in two versions each (orders_total 1, then 2), then a
+  // checkpoint at input offset 100 + p.
+  void WriteChangelog() {
+    const std::vector<kafka::Header> profile_kind = {
+        {pipeline::kChangelogKindHeader, pipeline::kChangelogProfile}};
+    const std::vector<kafka::Header> checkpoint_kind = {
+        {pipeline::kChangelogKindHeader, pipeline::kChangelogCheckpoint}};
+    for (int p = 0; p < kPartitions; ++p) {
+      for (int version = 1; version <= 2; ++version) {
+        for (int c = 0; c < 3; ++c) {
+          v1::CustomerProfile profile;
+          profile.set_customer_id(absl::StrCat("c", p, "-", c));
+          profile.set_orders_total(version);
+          ASSERT_TRUE(producer_
+                          ->Produce(kChangelog, profile.customer_id(), profile.SerializeAsString(),
+                                    profile_kind, Partition(p))
+                          .ok());
+        }
+      }
+      v1::ChangelogCheckpoint checkpoint;
+      checkpoint.set_next_offset(100 + p);
+      checkpoint.mutable_state()->set_changelog_token(7);
+      ASSERT_TRUE(producer_
+                      ->Produce(kChangelog, "", checkpoint.SerializeAsString(), checkpoint_kind,
+                                Partition(p))
+                      .ok());
+    }
+    ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  }
+
+  // Assigns partitions 0..`partitions`-1 of the input topic to an owner with `threads` changelog
+  // readers.
+  absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Assign(int partitions, int threads) {
+    std::vector<std::unique_ptr<kafka::PartitionReader>> readers;
+    std::vector<std::unique_ptr<KafkaChangelog>> changelogs;
+    std::vector<KafkaChangelog*> restore_changelogs;
+    for (int i = 0; i < threads; ++i) {
+      auto reader =
+          kafka::PartitionReader::Create({.bootstrap_servers = cluster_->bootstrap_servers()});
+      if (!reader.ok()) return reader.status();
+      readers.push_back(std::move(*reader));
+      changelogs.push_back(
+          std::make_unique<KafkaChangelog>(*readers.back(), std::string(kChangelog)));
+      restore_changelogs.push_back(changelogs.back().get());
+    }
+    KafkaSink sink(*producer_, "changes", "dlq", std::string(kChangelog), "");
+    pipeline::ProcessorOptions options;
+    options.changelog = true;
+    pipeline::Processor processor(
+        engine_for_processor_, *store_, sink, [this] { return now_; }, options, nullptr);
+    prometheus::Registry registry;
+    auto& counters = prometheus::BuildCounter().Name("restores").Register(registry);
+    auto& gauges = prometheus::BuildGauge().Name("restoring").Register(registry);
+    OwnershipMetrics metrics{.assigned = counters.Add({{"c", "assigned"}}),
+                             .revoked = counters.Add({{"c", "revoked"}}),
+                             .lost = counters.Add({{"c", "lost"}}),
+                             .records = counters.Add({{"c", "records"}}),
+                             .restored = counters.Add({{"c", "restored"}}),
+                             .up_to_date = counters.Add({{"c", "up_to_date"}}),
+                             .restoring = gauges.Add({{"g", "restoring"}}),
+                             .seconds_last = gauges.Add({{"g", "seconds"}})};
+    Ownership ownership(processor, nullptr, *store_, restore_changelogs, &metrics, nullptr);
+    std::vector<kafka::TopicPartition> assigned;
+    for (int p = 0; p < partitions; ++p) assigned.push_back({std::string(kInput), Partition(p)});
+    auto start = ownership.OnAssigned(assigned);
+    restored_ = metrics.restored.Value();
+    records_ = metrics.records.Value();
+    restoring_after_ = metrics.restoring.Value();
+    return start;
+  }
+
+  std::shared_ptr<const core::Engine> engine_for_processor_;
+  std::unique_ptr<kafka::MockCluster> cluster_;
+  std::unique_ptr<kafka::Producer> producer_;
+  double restored_ = 0;
+  double records_ = 0;
+  double restoring_after_ = -1;
+};
+
+TEST_F(OwnershipRestoreTest, EveryAssignedPartitionIsRestoredOnEveryThread) {
+  WriteChangelog();
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(absl::StrCat(threads, " threads"));
+    for (int p = 0; p < kPartitions; ++p) ASSERT_TRUE(store_->DropPartition(Partition(p)).ok());
+    auto start = Assign(kPartitions, threads);
+    ASSERT_TRUE(start.ok()) << start.status();
+
+    EXPECT_EQ(restored_, kPartitions);
+    EXPECT_EQ(records_, kPartitions * 7);
+    EXPECT_EQ(restoring_after_, 0);
+    for (int p = 0; p < kPartitions; ++p) {
+      EXPECT_EQ(start->at({std::string(kInput), Partition(p)}), Offset(100 + p)) << p;
+      std::vector<std::string> customers;
+      ASSERT_TRUE(store_
+                      ->ForEachProfile(Partition(p),
+                                       [&](Partition, const v1::CustomerProfile& profile) {
+                                         EXPECT_EQ(profile.orders_total(), 2);
+                                         customers.push_back(profile.customer_id());
+                                         return true;
+                                       })
+                      .ok());
+      EXPECT_EQ(customers,
+                (std::vector<std::string>{absl::StrCat("c", p, "-0"), absl::StrCat("c", p, "-1"),
+                                          absl::StrCat("c", p, "-2")}));
+    }
+  }
+}
+
+// A cooperative rebalance that moves nothing here still calls back, with no partitions.
+TEST_F(OwnershipRestoreTest, AnEmptyAssignmentRestoresNothing) {
+  WriteChangelog();
+  auto start = Assign(0, 2);
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_TRUE(start->empty());
+  EXPECT_EQ(restored_, 0);
+}
+
+TEST_F(OwnershipRestoreTest, APartitionThatCannotBeRestoredFailsTheAssignment) {
+  WriteChangelog();
+  // Partition 5 of the input has none in the changelog, which has 5.
+  auto start = Assign(kPartitions + 1, 2);
+  ASSERT_FALSE(start.ok());
+  EXPECT_EQ(start.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(start.status().message().find("as many partitions as the input topic"),
+            std::string::npos)
+      << start.status();
 }
 
 }  // namespace
