@@ -54,8 +54,8 @@ struct Options {
   // simulated history (a backfill judged at today's clock, so tiers change far more often).
   std::string traffic = "live";
   std::string segments = "deploy/config/segments.yaml";
-  // Processing lanes, as the service's --lanes.
-  int lanes = 1;
+  // Processing lanes, as the service's --lanes; 0: one per core.
+  int lanes = 0;
   // The service's default: every profile write also goes to the changelog topic.
   bool changelog = true;
   // As the service's --restore-threads; 0: one per core.
@@ -72,7 +72,8 @@ constexpr const char* kUsage =
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
     "published live at --latency-rate. Batches fill as in the service: --batch-size records, or\n"
-    "what came --batch-max-wait-ms (default 20) after the first. With the changelog (the\n"
+    "what came --batch-max-wait-ms (default 20) after the first, processed in --lanes lanes\n"
+    "(default: one per core, as in the service). With the changelog (the\n"
     "default, as in the service), last it assigns every partition to a new owner with an empty\n"
     "store, which restores them from the changelog on --restore-threads threads (default: one per\n"
     "core, as in the service), and times that.\n";
@@ -150,9 +151,7 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
                     cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir) {
   auto store = cdp::state::Store::Open({.path = data_dir.string()});
   if (!store.ok()) Fail("state", store.status());
-  const int threads = options.restore_threads > 0
-                          ? options.restore_threads
-                          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  const int threads = options.restore_threads;
   std::vector<std::unique_ptr<cdp::kafka::PartitionReader>> readers;
   std::vector<std::unique_ptr<cdp::service::KafkaChangelog>> changelogs;
   std::vector<cdp::service::KafkaChangelog*> restore_changelogs;
@@ -282,6 +281,9 @@ int main(int argc, char** argv) {
     std::cerr << "pipeline-bench: bad arguments\n" << kUsage;
     return 2;
   }
+  const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  if (options.lanes == 0) options.lanes = cores;
+  if (options.restore_threads == 0) options.restore_threads = cores;
   auto catalogue = cdp::rules::LoadSegmentCatalogue(options.segments);
   if (!catalogue.ok()) Fail("segments", catalogue.status());
   auto engine = std::make_shared<const cdp::core::Engine>(

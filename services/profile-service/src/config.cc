@@ -258,13 +258,13 @@ const std::vector<Option>& Options() {
        Show(&Config::cache_profiles)},
       {"lanes", "N",
        "Partitions are processed in this many parallel lanes (threads), each owning the "
-       "partitions equal to it modulo N; 0: one per CPU core. Worth raising only where that "
-       "many cores are free for it besides the Kafka client's and RocksDB's own threads.",
+       "partitions equal to it modulo N; 0: one per CPU core. Under a CPU limit below the "
+       "machine's core count (a container), set it to the limit.",
        Int(&Config::lanes, 0, 256, "--lanes"), Show(&Config::lanes)},
       {"restore-threads", "N",
        "Partitions assigned together are restored from the changelog on this many threads at "
        "once, each with its own reader; 0: one per CPU core. Nothing else is processed while "
-       "they restore, so the default uses every core.",
+       "they restore, so the default uses every core; under a CPU limit, set it to the limit.",
        Int(&Config::restore_threads, 0, 256, "--restore-threads"), Show(&Config::restore_threads)},
       {"max-record-bytes", "N", "Larger input records are dead-lettered as oversize.",
        Int(&Config::max_record_bytes, 1024, 64 << 20, "--max-record-bytes"),

@@ -50,7 +50,7 @@ struct Config {
   absl::Duration batch_max_wait = absl::Milliseconds(20);
   int cache_profiles = 200000;
   // Processing lanes (threads); 0: one per CPU core.
-  int lanes = 1;
+  int lanes = 0;
   // Threads that restore the partitions of one assignment from the changelog; 0: one per core.
   int restore_threads = 0;
   int max_record_bytes = 1 << 20;

@@ -33,7 +33,7 @@ TEST(Config, DefaultsNeedNoFlags) {
   EXPECT_EQ(parsed->config.http_port, 8080);
   EXPECT_EQ(parsed->config.clock, Clock::kWall);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Hours(168));
-  EXPECT_EQ(parsed->config.lanes, 1);
+  EXPECT_EQ(parsed->config.lanes, 0);
   EXPECT_EQ(parsed->config.restore_threads, 0);
 }
 
