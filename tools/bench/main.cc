@@ -20,9 +20,7 @@
 #include "cdp/core/engine.h"
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/mock_cluster.h"
-#include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
-#include "cdp/pipeline/changelog.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/processor.h"
 #include "cdp/rules/catalogue.h"
@@ -30,8 +28,6 @@
 #include "generator.h"
 #include "kafka_adapters.h"
 #include "log.h"
-#include "prometheus/counter.h"
-#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "run.h"
 #include "sink.h"
@@ -151,34 +147,16 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
                     cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir) {
   auto store = cdp::state::Store::Open({.path = data_dir.string()});
   if (!store.ok()) Fail("state", store.status());
-  const int threads = options.restore_threads;
-  std::vector<std::unique_ptr<cdp::kafka::PartitionReader>> readers;
-  std::vector<std::unique_ptr<cdp::service::KafkaChangelog>> changelogs;
-  std::vector<cdp::service::KafkaChangelog*> restore_changelogs;
-  for (int i = 0; i < threads; ++i) {
-    auto reader = cdp::kafka::PartitionReader::Create({.bootstrap_servers = bootstrap});
-    if (!reader.ok()) Fail("changelog reader", reader.status());
-    readers.push_back(std::move(*reader));
-    changelogs.push_back(
-        std::make_unique<cdp::service::KafkaChangelog>(*readers.back(), kChangelogTopic));
-    restore_changelogs.push_back(changelogs.back().get());
-  }
+  auto readers = cdp::service::RestoreReaders::Open({.bootstrap_servers = bootstrap},
+                                                    kChangelogTopic, options.restore_threads);
+  if (!readers.ok()) Fail("changelog readers", readers.status());
   cdp::pipeline::ProcessorOptions processor_options;
   processor_options.lanes = static_cast<std::size_t>(options.lanes);
   cdp::pipeline::Processor processor(
       std::move(engine), **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
   prometheus::Registry registry;
-  auto& restores = prometheus::BuildCounter().Name("restores").Register(registry);
-  auto& progress = prometheus::BuildGauge().Name("progress").Register(registry);
-  cdp::service::OwnershipMetrics metrics{.assigned = restores.Add({{"counter", "assigned"}}),
-                                         .revoked = restores.Add({{"counter", "revoked"}}),
-                                         .lost = restores.Add({{"counter", "lost"}}),
-                                         .records = restores.Add({{"counter", "records"}}),
-                                         .restored = restores.Add({{"counter", "restored"}}),
-                                         .up_to_date = restores.Add({{"counter", "up_to_date"}}),
-                                         .restoring = progress.Add({{"gauge", "restoring"}}),
-                                         .seconds_last = progress.Add({{"gauge", "seconds"}})};
-  cdp::service::Ownership ownership(processor, nullptr, **store, restore_changelogs, &metrics,
+  auto metrics = cdp::service::OwnershipMetrics::Register(registry);
+  cdp::service::Ownership ownership(processor, nullptr, **store, readers->changelogs(), &metrics,
                                     nullptr);
   std::vector<cdp::kafka::TopicPartition> partitions;
   for (int p = 0; p < options.partitions; ++p) {
@@ -210,8 +188,8 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
     std::cout << std::setprecision(0)
               << "restore:        " << static_cast<double>(profiles) / seconds << " profiles/s, "
               << records / seconds << " changelog records/s (" << profiles << " profiles from "
-              << records << " records, " << std::setprecision(2) << seconds << " s, " << threads
-              << " threads, " << cores
+              << records << " records, " << std::setprecision(2) << seconds << " s, "
+              << options.restore_threads << " threads, " << cores
               << " cores busy; every partition assigned to a new owner with an empty store)\n";
   }
   store->reset();

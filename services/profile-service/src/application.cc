@@ -323,56 +323,19 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         [](const v1::SegmentChange& change) { std::cout << FormatChange(change) << std::endl; });
   }
 
-  std::vector<std::unique_ptr<kafka::PartitionReader>> changelog_readers;
-  std::vector<std::unique_ptr<KafkaChangelog>> changelogs;
-  const int restore_threads =
-      config.restore_threads > 0
-          ? config.restore_threads
-          : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  for (int i = 0; i < restore_threads && !changelog_topic.empty(); ++i) {
-    auto reader = kafka::PartitionReader::Create(kafka::PartitionReaderOptions{
-        .bootstrap_servers = bootstrap, .properties = config.kafka_properties});
-    if (!reader.ok()) {
-      Log(LogLevel::kError, reader.status().message());
+  RestoreReaders restore_readers;
+  if (!changelog_topic.empty()) {
+    auto opened =
+        RestoreReaders::Open(kafka::PartitionReaderOptions{.bootstrap_servers = bootstrap,
+                                                           .properties = config.kafka_properties},
+                             changelog_topic, config.restore_threads);
+    if (!opened.ok()) {
+      Log(LogLevel::kError, opened.status().message());
       return kExitBadConfig;
     }
-    changelog_readers.push_back(std::move(*reader));
-    changelogs.push_back(
-        std::make_unique<KafkaChangelog>(*changelog_readers.back(), changelog_topic));
+    restore_readers = std::move(*opened);
   }
-  auto& restores = prometheus::BuildCounter()
-                       .Name("cdp_changelog_restores_total")
-                       .Help(
-                           "Partitions assigned with a changelog: restored from it, or whose "
-                           "local state was up to date.")
-                       .Register(*registry);
-  auto& rebalances = prometheus::BuildCounter()
-                         .Name("cdp_rebalances_total")
-                         .Help(
-                             "Consumer group rebalances that moved partitions here: assigned, "
-                             "revoked (orderly), or lost (the session timed out).")
-                         .Register(*registry);
-  OwnershipMetrics ownership_metrics{
-      .assigned = rebalances.Add({{"kind", "assigned"}}),
-      .revoked = rebalances.Add({{"kind", "revoked"}}),
-      .lost = rebalances.Add({{"kind", "lost"}}),
-      .records = prometheus::BuildCounter()
-                     .Name("cdp_changelog_restored_records_total")
-                     .Help("Changelog records read by restores.")
-                     .Register(*registry)
-                     .Add({}),
-      .restored = restores.Add({{"result", "restored"}}),
-      .up_to_date = restores.Add({{"result", "up_to_date"}}),
-      .restoring = prometheus::BuildGauge()
-                       .Name("cdp_changelog_restoring_partitions")
-                       .Help("Partitions being restored from the changelog right now.")
-                       .Register(*registry)
-                       .Add({}),
-      .seconds_last = prometheus::BuildGauge()
-                          .Name("cdp_changelog_last_restore_seconds")
-                          .Help("How long the last restore of a partition took.")
-                          .Register(*registry)
-                          .Add({})};
+  OwnershipMetrics ownership_metrics = OwnershipMetrics::Register(*registry);
   kafka::Properties consumer_properties;
   if (embedded != nullptr) {
     // The mock broker answers an empty fetch only after fetch.wait.max.ms (500 ms by default): it
@@ -390,9 +353,7 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     return kExitBadConfig;
   }
   RepartitionReader repartition{**repartition_consumer, repartition_topic};
-  std::vector<KafkaChangelog*> restore_changelogs;
-  for (const auto& changelog : changelogs) restore_changelogs.push_back(changelog.get());
-  Ownership ownership(processor, &lag_family, **store, std::move(restore_changelogs),
+  Ownership ownership(processor, &lag_family, **store, restore_readers.changelogs(),
                       &ownership_metrics, &repartition, &*crash_points);
   auto consumer = kafka::Consumer::Create({.bootstrap_servers = bootstrap,
                                            .group_id = config.group_id,

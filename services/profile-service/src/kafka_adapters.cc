@@ -91,6 +91,62 @@ absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::i
       kChangelogTimeout);
 }
 
+absl::StatusOr<RestoreReaders> RestoreReaders::Open(const kafka::PartitionReaderOptions& options,
+                                                    const std::string& topic, int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  RestoreReaders readers;
+  for (int i = 0; i < threads; ++i) {
+    auto reader = kafka::PartitionReader::Create(options);
+    if (!reader.ok()) return reader.status();
+    readers.readers_.push_back(std::move(*reader));
+    readers.changelogs_.push_back(
+        std::make_unique<KafkaChangelog>(*readers.readers_.back(), topic));
+  }
+  return readers;
+}
+
+std::vector<KafkaChangelog*> RestoreReaders::changelogs() const {
+  std::vector<KafkaChangelog*> changelogs;
+  for (const auto& changelog : changelogs_) changelogs.push_back(changelog.get());
+  return changelogs;
+}
+
+OwnershipMetrics OwnershipMetrics::Register(prometheus::Registry& registry) {
+  auto& restores = prometheus::BuildCounter()
+                       .Name("cdp_changelog_restores_total")
+                       .Help(
+                           "Partitions assigned with a changelog: restored from it, or whose "
+                           "local state was up to date.")
+                       .Register(registry);
+  auto& rebalances = prometheus::BuildCounter()
+                         .Name("cdp_rebalances_total")
+                         .Help(
+                             "Consumer group rebalances that moved partitions here: assigned, "
+                             "revoked (orderly), or lost (the session timed out).")
+                         .Register(registry);
+  return OwnershipMetrics{
+      .assigned = rebalances.Add({{"kind", "assigned"}}),
+      .revoked = rebalances.Add({{"kind", "revoked"}}),
+      .lost = rebalances.Add({{"kind", "lost"}}),
+      .records = prometheus::BuildCounter()
+                     .Name("cdp_changelog_restored_records_total")
+                     .Help("Changelog records read by restores.")
+                     .Register(registry)
+                     .Add({}),
+      .restored = restores.Add({{"result", "restored"}}),
+      .up_to_date = restores.Add({{"result", "up_to_date"}}),
+      .restoring = prometheus::BuildGauge()
+                       .Name("cdp_changelog_restoring_partitions")
+                       .Help("Partitions being restored from the changelog right now.")
+                       .Register(registry)
+                       .Add({}),
+      .seconds_last = prometheus::BuildGauge()
+                          .Name("cdp_changelog_last_restore_seconds")
+                          .Help("How long the last restore of a partition took.")
+                          .Register(registry)
+                          .Add({})};
+}
+
 absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Ownership::OnAssigned(
     const std::vector<kafka::TopicPartition>& partitions) {
   // A cooperative rebalance that moves nothing here still calls back, with no partitions.

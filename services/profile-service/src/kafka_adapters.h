@@ -18,6 +18,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace cdp::service {
 
@@ -70,8 +71,26 @@ class KafkaChangelog : public pipeline::ChangelogSource {
   std::map<Partition, pipeline::ChangelogExtent> extents_;
 };
 
+// One changelog reader per restore thread: a reader reads one partition at a time.
+class RestoreReaders {
+ public:
+  // `threads` readers of `topic`; 0: one per CPU core.
+  [[nodiscard]] static absl::StatusOr<RestoreReaders> Open(
+      const kafka::PartitionReaderOptions& options, const std::string& topic, int threads);
+
+  // For Ownership; valid while this lives.
+  [[nodiscard]] std::vector<KafkaChangelog*> changelogs() const;
+
+ private:
+  std::vector<std::unique_ptr<kafka::PartitionReader>> readers_;
+  std::vector<std::unique_ptr<KafkaChangelog>> changelogs_;
+};
+
 // What rebalances and restores report, created once up front.
 struct OwnershipMetrics {
+  // cdp_rebalances_total and the cdp_changelog_* metrics (README, "Metrics").
+  [[nodiscard]] static OwnershipMetrics Register(prometheus::Registry& registry);
+
   // Rebalance callbacks, each for one or more partitions.
   prometheus::Counter& assigned;
   prometheus::Counter& revoked;

@@ -9,13 +9,10 @@
 #include "absl/time/clock.h"
 #include "cdp/kafka/assigned_consumer.h"
 #include "cdp/kafka/mock_cluster.h"
-#include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
 #include "cdp/pipeline/records.h"
 #include "cdp/v1/partition_state.pb.h"
 #include "gtest/gtest.h"
-#include "prometheus/counter.h"
-#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "stored_state_fixture.h"
 
@@ -146,35 +143,17 @@ class OwnershipRestoreTest : public StoredStateTest {
   // Assigns partitions 0..`partitions`-1 of the input topic to an owner with `threads` changelog
   // readers.
   absl::StatusOr<std::map<kafka::TopicPartition, Offset>> Assign(int partitions, int threads) {
-    std::vector<std::unique_ptr<kafka::PartitionReader>> readers;
-    std::vector<std::unique_ptr<KafkaChangelog>> changelogs;
-    std::vector<KafkaChangelog*> restore_changelogs;
-    for (int i = 0; i < threads; ++i) {
-      auto reader =
-          kafka::PartitionReader::Create({.bootstrap_servers = cluster_->bootstrap_servers()});
-      if (!reader.ok()) return reader.status();
-      readers.push_back(std::move(*reader));
-      changelogs.push_back(
-          std::make_unique<KafkaChangelog>(*readers.back(), std::string(kChangelog)));
-      restore_changelogs.push_back(changelogs.back().get());
-    }
+    auto readers = RestoreReaders::Open({.bootstrap_servers = cluster_->bootstrap_servers()},
+                                        std::string(kChangelog), threads);
+    if (!readers.ok()) return readers.status();
     KafkaSink sink(*producer_, "changes", "dlq", std::string(kChangelog), "");
     pipeline::ProcessorOptions options;
     options.changelog = true;
     pipeline::Processor processor(
         engine_for_processor_, *store_, sink, [this] { return now_; }, options, nullptr);
     prometheus::Registry registry;
-    auto& counters = prometheus::BuildCounter().Name("restores").Register(registry);
-    auto& gauges = prometheus::BuildGauge().Name("restoring").Register(registry);
-    OwnershipMetrics metrics{.assigned = counters.Add({{"c", "assigned"}}),
-                             .revoked = counters.Add({{"c", "revoked"}}),
-                             .lost = counters.Add({{"c", "lost"}}),
-                             .records = counters.Add({{"c", "records"}}),
-                             .restored = counters.Add({{"c", "restored"}}),
-                             .up_to_date = counters.Add({{"c", "up_to_date"}}),
-                             .restoring = gauges.Add({{"g", "restoring"}}),
-                             .seconds_last = gauges.Add({{"g", "seconds"}})};
-    Ownership ownership(processor, nullptr, *store_, restore_changelogs, &metrics, nullptr);
+    OwnershipMetrics metrics = OwnershipMetrics::Register(registry);
+    Ownership ownership(processor, nullptr, *store_, readers->changelogs(), &metrics, nullptr);
     std::vector<kafka::TopicPartition> assigned;
     for (int p = 0; p < partitions; ++p) assigned.push_back({std::string(kInput), Partition(p)});
     auto start = ownership.OnAssigned(assigned);
