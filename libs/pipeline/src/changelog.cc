@@ -167,19 +167,16 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   state.clear_members();
   v1::RfmPopulation population;
   absl::Status derived = absl::OkStatus();
-  absl::Status visited = store.ForEachProfile(partition, [&](Partition,
-                                                             const v1::CustomerProfile& profile) {
-    ++result.profiles;
-    batch.SetTimer(partition, profile.customer_id(), std::nullopt, core::TimerDue(profile));
-    for (const v1::AppliedEvent& applied : profile.applied_events()) {
-      batch.MarkSeen(partition, applied.event_id(), absl::FromUnixMicros(applied.expires_at_us()));
-    }
-    internal::CountProfile(profile, state.mutable_members(), &population);
-    derived = CommitIfFull(store, batch, false);
-    return derived.ok();
-  });
+  absl::Status visited =
+      store.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
+        ++result.profiles;
+        batch.SetTimer(partition, profile.customer_id(), std::nullopt, core::TimerDue(profile));
+        internal::CountProfile(profile, state.mutable_members(), &population);
+        derived = CommitIfFull(store, batch, false);
+        return derived.ok();
+      });
   if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
-  if (!derived.ok()) return Annotate(derived, partition, "writing timers and dedup entries");
+  if (!derived.ok()) return Annotate(derived, partition, "writing timers");
 
   // Last, so that only a complete restore carries the checkpoint's token and offset. Without a
   // checkpoint (the owner failed before its first one) the partition restarts from the group's

@@ -84,6 +84,12 @@ struct Accepted {
   const v1::CustomerEvent& event;
 };
 
+// Whether the event's dedup entry goes to the store as well as to its profile's applied_events
+// (see Stage).
+bool StoreDedupEntry(const Accepted& item) {
+  return item.event.has_erasure() || item.record->source == InputSource::kRepartition;
+}
+
 // A change's index in LaneBatch::change_cause when no input record caused it (a timer).
 constexpr std::size_t kNoCause = static_cast<std::size_t>(-1);
 
@@ -246,6 +252,15 @@ absl::Status StateCommitFailed(const absl::Status& committed, std::string_view d
     failed.SetPayload(ToAbsl(kStorageFaultPayload), absl::Cord());
   }
   return failed;
+}
+
+// Whether the event is among the profile's applied events with a window that ends after `now`.
+bool AppliedBefore(const v1::CustomerProfile& profile, std::string_view event_id, absl::Time now) {
+  const std::int64_t now_us = absl::ToUnixMicros(now);
+  return std::any_of(profile.applied_events().begin(), profile.applied_events().end(),
+                     [&](const v1::AppliedEvent& applied) {
+                       return applied.expires_at_us() > now_us && applied.event_id() == event_id;
+                     });
 }
 
 // Adds the event to the profile's applied events, dropping those whose window ended by `now`.
@@ -819,13 +834,17 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
 
   work.watermarks_before = lane.watermarks;
 
-  // Drop events already applied, in earlier batches (state) or earlier in this one. A dedup
-  // entry counts until its expiry on the partition's clock; an event passed on from another
-  // partition is judged at the clock its source had when it passed it on, if earlier. Otherwise
-  // a replay of it (its source died before committing) could come after the clock here has
-  // moved on by more than the retention: in event-time mode one batch of the source may span
-  // days of history.
+  // Drop events already applied, in earlier batches or earlier in this one. An applied event is
+  // listed in its profile's applied_events until its dedup window ends on the partition's clock,
+  // so the profile, which is loaded anyway, tells (below). That keeps a key per event out of
+  // every state commit and every restore. Two kinds of event also leave a dedup entry in the
+  // store (StoreDedupEntry): an erasure, whose profile goes, and an event passed on from another
+  // partition, which is judged at the clock its source had when it passed it on, if earlier.
+  // Otherwise a replay of it (its source died before committing) could come after the clock here
+  // has moved on by more than the retention, and with it the profile's list: in event-time mode
+  // one batch of the source may span days of history.
   std::vector<bool> duplicate(work.accepted.size(), false);
+  std::vector<absl::Time> dedup_now(work.accepted.size());
   {
     std::map<Partition, std::vector<std::size_t>> by_partition;
     for (std::size_t i = 0; i < work.accepted.size(); ++i) {
@@ -833,12 +852,13 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     }
     for (auto& [partition, indexes] : by_partition) {
       const absl::Time partition_now = clock_of(partition);
-      std::map<absl::Time, std::vector<std::size_t>> by_now;
+      std::map<absl::Time, std::vector<std::size_t>> stored_by_now;
       for (std::size_t i : indexes) {
         const std::optional<absl::Time>& source = work.accepted[i].record->source_clock;
-        by_now[source.has_value() ? std::min(*source, partition_now) : partition_now].push_back(i);
+        dedup_now[i] = source.has_value() ? std::min(*source, partition_now) : partition_now;
+        if (StoreDedupEntry(work.accepted[i])) stored_by_now[dedup_now[i]].push_back(i);
       }
-      for (const auto& [now, group] : by_now) {
+      for (const auto& [now, group] : stored_by_now) {
         std::vector<std::string_view> ids;
         ids.reserve(group.size());
         for (std::size_t i : group) ids.push_back(work.accepted[i].event.event_id());
@@ -906,6 +926,10 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       continue;
     }
     WorkingProfile& entry = *target[i];
+    if (AppliedBefore(entry.profile, item.event.event_id(), dedup_now[i])) {
+      if (metrics_ != nullptr) metrics_->CountDuplicate();
+      continue;
+    }
     if (erased_before(entry, item.event)) {
       refuse_erased(item, *entry.erased_at);
       continue;
@@ -946,7 +970,9 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     if (!entry.erased) {
       RememberApplied(item.event.event_id(), now, now + options_.dedup_retention, entry.profile);
     }
-    work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
+    if (StoreDedupEntry(item)) {
+      work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
+    }
     if (metrics_ != nullptr) metrics_->CountApplied(item.event.payload_case());
   }
   return absl::OkStatus();

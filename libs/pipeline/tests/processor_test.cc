@@ -258,6 +258,18 @@ TEST_P(ProcessorTest, AppliesARepeatedEventIdOnce) {
   EXPECT_EQ(sink_.DeliveredChanges().size(), 2u);
 }
 
+TEST_P(ProcessorTest, AppliesARepeatedEventIdAgainOnceItsDedupWindowEnded) {
+  const std::string event = Purchase("e1", "c1", "2026-05-28T00:00:00Z");
+  ASSERT_TRUE(Process({{0, event}}).ok());
+  now_ += absl::Hours(7 * 24) - absl::Seconds(1);
+  ASSERT_TRUE(Process({{1, event}}).ok());
+  EXPECT_EQ(Stored("c1")->orders_total(), 1);
+  // The profile still lists it: nothing wrote the profile since.
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(Process({{2, event}}).ok());
+  EXPECT_EQ(Stored("c1")->orders_total(), 2);
+}
+
 TEST_P(ProcessorTest, FailedDeliveryCommitsNothingAndARetryGivesTheSameChanges) {
   const std::vector<std::pair<std::int64_t, std::string>> batch = {
       {0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}};

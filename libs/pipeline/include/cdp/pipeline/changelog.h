@@ -57,8 +57,9 @@ struct RestoreResult {
 // Makes the store's state of `partition` the one its changelog holds, unless it already is: the
 // local state record carries the token of the changelog's last checkpoint. Otherwise the
 // partition's local state is dropped and rebuilt from the changelog: the last record of each
-// profile, then from those profiles their timers, their dedup entries, the member counts and the
-// rfm population, and last the offset and state record of the last checkpoint, so that a crash
+// profile, then from those profiles their timers, the member counts and the rfm population (a
+// profile's applied_events are its dedup state), and last the offset and state record of the
+// last checkpoint, so that a crash
 // during a restore leaves a partition the next assignment restores again. A changelog whose
 // oldest records were deleted (start > 0) no longer holds every profile: rather than restore
 // part of the customers, the restore fails with DataLoss and leaves the store as it was.

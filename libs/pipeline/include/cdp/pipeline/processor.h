@@ -71,15 +71,15 @@ struct ProcessorOptions {
   // Every profile a batch writes, then a checkpoint of each partition it touched, also go to the
   // sink as changelog records once the batch's other outputs are delivered, and the state commit
   // waits for them as well: a new owner restores the partition from them (RestoreFromChangelog).
-  // Profiles then also carry the ids of the events applied to them within the dedup window.
   bool changelog = false;
 };
 
 // Turns batches of input records into state and outputs, with the pipeline's delivery contract:
 // decode and validate, drop repeated event ids, apply to profiles, send segment changes and dead
-// letters, wait for their delivery, then commit profiles, dedup entries and each partition's next
-// offset in one atomic state batch per lane. A batch whose outputs fail to deliver commits nothing
-// and may be retried as it is; it then regenerates the same changes with the same ids.
+// letters, wait for their delivery, then commit profiles (each lists the events applied to it
+// within the dedup window, which is the dedup check) and each partition's next offset in one
+// atomic state batch per lane. A batch whose outputs fail to deliver commits nothing and may be
+// retried as it is; it then regenerates the same changes with the same ids.
 // Not thread-safe itself; with several lanes it runs them on threads of its own, and the sink's
 // Send is then called from several threads at once.
 // Whether a failed step failed because the state store could not write (a full disk, an I/O
