@@ -10,9 +10,13 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +24,7 @@
 #include "cdp/core/engine.h"
 #include "cdp/kafka/consumer.h"
 #include "cdp/kafka/mock_cluster.h"
+#include "cdp/kafka/partition_reader.h"
 #include "cdp/kafka/producer.h"
 #include "cdp/pipeline/metrics.h"
 #include "cdp/pipeline/processor.h"
@@ -72,7 +77,9 @@ constexpr const char* kUsage =
     "(default: one per core, as in the service). With the changelog (the\n"
     "default, as in the service), last it assigns every partition to a new owner with an empty\n"
     "store, which restores them from the changelog on --restore-threads threads (default: one per\n"
-    "core, as in the service), and times that.\n";
+    "core, as in the service), and times that; then again from a compacted copy of the\n"
+    "changelog (the last record of each key), which is what a real cluster's restore reads: the\n"
+    "embedded broker does not compact.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -129,6 +136,7 @@ bool ParseFlags(int argc, char** argv, Options& options) {
 }
 
 constexpr const char* kChangelogTopic = "profile-changelog";
+constexpr const char* kCompactedChangelogTopic = "profile-changelog-compacted";
 
 // User and system time of every thread of the process so far.
 double CpuSeconds() {
@@ -142,13 +150,17 @@ double CpuSeconds() {
 
 // What a new owner with an empty disk pays: every partition assigned to it at once, restored from
 // the changelog, as the service's rebalance callback does.
+// Restores every partition from `changelog_topic` into a new store and prints the figures on a
+// line that starts with `label`.
 void MeasureRestore(const std::string& bootstrap, const Options& options,
                     std::shared_ptr<const cdp::core::Engine> engine,
-                    cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir) {
+                    cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir,
+                    const std::string& changelog_topic, std::string_view label,
+                    std::string_view what) {
   auto store = cdp::state::Store::Open({.path = data_dir.string()});
   if (!store.ok()) Fail("state", store.status());
   auto readers = cdp::service::RestoreReaders::Open({.bootstrap_servers = bootstrap},
-                                                    kChangelogTopic, options.restore_threads);
+                                                    changelog_topic, options.restore_threads);
   if (!readers.ok()) Fail("changelog readers", readers.status());
   cdp::pipeline::ProcessorOptions processor_options;
   processor_options.lanes = static_cast<std::size_t>(options.lanes);
@@ -160,7 +172,7 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
                                     nullptr);
   std::vector<cdp::kafka::TopicPartition> partitions;
   for (int p = 0; p < options.partitions; ++p) {
-    partitions.push_back({kChangelogTopic, cdp::Partition(p)});
+    partitions.push_back({changelog_topic, cdp::Partition(p)});
   }
   // One line per restored partition would bury the figures.
   cdp::service::ConfigureLog(cdp::service::LogLevel::kWarn, cdp::service::LogFormat::kText);
@@ -170,7 +182,8 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const double cores = (CpuSeconds() - cpu_before) / seconds;
   if (absl::IsDataLoss(assigned.status())) {
-    std::cout << "restore:        not measured: the embedded broker keeps about 5 MiB per "
+    std::cout << label
+              << "not measured: the embedded broker keeps about 5 MiB per "
                  "partition and dropped the changelog's oldest records; run with fewer "
                  "--events ("
               << assigned.status().message() << ")\n";
@@ -185,15 +198,72 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
         });
     if (!counted.ok()) Fail("counting the restored profiles", counted);
     const double records = metrics.records.Value();
-    std::cout << std::setprecision(0)
-              << "restore:        " << static_cast<double>(profiles) / seconds << " profiles/s, "
-              << records / seconds << " changelog records/s (" << profiles << " profiles from "
-              << records << " records, " << std::setprecision(2) << seconds << " s, "
-              << options.restore_threads << " threads, " << cores
-              << " cores busy; every partition assigned to a new owner with an empty store)\n";
+    std::cout << std::setprecision(0) << label << static_cast<double>(profiles) / seconds
+              << " profiles/s, " << records / seconds << " changelog records/s (" << profiles
+              << " profiles from " << records << " records, " << std::setprecision(2) << seconds
+              << " s, " << options.restore_threads << " threads, " << cores << " cores busy; "
+              << what << ")\n";
   }
   store->reset();
   std::filesystem::remove_all(data_dir);
+}
+
+// Copies each partition of the changelog as Kafka's log cleaner leaves a compacted topic (the
+// embedded broker does not compact): the last record of each key, tombstones included, in their
+// order. That is what a real cluster's restore reads, give or take the segment the cleaner has
+// not reached yet. False, copying nothing, when the embedded broker dropped a partition's oldest
+// records: compacted, it would not hold every profile either.
+bool CompactChangelog(const std::string& bootstrap, int partitions,
+                      const std::string& compacted_topic) {
+  auto reader = cdp::kafka::PartitionReader::Create({.bootstrap_servers = bootstrap});
+  if (!reader.ok()) Fail("changelog reader", reader.status());
+  auto producer = cdp::kafka::Producer::Create({.bootstrap_servers = bootstrap});
+  if (!producer.ok()) Fail("producer", producer.status());
+  struct Kept {
+    std::optional<std::string> key;
+    std::optional<std::string> value;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  for (int p = 0; p < partitions; ++p) {
+    const cdp::kafka::TopicPartition tp{kChangelogTopic, cdp::Partition(p)};
+    auto watermarks = (*reader)->QueryWatermarks(tp, absl::Seconds(10));
+    if (!watermarks.ok()) Fail("changelog offsets", watermarks.status());
+    if (watermarks->low > 0) return false;
+    std::vector<Kept> records;
+    std::unordered_map<std::string, std::size_t> last_of_key;
+    const absl::Status read = (*reader)->Read(
+        tp, watermarks->low, watermarks->high,
+        [&](const cdp::kafka::Message& message) {
+          Kept kept{
+              message.key().has_value() ? std::optional<std::string>(*message.key()) : std::nullopt,
+              message.value().has_value() ? std::optional<std::string>(*message.value())
+                                          : std::nullopt,
+              {}};
+          for (const cdp::kafka::Header& header : message.headers()) {
+            kept.headers.emplace_back(header.name, header.value);
+          }
+          if (kept.key.has_value()) last_of_key[*kept.key] = records.size();
+          records.push_back(std::move(kept));
+          return absl::OkStatus();
+        },
+        absl::Seconds(10));
+    if (!read.ok()) Fail("reading the changelog", read);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const Kept& record = records[i];
+      if (record.key.has_value() && last_of_key.at(*record.key) != i) continue;
+      std::vector<cdp::kafka::Header> headers;
+      for (const auto& [name, value] : record.headers) headers.push_back({name, value});
+      if (absl::Status produced = (*producer)->Produce(compacted_topic, record.key, record.value,
+                                                       headers, cdp::Partition(p));
+          !produced.ok()) {
+        Fail("copying the changelog", produced);
+      }
+    }
+  }
+  if (absl::Status flushed = (*producer)->Flush(absl::Seconds(30)); !flushed.ok()) {
+    Fail("copying the changelog", flushed);
+  }
+  return true;
 }
 
 // Starts every assigned partition from the beginning of the topic.
@@ -273,7 +343,8 @@ int main(int argc, char** argv) {
   for (const auto& [topic, partitions] :
        {std::pair{"customer-events", options.partitions},
         std::pair{"segment-changes", options.partitions}, std::pair{"customer-events-dlq", 1},
-        std::pair{kChangelogTopic, options.partitions}}) {
+        std::pair{kChangelogTopic, options.partitions},
+        std::pair{kCompactedChangelogTopic, options.partitions}}) {
     if (auto created = (*cluster)->CreateTopic(topic, partitions, 1); !created.ok()) {
       Fail("topic", created);
     }
@@ -418,6 +489,17 @@ int main(int argc, char** argv) {
   (void)(*producer)->Flush(absl::Seconds(10));
   store->reset();
   std::filesystem::remove_all(data_dir);
-  if (options.changelog) MeasureRestore(bootstrap, options, engine, sink, data_dir);
+  if (options.changelog) {
+    MeasureRestore(bootstrap, options, engine, sink, data_dir, kChangelogTopic, "restore:        ",
+                   "every partition assigned to a new owner with an empty store");
+    if (CompactChangelog(bootstrap, options.partitions, kCompactedChangelogTopic)) {
+      MeasureRestore(bootstrap, options, engine, sink, data_dir, kCompactedChangelogTopic,
+                     "  compacted:    ",
+                     "the same changelog as a real cluster compacts it: the last record of each "
+                     "key");
+    } else {
+      std::cout << "  compacted:    not measured either\n";
+    }
+  }
   return 0;
 }
