@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
@@ -254,15 +256,6 @@ absl::Status StateCommitFailed(const absl::Status& committed, std::string_view d
   return failed;
 }
 
-// Whether the event is among the profile's applied events with a window that ends after `now`.
-bool AppliedBefore(const v1::CustomerProfile& profile, std::string_view event_id, absl::Time now) {
-  const std::int64_t now_us = absl::ToUnixMicros(now);
-  return std::any_of(profile.applied_events().begin(), profile.applied_events().end(),
-                     [&](const v1::AppliedEvent& applied) {
-                       return applied.expires_at_us() > now_us && applied.event_id() == event_id;
-                     });
-}
-
 // Adds the event to the profile's applied events, dropping those whose window ended by `now`.
 void RememberApplied(std::string_view event_id, absl::Time now, absl::Time expires_at,
                      v1::CustomerProfile& profile) {
@@ -298,6 +291,30 @@ struct Processor::WorkingProfile {
   // An erasure applied in this batch: Commit records erased_at and forgets these dedup entries.
   bool erasure_applied = false;
   std::vector<std::string> forget_event_ids;
+  // Hashes of the ids in profile.applied_events as loaded, built by the first AppliedBefore: a
+  // customer with many events in the dedup window lists them all, and comparing each event with
+  // each of them would cost the square of their number. Events applied in this batch need no
+  // entry: a repeat within the batch is dropped before.
+  std::optional<absl::flat_hash_set<std::size_t>> applied_hashes;
+
+  // Whether the event is among the profile's applied events with a window that ends after `now`.
+  bool AppliedBefore(std::string_view event_id, absl::Time now) {
+    if (!applied_hashes.has_value()) {
+      applied_hashes.emplace();
+      applied_hashes->reserve(static_cast<std::size_t>(profile.applied_events_size()));
+      for (const v1::AppliedEvent& applied : profile.applied_events()) {
+        applied_hashes->insert(std::hash<std::string_view>{}(applied.event_id()));
+      }
+    }
+    // Most events were not applied before, and most of those are told by the hash alone.
+    if (!applied_hashes->contains(std::hash<std::string_view>{}(event_id))) return false;
+    const std::int64_t now_us = absl::ToUnixMicros(now);
+    return std::any_of(profile.applied_events().begin(), profile.applied_events().end(),
+                       [&](const v1::AppliedEvent& applied) {
+                         return applied.expires_at_us() > now_us && applied.event_id() == event_id;
+                       });
+  }
+
   // False while every event for it was refused: nothing to write.
   bool dirty = true;
 };
@@ -926,7 +943,7 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       continue;
     }
     WorkingProfile& entry = *target[i];
-    if (AppliedBefore(entry.profile, item.event.event_id(), dedup_now[i])) {
+    if (entry.AppliedBefore(item.event.event_id(), dedup_now[i])) {
       if (metrics_ != nullptr) metrics_->CountDuplicate();
       continue;
     }
