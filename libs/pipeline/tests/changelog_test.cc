@@ -430,7 +430,8 @@ TEST_P(ErasureTest, RefusesTheCustomersOlderEventsWithoutTheirContentAndAppliesN
                              {1, Purchase("e2", "c2", "2026-05-27T00:00:00Z")}})
                   .ok());
   ASSERT_TRUE(owner->Process({{2, Erasure("x1", "c1", "2026-05-27T12:00:00Z")}}).ok());
-  // Its events' ids are forgotten; the erasure's own stays, in the store as its profile is gone.
+  // The store keeps no id of the customer's events (its profile listed them, and went); the
+  // erasure's own stays there, as its profile is gone.
   EXPECT_FALSE(Seen(*owner, "e1"));
   EXPECT_TRUE(Seen(*owner, "x1"));
   EXPECT_TRUE(owner->store().ScrubPending());

@@ -59,10 +59,10 @@ struct RestoreResult {
 // partition's local state is dropped and rebuilt from the changelog: the last record of each
 // profile, then from those profiles their timers, the member counts and the rfm population (a
 // profile's applied_events are its dedup state), and last the offset and state record of the
-// last checkpoint, so that a crash
-// during a restore leaves a partition the next assignment restores again. A changelog whose
-// oldest records were deleted (start > 0) no longer holds every profile: rather than restore
-// part of the customers, the restore fails with DataLoss and leaves the store as it was.
+// last checkpoint, so that a crash during a restore leaves a partition the next assignment
+// restores again. A changelog whose oldest records were deleted (start > 0) no longer holds every
+// profile: rather than restore part of the customers, the restore fails with DataLoss and leaves
+// the store as it was.
 // `progress` (optional) is called with the records read so far, every few thousand. Profile
 // versions are held back up to `window_bytes`, so that a customer's versions within that much of
 // the changelog are written once, the last. Call before the processor loads the partition
