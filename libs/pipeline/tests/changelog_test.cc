@@ -89,6 +89,17 @@ class Owner {
 
 class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
  protected:
+  // Every timer of partition 0: (due, customer id).
+  static std::vector<std::pair<absl::Time, std::string>> Timers(const state::Store& store) {
+    std::vector<std::pair<absl::Time, std::string>> timers;
+    auto due = store.DueTimers(Partition(0), absl::InfiniteFuture(), 1000);
+    EXPECT_TRUE(due.ok()) << due.status();
+    if (due.ok()) {
+      for (const auto& timer : *due) timers.emplace_back(timer.due, timer.customer_id);
+    }
+    return timers;
+  }
+
   std::unique_ptr<Owner> MakeOwner(std::string_view name) {
     return std::make_unique<Owner>(TestDir("_" + std::string(name)), broker_, TestEngine(), now_,
                                    GetParam());
@@ -274,7 +285,46 @@ TEST_P(ChangelogTest, EachProfilesLastVersionIsRestoredHoweverFewVersionsAreHeld
     ASSERT_TRUE(restored.ok()) << restored.status();
     EXPECT_EQ(restored->profiles, 2u);
     EXPECT_EQ(second->Profiles(), first->Profiles()) << window_bytes;
+    // And what follows from them, however many times a customer was written.
+    auto first_state = first->store().ReadPartitionState(Partition(0));
+    auto second_state = second->store().ReadPartitionState(Partition(0));
+    ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
+                second_state->has_value());
+    EXPECT_EQ((std::map<std::string, std::int64_t>((*second_state)->members().begin(),
+                                                   (*second_state)->members().end())),
+              (std::map<std::string, std::int64_t>((*first_state)->members().begin(),
+                                                   (*first_state)->members().end())))
+        << window_bytes;
+    EXPECT_EQ(Canonical((*second_state)->rfm_population()),
+              Canonical((*first_state)->rfm_population()))
+        << window_bytes;
+    EXPECT_EQ(Timers(second->store()), Timers(first->store())) << window_bytes;
   }
+}
+
+TEST_P(ChangelogTest, ACustomerWrittenByTwoWindowsKeepsOneTimerAndIsCountedOnce) {
+  auto first = MakeOwner("a");
+  ASSERT_TRUE(first->Process({{0, Purchase("e1", "c1", "2026-05-01T00:00:00Z")}}).ok());
+  ASSERT_TRUE(first->Process({{1, Purchase("e2", "c1", "2026-05-20T00:00:00Z")}}).ok());
+  ASSERT_TRUE(first->Process({{2, Purchase("e3", "c2", "2026-05-27T00:00:00Z")}}).ok());
+  ASSERT_TRUE(first->Process({{3, Erasure("e4", "c2", "2026-05-27T01:00:00Z")}}).ok());
+
+  auto second = MakeOwner("b");
+  auto restored = RestoreFromChangelog(second->store(), broker_, Partition(0), {}, 1);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->profiles, 1u);
+  ASSERT_EQ(Timers(first->store()).size(), 1u);
+  EXPECT_EQ(Timers(second->store()), Timers(first->store()));
+  auto first_state = first->store().ReadPartitionState(Partition(0));
+  auto second_state = second->store().ReadPartitionState(Partition(0));
+  ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
+              second_state->has_value());
+  EXPECT_EQ((std::map<std::string, std::int64_t>((*second_state)->members().begin(),
+                                                 (*second_state)->members().end())),
+            (std::map<std::string, std::int64_t>((*first_state)->members().begin(),
+                                                 (*first_state)->members().end())));
+  EXPECT_EQ(Canonical((*second_state)->rfm_population()),
+            Canonical((*first_state)->rfm_population()));
 }
 
 TEST_P(ChangelogTest, LocalStateCarryingTheLastCheckpointIsKept) {
