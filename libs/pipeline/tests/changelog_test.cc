@@ -89,6 +89,20 @@ class Owner {
 
 class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
  protected:
+  // Partition 0's member counts and rfm population are the same in both stores.
+  static void ExpectSameCounts(const state::Store& expected, const state::Store& actual) {
+    auto expected_state = expected.ReadPartitionState(Partition(0));
+    auto actual_state = actual.ReadPartitionState(Partition(0));
+    ASSERT_TRUE(expected_state.ok() && actual_state.ok() && expected_state->has_value() &&
+                actual_state->has_value());
+    EXPECT_EQ((std::map<std::string, std::int64_t>((*actual_state)->members().begin(),
+                                                   (*actual_state)->members().end())),
+              (std::map<std::string, std::int64_t>((*expected_state)->members().begin(),
+                                                   (*expected_state)->members().end())));
+    EXPECT_EQ(Canonical((*actual_state)->rfm_population()),
+              Canonical((*expected_state)->rfm_population()));
+  }
+
   // Every timer of partition 0: (due, customer id).
   static std::vector<std::pair<absl::Time, std::string>> Timers(const state::Store& store) {
     std::vector<std::pair<absl::Time, std::string>> timers;
@@ -240,14 +254,8 @@ TEST_P(ChangelogTest, ARestoreRebuildsEverythingTheOwnerHeldAndGoesOnAlike) {
   auto second_state = second->store().ReadPartitionState(Partition(0));
   ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
               second_state->has_value());
-  const std::map<std::string, std::int64_t> first_members((*first_state)->members().begin(),
-                                                          (*first_state)->members().end());
-  const std::map<std::string, std::int64_t> second_members((*second_state)->members().begin(),
-                                                           (*second_state)->members().end());
-  EXPECT_EQ(second_members, first_members);
   EXPECT_EQ((*second_state)->changelog_token(), (*first_state)->changelog_token());
-  EXPECT_EQ(Canonical((*second_state)->rfm_population()),
-            Canonical((*first_state)->rfm_population()));
+  ExpectSameCounts(first->store(), second->store());
 
   // The new owner resumes where the old one stopped: retried publishes (of either batch) are
   // dropped, new events apply on the same state.
@@ -286,19 +294,9 @@ TEST_P(ChangelogTest, EachProfilesLastVersionIsRestoredHoweverFewVersionsAreHeld
     EXPECT_EQ(restored->profiles, 2u);
     EXPECT_EQ(second->Profiles(), first->Profiles()) << window_bytes;
     // And what follows from them, however many times a customer was written.
-    auto first_state = first->store().ReadPartitionState(Partition(0));
-    auto second_state = second->store().ReadPartitionState(Partition(0));
-    ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
-                second_state->has_value());
-    EXPECT_EQ((std::map<std::string, std::int64_t>((*second_state)->members().begin(),
-                                                   (*second_state)->members().end())),
-              (std::map<std::string, std::int64_t>((*first_state)->members().begin(),
-                                                   (*first_state)->members().end())))
-        << window_bytes;
-    EXPECT_EQ(Canonical((*second_state)->rfm_population()),
-              Canonical((*first_state)->rfm_population()))
-        << window_bytes;
-    EXPECT_EQ(Timers(second->store()), Timers(first->store())) << window_bytes;
+    SCOPED_TRACE(window_bytes);
+    ExpectSameCounts(first->store(), second->store());
+    EXPECT_EQ(Timers(second->store()), Timers(first->store()));
   }
 }
 
@@ -315,16 +313,7 @@ TEST_P(ChangelogTest, ACustomerWrittenByTwoWindowsKeepsOneTimerAndIsCountedOnce)
   EXPECT_EQ(restored->profiles, 1u);
   ASSERT_EQ(Timers(first->store()).size(), 1u);
   EXPECT_EQ(Timers(second->store()), Timers(first->store()));
-  auto first_state = first->store().ReadPartitionState(Partition(0));
-  auto second_state = second->store().ReadPartitionState(Partition(0));
-  ASSERT_TRUE(first_state.ok() && second_state.ok() && first_state->has_value() &&
-              second_state->has_value());
-  EXPECT_EQ((std::map<std::string, std::int64_t>((*second_state)->members().begin(),
-                                                 (*second_state)->members().end())),
-            (std::map<std::string, std::int64_t>((*first_state)->members().begin(),
-                                                 (*first_state)->members().end())));
-  EXPECT_EQ(Canonical((*second_state)->rfm_population()),
-            Canonical((*first_state)->rfm_population()));
+  ExpectSameCounts(first->store(), second->store());
 }
 
 TEST_P(ChangelogTest, LocalStateCarryingTheLastCheckpointIsKept) {
