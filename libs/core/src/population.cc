@@ -61,14 +61,22 @@ std::int64_t RfmBucketUpper(std::int64_t bucket) {
 }
 
 std::optional<RfmSample> SampleOf(const v1::CustomerProfile& profile) {
-  if (profile.orders_total() == 0 || !profile.has_last_purchase_at()) return std::nullopt;
+  return SampleOf(profile.orders_total(), profile.monetary_total(),
+                  profile.has_last_purchase_at()
+                      ? std::optional<std::int64_t>(profile.last_purchase_at().seconds())
+                      : std::nullopt);
+}
+
+std::optional<RfmSample> SampleOf(std::int64_t orders_total, std::int64_t monetary_total,
+                                  std::optional<std::int64_t> last_purchase_at_seconds) {
+  if (orders_total == 0 || !last_purchase_at_seconds.has_value()) return std::nullopt;
   constexpr std::int64_t kSecondsPerDay = 86'400;
-  const std::int64_t seconds = profile.last_purchase_at().seconds();
+  const std::int64_t seconds = *last_purchase_at_seconds;
   return RfmSample{
       // Every update samples the customer twice: plain arithmetic rather than a time zone lookup.
       .last_purchase_day = seconds / kSecondsPerDay - (seconds % kSecondsPerDay < 0 ? 1 : 0),
-      .orders_bucket = RfmBucket(profile.orders_total()),
-      .monetary_bucket = RfmBucket(profile.monetary_total()),
+      .orders_bucket = RfmBucket(orders_total),
+      .monetary_bucket = RfmBucket(monetary_total),
   };
 }
 

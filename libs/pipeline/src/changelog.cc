@@ -2,12 +2,14 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/core/engine.h"
+#include "cdp/core/population.h"
 #include "cdp/pipeline/internal/partition_counts.h"
 #include "cdp/pipeline/records.h"
 #include "cdp/v1/partition_state.pb.h"
@@ -166,17 +168,20 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   if (checkpoint.has_value()) state = std::move(*checkpoint->mutable_state());
   state.clear_members();
   v1::RfmPopulation population;
+  internal::MemberTally members;
   absl::Status derived = absl::OkStatus();
-  absl::Status visited =
-      store.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
+  absl::Status visited = internal::ForEachProfileDigest(
+      store, partition, [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
         ++result.profiles;
-        batch.SetTimer(partition, profile.customer_id(), std::nullopt, core::TimerDue(profile));
-        internal::CountProfile(profile, state.mutable_members(), &population);
+        batch.SetTimer(partition, customer_id, std::nullopt, digest.timer_due);
+        members.Add(digest);
+        core::UpdatePopulation(std::nullopt, digest.rfm, population);
         derived = CommitIfFull(store, batch, false);
         return derived.ok();
       });
   if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
   if (!derived.ok()) return Annotate(derived, partition, "writing timers");
+  members.AddTo(*state.mutable_members());
 
   // Last, so that only a complete restore carries the checkpoint's token and offset. Without a
   // checkpoint (the owner failed before its first one) the partition restarts from the group's

@@ -530,13 +530,15 @@ absl::Status Processor::LoadPartition(Lane& lane, Partition partition) {
     // A new partition, or state written before the store kept member counts (or the rfm
     // population): count what its profiles hold, once. Member counts taken so follow the running
     // definitions, as the profiles did then.
-    absl::Status counted =
-        store_.ForEachProfile(partition, [&](Partition, const v1::CustomerProfile& profile) {
-          internal::CountProfile(profile, count_members ? record.state.mutable_members() : nullptr,
-                                 count_population ? &record.population : nullptr);
+    internal::MemberTally members;
+    absl::Status counted = internal::ForEachProfileDigest(
+        store_, partition, [&](std::string_view, const internal::ProfileDigest& digest) {
+          if (count_members) members.Add(digest);
+          if (count_population) core::UpdatePopulation(std::nullopt, digest.rfm, record.population);
           return true;
         });
     if (!counted.ok()) return counted;
+    members.AddTo(*record.state.mutable_members());
     if (count_members) RecordDefinitions(digests_, record.state);
     write = true;
   }

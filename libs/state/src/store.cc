@@ -58,14 +58,14 @@ std::string CustomerHash(std::string_view customer_id) {
   return absl::StrCat(absl::Hex(StableHash64(customer_id), absl::kZeroPad16));
 }
 
-absl::Status ParseProfile(Partition partition, std::string_view key, std::string_view value,
+absl::Status ParseProfile(Partition partition, std::string_view customer_id, std::string_view value,
                           v1::CustomerProfile& profile) {
   if (profile.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return absl::OkStatus();
   }
   return absl::DataLossError(
       absl::StrCat("stored profile in partition ", partition.value(), " (customer id hash ",
-                   CustomerHash(internal::KeyId(key)), ", ", value.size(),
+                   CustomerHash(customer_id), ", ", value.size(),
                    " bytes) is not a valid cdp.v1.CustomerProfile; drop the partition and "
                    "restore it from the changelog"));
 }
@@ -223,8 +223,8 @@ struct Store::Impl {
                            absl::StrCat("cannot read profiles of partition ", partition.value(),
                                         " from '", path, "'"));
       }
-      absl::Status parsed =
-          ParseProfile(partition, lookup.keys[i], View(lookup.values[i]), result[i].emplace());
+      absl::Status parsed = ParseProfile(partition, internal::KeyId(lookup.keys[i]),
+                                         View(lookup.values[i]), result[i].emplace());
       if (!parsed.ok()) return parsed;
     }
     return result;
@@ -739,6 +739,19 @@ void Store::AdvanceDedupHorizon(absl::Time horizon) { impl_->dedup_filter.Advanc
 absl::Status Store::ForEachProfile(
     std::optional<Partition> partition,
     const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const {
+  v1::CustomerProfile profile;
+  absl::Status parsed = absl::OkStatus();
+  absl::Status scanned = ForEachSerializedProfile(
+      partition, [&](Partition owner, std::string_view customer_id, std::string_view serialized) {
+        parsed = ParseProfile(owner, customer_id, serialized, profile);
+        return parsed.ok() && visit(owner, profile);
+      });
+  return scanned.ok() ? parsed : scanned;
+}
+
+absl::Status Store::ForEachSerializedProfile(
+    std::optional<Partition> partition,
+    const std::function<bool(Partition, std::string_view, std::string_view)>& visit) const {
   rocksdb::ReadOptions read;
   // A full scan would evict the blocks that point lookups need.
   read.fill_cache = false;
@@ -756,7 +769,6 @@ absl::Status Store::ForEachProfile(
     read.iterate_upper_bound = &upper_slice;
   }
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read, impl_->profiles));
-  v1::CustomerProfile profile;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = View(it->key());
     const std::optional<Partition> owner = internal::KeyPartition(key);
@@ -765,9 +777,7 @@ absl::Status Store::ForEachProfile(
                                               "' holds a profile key of ", key.size(),
                                               " bytes without a valid partition prefix"));
     }
-    absl::Status parsed = ParseProfile(*owner, key, View(it->value()), profile);
-    if (!parsed.ok()) return parsed;
-    if (!visit(*owner, profile)) return absl::OkStatus();
+    if (!visit(*owner, internal::KeyId(key), View(it->value()))) return absl::OkStatus();
   }
   if (!it->status().ok()) {
     return FromRocksDb(it->status(), absl::StrCat("cannot scan profiles in '", impl_->path, "'"));
@@ -826,7 +836,7 @@ absl::StatusOr<std::vector<v1::CustomerProfile*>> Store::ProfileScan::Next(
   }
   for (; it.Valid() && profiles.size() < limit; it.Next()) {
     absl::Status parsed =
-        ParseProfile(state.partition, View(it.key()), View(it.value()),
+        ParseProfile(state.partition, internal::KeyId(View(it.key())), View(it.value()),
                      *profiles.emplace_back(
                          google::protobuf::Arena::CreateMessage<v1::CustomerProfile>(&arena)));
     if (!parsed.ok()) return parsed;

@@ -32,6 +32,10 @@ struct RfmSample {
   bool operator==(const RfmSample&) const = default;
 };
 [[nodiscard]] std::optional<RfmSample> SampleOf(const v1::CustomerProfile& profile);
+// The same from the profile's fields: `last_purchase_at_seconds` is nullopt when unset.
+[[nodiscard]] std::optional<RfmSample> SampleOf(
+    std::int64_t orders_total, std::int64_t monetary_total,
+    std::optional<std::int64_t> last_purchase_at_seconds);
 
 // A log-linear bucket of a count or an amount in minor units: values below 128 have one each,
 // larger ones share a bucket with values within 1/128 (0.78 %) of them. Values below 0 share 0's.

@@ -204,6 +204,13 @@ class Store {
       std::optional<Partition> partition,
       const std::function<bool(Partition, const v1::CustomerProfile&)>& visit) const;
 
+  // The same, unparsed: the customer id and the serialized cdp.v1.CustomerProfile, both valid
+  // during the call only. For a caller that reads a few fields of every profile.
+  [[nodiscard]] absl::Status ForEachSerializedProfile(
+      std::optional<Partition> partition,
+      const std::function<bool(Partition, std::string_view customer_id,
+                               std::string_view serialized)>& visit) const;
+
   // The partition's state record, nullopt if it has none (new, or written by format version 2).
   [[nodiscard]] absl::StatusOr<std::optional<v1::PartitionState>> ReadPartitionState(
       Partition partition) const;
