@@ -32,6 +32,12 @@ void ForEachHeader(const rd_kafka_message_t* message, Visit visit) {
 Message::Message(std::unique_ptr<RdKafka::Message> message)
     : message_(std::move(message)), raw_(message_->c_ptr()) {}
 
+Message::Message(rd_kafka_message_s* message) : owned_raw_(message), raw_(message) {}
+
+void Message::RawMessageDeleter::operator()(rd_kafka_message_s* message) const {
+  rd_kafka_message_destroy(message);
+}
+
 Message::Message(Message&&) noexcept = default;
 Message& Message::operator=(Message&&) noexcept = default;
 Message::~Message() = default;

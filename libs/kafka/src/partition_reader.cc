@@ -1,7 +1,9 @@
 #include "cdp/kafka/partition_reader.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +17,16 @@ namespace cdp::kafka {
 namespace {
 
 using internal::DescribeError;
+
+constexpr std::size_t kBatchSize = 256;
+
+struct QueueReleaser {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
+
+struct MessageDestroyer {
+  void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
+};
 
 // Errors after which reading this partition cannot succeed, so waiting for the idle timeout
 // would only hide them. Anything else (broker down, leader moving) librdkafka retries by itself.
@@ -123,6 +135,11 @@ absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, 
 }
 
 absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Duration timeout) {
+  if (const auto known = partition_counts_.find(tp.topic);
+      known != partition_counts_.end() &&
+      static_cast<std::size_t>(tp.partition.value()) < known->second) {
+    return absl::OkStatus();
+  }
   const std::string context = absl::StrCat("cannot read ", ToString(tp));
   absl::StatusOr<std::unique_ptr<RdKafka::Metadata>> metadata =
       internal::QueryTopicMetadata(*consumer_, tp.topic, timeout, context);
@@ -135,8 +152,9 @@ absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Durati
     return absl::Status(*code, DescribeError(context, found->err()));
   }
   // Other topic errors (no leader yet) pass: librdkafka waits for them, within idle_timeout.
-  if (found->err() == RdKafka::ERR_NO_ERROR &&
-      static_cast<std::size_t>(tp.partition.value()) >= found->partitions()->size()) {
+  if (found->err() != RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+  partition_counts_[tp.topic] = found->partitions()->size();
+  if (static_cast<std::size_t>(tp.partition.value()) >= found->partitions()->size()) {
     return absl::NotFoundError(absl::StrCat(context, ": topic '", tp.topic, "' has ",
                                             found->partitions()->size(), " partitions"));
   }
@@ -153,43 +171,65 @@ absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_
   std::int64_t end_seen = -1;
   std::string last_error;
   absl::Time last_record = absl::Now();
+  // What is already fetched is taken in batches: a consume call per record (a lock, a clock
+  // read) cost a tenth of a restore.
+  const std::unique_ptr<rd_kafka_queue_t, QueueReleaser> queue(
+      rd_kafka_queue_get_consumer(consumer_->c_ptr()));
+  std::array<rd_kafka_message_t*, kBatchSize> fetched{};
+  std::vector<std::unique_ptr<rd_kafka_message_t, MessageDestroyer>> batch;
+  batch.reserve(kBatchSize);
   for (;;) {
-    // consume() returns as soon as a record is fetched: it waits only while none arrives.
-    std::unique_ptr<RdKafka::Message> message(
-        consumer_->consume(internal::ToTimeoutMs(last_record + idle_timeout - absl::Now())));
-    const RdKafka::ErrorCode err = message->err();
-    if (err == RdKafka::ERR_NO_ERROR) {
-      last_record = absl::Now();
-      const std::int64_t offset = message->offset();
-      if (message->partition() != tp.partition.value() || offset < next) continue;
-      if (offset >= until) return absl::OkStatus();
-      if (absl::Status status = visit(Message(std::move(message))); !status.ok()) return status;
-      next = offset + 1;
-      if (next >= until) return absl::OkStatus();
-    } else if (err == RdKafka::ERR__PARTITION_EOF) {
-      // The partition holds nothing more: below `until` more records are still to come.
-      if (message->partition() != tp.partition.value()) continue;
-      end_seen = message->offset();
-      if (end_seen >= until) return absl::OkStatus();
-    } else if (err == RdKafka::ERR__TIMED_OUT) {
-      if (absl::Now() - last_record < idle_timeout) continue;
-      return absl::DeadlineExceededError(
-          absl::StrCat("no record of ", ToString(tp), " for ", absl::FormatDuration(idle_timeout),
-                       " while reading offsets [", from, ", ", until, "): next offset ", next,
-                       end_seen >= 0 ? absl::StrCat(", partition end seen at ", end_seen)
-                                     : std::string(", partition end not reached"),
-                       last_error.empty() ? "" : absl::StrCat("; last error: ", last_error)));
-    } else if (err == RdKafka::ERR__FATAL) {
-      std::string reason;
-      consumer_->fatal_error(reason);
-      return absl::InternalError(absl::StrCat("Kafka partition reader failed fatally reading ",
-                                              ToString(tp), ": ", reason, "; recreate it"));
-    } else if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
-      return absl::Status(*code, absl::StrCat("cannot read ", ToString(tp), ": ", message->errstr(),
-                                              " (", internal::ErrorName(err), ")"));
-    } else {
-      last_error = absl::StrCat(message->errstr(), " (", internal::ErrorName(err), ")");
+    batch.clear();
+    const ssize_t taken = rd_kafka_consume_batch_queue(queue.get(), 0, fetched.data(), kBatchSize);
+    for (ssize_t i = 0; i < taken; ++i) batch.emplace_back(fetched[i]);
+    if (batch.empty()) {
+      // Nothing fetched yet: wait for one record, which returns as soon as it arrives.
+      rd_kafka_message_t* waited = rd_kafka_consumer_poll(
+          consumer_->c_ptr(), internal::ToTimeoutMs(last_record + idle_timeout - absl::Now()));
+      if (waited == nullptr) {
+        if (absl::Now() - last_record < idle_timeout) continue;
+        return absl::DeadlineExceededError(
+            absl::StrCat("no record of ", ToString(tp), " for ", absl::FormatDuration(idle_timeout),
+                         " while reading offsets [", from, ", ", until, "): next offset ", next,
+                         end_seen >= 0 ? absl::StrCat(", partition end seen at ", end_seen)
+                                       : std::string(", partition end not reached"),
+                         last_error.empty() ? "" : absl::StrCat("; last error: ", last_error)));
+      }
+      batch.emplace_back(waited);
     }
+    bool got_record = false;
+    for (auto& owned : batch) {
+      const rd_kafka_message_t& raw = *owned;
+      const auto err = static_cast<RdKafka::ErrorCode>(raw.err);
+      if (err == RdKafka::ERR_NO_ERROR) {
+        got_record = true;
+        if (raw.partition != tp.partition.value() || raw.offset < next) continue;
+        if (raw.offset >= until) return absl::OkStatus();
+        const std::int64_t offset = raw.offset;
+        if (absl::Status status = visit(Message(owned.release())); !status.ok()) return status;
+        next = offset + 1;
+        if (next >= until) return absl::OkStatus();
+      } else if (err == RdKafka::ERR__PARTITION_EOF) {
+        // The partition holds nothing more: below `until` more records are still to come.
+        if (raw.partition != tp.partition.value()) continue;
+        end_seen = raw.offset;
+        if (end_seen >= until) return absl::OkStatus();
+      } else if (err == RdKafka::ERR__FATAL) {
+        std::string reason;
+        consumer_->fatal_error(reason);
+        return absl::InternalError(absl::StrCat("Kafka partition reader failed fatally reading ",
+                                                ToString(tp), ": ", reason, "; recreate it"));
+      } else if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
+        if (*code == absl::StatusCode::kNotFound) partition_counts_.erase(tp.topic);
+        return absl::Status(
+            *code, absl::StrCat("cannot read ", ToString(tp), ": ", rd_kafka_message_errstr(&raw),
+                                " (", internal::ErrorName(err), ")"));
+      } else {
+        last_error =
+            absl::StrCat(rd_kafka_message_errstr(&raw), " (", internal::ErrorName(err), ")");
+      }
+    }
+    if (got_record) last_record = absl::Now();
   }
 }
 

@@ -327,6 +327,27 @@ TEST(PartitionReaderTest, AnUnknownTopicOrPartitionIsNotFound) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(PartitionReaderTest, AsksTheClusterAboutATopicsPartitionsOnce) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 2, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 3, "a");
+  ProduceTo(*cluster, "changelog", 1, 3, "b");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  absl::StatusOr<std::vector<Record>> first = ReadRange(*reader, Tp("changelog", 0), 0, 3);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  // From now on metadata requests are told the topic does not exist; a read that asked would
+  // end with NotFound.
+  rd_kafka_mock_topic_set_error(cluster->raw(), "changelog",
+                                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  absl::StatusOr<std::vector<Record>> second =
+      ReadRange(*reader, Tp("changelog", 1), 0, 3, absl::Seconds(10));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->size(), 3u);
+}
+
 TEST(PartitionReaderTest, JoinsNoGroupAndCommitsNothing) {
   auto cluster = StartCluster(1);
   ASSERT_NE(cluster, nullptr);

@@ -22,6 +22,8 @@ namespace cdp::kafka {
 class Message {
  public:
   explicit Message(std::unique_ptr<RdKafka::Message> message);
+  // Takes a message of librdkafka's C API, as its batch consume returns them.
+  explicit Message(rd_kafka_message_s* message);
   Message(Message&&) noexcept;
   Message& operator=(Message&&) noexcept;
   ~Message();
@@ -46,7 +48,13 @@ class Message {
   [[nodiscard]] std::optional<absl::Time> timestamp() const;
 
  private:
+  struct RawMessageDeleter {
+    void operator()(rd_kafka_message_s* message) const;
+  };
+
+  // One of the two owns the message.
   std::unique_ptr<RdKafka::Message> message_;
+  std::unique_ptr<rd_kafka_message_s, RawMessageDeleter> owned_raw_;
   const rd_kafka_message_s* raw_;
 };
 

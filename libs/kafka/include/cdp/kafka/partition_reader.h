@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -61,7 +62,9 @@ class PartitionReader {
   // appended. A `visit` error stops reading and is returned as it is. DeadlineExceeded if no
   // record arrives for `idle_timeout` while records below `until` are still expected (brokers
   // unreachable, or `until` beyond the partition's end); NotFound for an unknown topic or
-  // partition. The partition is released however Read ends, so the reader can read another one.
+  // partition (once the reader has seen the cluster list a partition, a topic deleted since may
+  // also end in DeadlineExceeded). The partition is released however Read ends, so the reader
+  // can read another one.
   [[nodiscard]] absl::Status Read(const TopicPartition& tp, std::int64_t from, std::int64_t until,
                                   const std::function<absl::Status(const Message&)>& visit,
                                   absl::Duration idle_timeout);
@@ -70,7 +73,7 @@ class PartitionReader {
   PartitionReader() = default;
 
   // NotFound unless the cluster has the partition: a fresh metadata request, not librdkafka's
-  // cache.
+  // cache, once per topic; partitions below the count it listed are not asked about again.
   [[nodiscard]] absl::Status CheckExists(const TopicPartition& tp, absl::Duration timeout);
 
   [[nodiscard]] absl::Status ReadAssigned(const TopicPartition& tp, std::int64_t from,
@@ -79,6 +82,9 @@ class PartitionReader {
                                           absl::Duration idle_timeout);
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // Partitions per topic as the cluster last listed them. A restore reads every partition of the
+  // changelog, and a metadata request per partition was a third of a small one's time.
+  std::map<std::string, std::size_t, std::less<>> partition_counts_;
 };
 
 }  // namespace cdp::kafka
