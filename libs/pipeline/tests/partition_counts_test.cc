@@ -75,6 +75,15 @@ void ExpectDigestOf(const v1::CustomerProfile& profile, const ProfileDigest& dig
   EXPECT_EQ(tiers, expected_tiers);
 }
 
+// `bytes` parse, and their digest is what the parsed message holds.
+void ExpectDigestAsParsed(const std::string& bytes) {
+  v1::CustomerProfile parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  ProfileDigest digest;
+  ASSERT_TRUE(DigestProfile(bytes, digest));
+  ExpectDigestOf(parsed, digest);
+}
+
 TEST(ProfileDigestTest, ReadsTheFieldsATimerAndTheCountsNeedAsTheParsedProfileHoldsThem) {
   const v1::CustomerProfile profile = FullProfile();
   ProfileDigest digest;
@@ -105,23 +114,14 @@ TEST(ProfileDigestTest, AFieldThatOccursTwiceIsMergedAsTheParserMergesIt) {
   second.mutable_last_purchase_at()->set_nanos(1);            // seconds stay the first's
   second.add_segments("late");
   second.add_tiers()->set_tier("no dimension");
-  const std::string bytes = first.SerializeAsString() + second.SerializeAsString();
-  v1::CustomerProfile merged;
-  ASSERT_TRUE(merged.ParseFromString(bytes));
-  ProfileDigest digest;
-  ASSERT_TRUE(DigestProfile(bytes, digest));
-  ExpectDigestOf(merged, digest);
+  ExpectDigestAsParsed(first.SerializeAsString() + second.SerializeAsString());
 }
 
 TEST(ProfileDigestTest, AReadFieldWithAnotherWireTypeIsSkippedAsAnUnknownField) {
   // orders_total (2) as bytes, segments (33) as a varint, timer_due_at (37) as a fixed64.
   const std::string bytes = std::string("\x12\x01x", 3) + std::string("\x88\x02\x05", 3) +
                             std::string("\xa9\x02\x01\x02\x03\x04\x05\x06\x07\x08", 10);
-  v1::CustomerProfile parsed;
-  ASSERT_TRUE(parsed.ParseFromString(bytes));
-  ProfileDigest digest;
-  ASSERT_TRUE(DigestProfile(bytes, digest));
-  ExpectDigestOf(parsed, digest);
+  ExpectDigestAsParsed(bytes);
 }
 
 TEST(ProfileDigestTest, AcceptsExactlyThePrefixesOfAProfileThatParse) {
