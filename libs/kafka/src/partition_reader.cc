@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -19,9 +20,23 @@ namespace {
 using internal::DescribeError;
 
 constexpr std::size_t kBatchSize = 256;
+constexpr std::size_t kMaxPrefetched = 2;
 
-struct QueueReleaser {
-  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+absl::Status FailedFatally(RdKafka::KafkaConsumer& consumer, const TopicPartition& tp) {
+  std::string reason;
+  consumer.fatal_error(reason);
+  return absl::InternalError(absl::StrCat("Kafka partition reader failed fatally reading ",
+                                          ToString(tp), ": ", reason, "; recreate it"));
+}
+
+struct PartitionListReleaser {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+
+struct ErrorReleaser {
+  void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
 };
 
 struct MessageDestroyer {
@@ -83,8 +98,14 @@ absl::StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Create(
 }
 
 PartitionReader::~PartitionReader() {
+  // librdkafka requires a partition's queue to go before the consumer closes.
+  static_cast<void>(DropPrefetched());
   // Without a subscription close() leaves no group; it stops the fetchers before destruction.
   if (consumer_ != nullptr) consumer_->close();
+}
+
+void PartitionReader::QueueReleaser::operator()(rd_kafka_queue_t* queue) const {
+  rd_kafka_queue_destroy(queue);
 }
 
 absl::StatusOr<Watermarks> PartitionReader::QueryWatermarks(const TopicPartition& tp,
@@ -115,23 +136,108 @@ absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, 
         absl::StrCat("cannot read ", ToString(tp), " from offset ", from, ": offsets start at 0"));
   }
   if (until <= from) return absl::OkStatus();
-  // librdkafka waits silently for an assigned partition that does not exist.
-  if (absl::Status status = CheckExists(tp, idle_timeout); !status.ok()) return status;
-  std::unique_ptr<RdKafka::TopicPartition> start(
-      RdKafka::TopicPartition::create(tp.topic, tp.partition.value(), from));
-  if (const RdKafka::ErrorCode err = consumer_->assign({start.get()});
-      err != RdKafka::ERR_NO_ERROR) {
-    return absl::InternalError(
-        DescribeError(absl::StrCat("librdkafka refused to assign ", ToString(tp)), err));
+  std::optional<Assigned> assigned;
+  if (auto found = std::find_if(prefetched_.begin(), prefetched_.end(),
+                                [&](const Assigned& prefetched) { return prefetched.tp == tp; });
+      found != prefetched_.end()) {
+    Assigned prefetched = std::move(*found);
+    prefetched_.erase(found);
+    if (prefetched.from == from) {
+      assigned = std::move(prefetched);
+    } else if (absl::Status released = Unassign(prefetched); !released.ok()) {
+      return released;
+    }
   }
-  absl::Status status = ReadAssigned(tp, from, until, visit, idle_timeout);
-  // Drops what was fetched beyond `until`; records of this assignment are never delivered again.
-  if (const RdKafka::ErrorCode err = consumer_->unassign();
-      err != RdKafka::ERR_NO_ERROR && status.ok()) {
-    status = absl::InternalError(
-        DescribeError(absl::StrCat("librdkafka refused to unassign ", ToString(tp)), err));
+  if (!assigned.has_value()) {
+    absl::StatusOr<Assigned> started = Assign(tp, from, idle_timeout);
+    if (!started.ok()) return started.status();
+    assigned = *std::move(started);
+  }
+  absl::Status status = ReadAssigned(*assigned, until, visit, idle_timeout);
+  if (absl::Status released = Unassign(*assigned); !released.ok() && status.ok()) {
+    status = released;
   }
   return status;
+}
+
+absl::Status PartitionReader::Prefetch(const TopicPartition& tp, std::int64_t from,
+                                       absl::Duration timeout) {
+  if (from < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot prefetch ", ToString(tp),
+                                                   " from offset ", from, ": offsets start at 0"));
+  }
+  const auto release = [&](std::vector<Assigned>::iterator prefetched) {
+    absl::Status released = Unassign(*prefetched);
+    prefetched_.erase(prefetched);
+    return released;
+  };
+  if (auto found = std::find_if(prefetched_.begin(), prefetched_.end(),
+                                [&](const Assigned& prefetched) { return prefetched.tp == tp; });
+      found != prefetched_.end()) {
+    if (found->from == from) return absl::OkStatus();
+    if (absl::Status released = release(found); !released.ok()) return released;
+  }
+  if (prefetched_.size() == kMaxPrefetched) {
+    if (absl::Status released = release(prefetched_.begin()); !released.ok()) return released;
+  }
+  absl::StatusOr<Assigned> started = Assign(tp, from, timeout);
+  if (!started.ok()) return started.status();
+  prefetched_.push_back(*std::move(started));
+  return absl::OkStatus();
+}
+
+absl::Status PartitionReader::DropPrefetched() {
+  absl::Status first_failure = absl::OkStatus();
+  for (Assigned& prefetched : prefetched_) first_failure.Update(Unassign(prefetched));
+  prefetched_.clear();
+  return first_failure;
+}
+
+absl::StatusOr<PartitionReader::Assigned> PartitionReader::Assign(const TopicPartition& tp,
+                                                                  std::int64_t from,
+                                                                  absl::Duration timeout) {
+  // librdkafka waits silently for an assigned partition that does not exist.
+  if (absl::Status status = CheckExists(tp, timeout); !status.ok()) return status;
+  rd_kafka_t* const client = consumer_->c_ptr();
+  // Taken off the consumer's queue before the partition is assigned, so that none of its records
+  // land there: librdkafka keeps an application's forwarding when it starts fetching.
+  Assigned assigned{
+      .tp = tp,
+      .from = from,
+      .queue = std::unique_ptr<rd_kafka_queue_t, QueueReleaser>(
+          rd_kafka_queue_get_partition(client, tp.topic.c_str(), tp.partition.value()))};
+  if (assigned.queue == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", ToString(tp), ": librdkafka has no such partition"));
+  }
+  rd_kafka_queue_forward(assigned.queue.get(), nullptr);
+  const std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListReleaser> list(
+      rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value())->offset =
+      from;
+  if (const std::unique_ptr<rd_kafka_error_t, ErrorReleaser> error(
+          rd_kafka_incremental_assign(client, list.get()));
+      error != nullptr) {
+    return absl::InternalError(absl::StrCat("librdkafka refused to assign ", ToString(tp), ": ",
+                                            rd_kafka_error_string(error.get())));
+  }
+  return assigned;
+}
+
+absl::Status PartitionReader::Unassign(Assigned& assigned) {
+  const std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListReleaser> list(
+      rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), assigned.tp.topic.c_str(),
+                                    assigned.tp.partition.value());
+  const std::unique_ptr<rd_kafka_error_t, ErrorReleaser> error(
+      rd_kafka_incremental_unassign(consumer_->c_ptr(), list.get()));
+  assigned.queue.reset();
+  if (error != nullptr) {
+    return absl::InternalError(absl::StrCat("librdkafka refused to unassign ",
+                                            ToString(assigned.tp), ": ",
+                                            rd_kafka_error_string(error.get())));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Duration timeout) {
@@ -161,10 +267,11 @@ absl::Status PartitionReader::CheckExists(const TopicPartition& tp, absl::Durati
   return absl::OkStatus();
 }
 
-absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_t from,
-                                           std::int64_t until,
+absl::Status PartitionReader::ReadAssigned(Assigned& assigned, std::int64_t until,
                                            const std::function<absl::Status(const Message&)>& visit,
                                            absl::Duration idle_timeout) {
+  const TopicPartition& tp = assigned.tp;
+  const std::int64_t from = assigned.from;
   // The lowest offset not delivered yet: guards order and uniqueness whatever librdkafka resends.
   std::int64_t next = from;
   // The end of the partition as last reported (its high watermark then), -1 before that.
@@ -173,20 +280,23 @@ absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_
   absl::Time last_record = absl::Now();
   // What is already fetched is taken in batches: a consume call per record (a lock, a clock
   // read) cost a tenth of a restore.
-  const std::unique_ptr<rd_kafka_queue_t, QueueReleaser> queue(
-      rd_kafka_queue_get_consumer(consumer_->c_ptr()));
+  rd_kafka_queue_t* const queue = assigned.queue.get();
   std::array<rd_kafka_message_t*, kBatchSize> fetched{};
   std::vector<std::unique_ptr<rd_kafka_message_t, MessageDestroyer>> batch;
   batch.reserve(kBatchSize);
   for (;;) {
     batch.clear();
-    const ssize_t taken = rd_kafka_consume_batch_queue(queue.get(), 0, fetched.data(), kBatchSize);
+    const ssize_t taken = rd_kafka_consume_batch_queue(queue, 0, fetched.data(), kBatchSize);
     for (ssize_t i = 0; i < taken; ++i) batch.emplace_back(fetched[i]);
     if (batch.empty()) {
       // Nothing fetched yet: wait for one record, which returns as soon as it arrives.
-      rd_kafka_message_t* waited = rd_kafka_consumer_poll(
-          consumer_->c_ptr(), internal::ToTimeoutMs(last_record + idle_timeout - absl::Now()));
+      rd_kafka_message_t* waited = rd_kafka_consume_queue(
+          queue, internal::ToTimeoutMs(last_record + idle_timeout - absl::Now()));
       if (waited == nullptr) {
+        // Fatal errors are reported on the consumer's queue, not the partition's.
+        if (std::string reason; consumer_->fatal_error(reason) != RdKafka::ERR_NO_ERROR) {
+          return FailedFatally(*consumer_, tp);
+        }
         if (absl::Now() - last_record < idle_timeout) continue;
         return absl::DeadlineExceededError(
             absl::StrCat("no record of ", ToString(tp), " for ", absl::FormatDuration(idle_timeout),
@@ -215,10 +325,7 @@ absl::Status PartitionReader::ReadAssigned(const TopicPartition& tp, std::int64_
         end_seen = raw.offset;
         if (end_seen >= until) return absl::OkStatus();
       } else if (err == RdKafka::ERR__FATAL) {
-        std::string reason;
-        consumer_->fatal_error(reason);
-        return absl::InternalError(absl::StrCat("Kafka partition reader failed fatally reading ",
-                                                ToString(tp), ": ", reason, "; recreate it"));
+        return FailedFatally(*consumer_, tp);
       } else if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
         if (*code == absl::StatusCode::kNotFound) partition_counts_.erase(tp.topic);
         return absl::Status(

@@ -348,6 +348,53 @@ TEST(PartitionReaderTest, AsksTheClusterAboutATopicsPartitionsOnce) {
   EXPECT_EQ(second->size(), 3u);
 }
 
+TEST(PartitionReaderTest, PrefetchedPartitionsReadAsIfReadAfresh) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 3, 1).ok());
+  ProduceTo(*cluster, "changelog", 0, 4, "zero");
+  ProduceTo(*cluster, "changelog", 1, 5, "one");
+  ProduceTo(*cluster, "changelog", 2, 6, "two");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->Prefetch(Tp("changelog", 1), 0, absl::Seconds(10)).ok());
+  ASSERT_TRUE(reader->Prefetch(Tp("changelog", 2), 0, absl::Seconds(10)).ok());
+
+  // Records of the partitions fetched meanwhile must not leak into another's read.
+  absl::StatusOr<std::vector<Record>> zero = ReadRange(*reader, Tp("changelog", 0), 0, 4);
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_THAT(Offsets(*zero), ElementsAre(0, 1, 2, 3));
+  for (const Record& record : *zero) EXPECT_EQ(record.partition, 0);
+  absl::StatusOr<std::vector<Record>> one = ReadRange(*reader, Tp("changelog", 1), 0, 5);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_THAT(Offsets(*one), ElementsAre(0, 1, 2, 3, 4));
+  // Prefetched from 0, read from 3: the prefetch is dropped and the read starts at 3.
+  absl::StatusOr<std::vector<Record>> two = ReadRange(*reader, Tp("changelog", 2), 3, 6);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_THAT(Offsets(*two), ElementsAre(3, 4, 5));
+  for (const Record& record : *two) EXPECT_EQ(record.partition, 2);
+
+  // A third prefetch releases the oldest, which then reads as any other partition.
+  for (int partition : {0, 1, 2}) {
+    ASSERT_TRUE(reader->Prefetch(Tp("changelog", partition), 0, absl::Seconds(10)).ok());
+  }
+  for (int partition : {0, 1, 2}) {
+    absl::StatusOr<std::vector<Record>> again =
+        ReadRange(*reader, Tp("changelog", partition), 0, 4);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_THAT(Offsets(*again), ElementsAre(0, 1, 2, 3)) << "partition " << partition;
+  }
+  ASSERT_TRUE(reader->Prefetch(Tp("changelog", 1), 0, absl::Seconds(10)).ok());
+  ASSERT_TRUE(reader->DropPrefetched().ok());
+  absl::StatusOr<std::vector<Record>> dropped = ReadRange(*reader, Tp("changelog", 1), 1, 3);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_THAT(Offsets(*dropped), ElementsAre(1, 2));
+  EXPECT_EQ(reader->Prefetch(Tp("changelog", 0), -1, absl::Seconds(10)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reader->Prefetch(Tp("changelog", 7), 0, absl::Seconds(10)).code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(PartitionReaderTest, JoinsNoGroupAndCommitsNothing) {
   auto cluster = StartCluster(1);
   ASSERT_NE(cluster, nullptr);

@@ -86,8 +86,9 @@ void ExpectDigestAsParsed(const std::string& bytes) {
 
 TEST(ProfileDigestTest, ReadsTheFieldsATimerAndTheCountsNeedAsTheParsedProfileHoldsThem) {
   const v1::CustomerProfile profile = FullProfile();
+  const std::string bytes = profile.SerializeAsString();  // the digest's views point into it
   ProfileDigest digest;
-  ASSERT_TRUE(DigestProfile(profile.SerializeAsString(), digest));
+  ASSERT_TRUE(DigestProfile(bytes, digest));
   ASSERT_TRUE(digest.timer_due.has_value());
   EXPECT_EQ(*digest.timer_due, absl::FromUnixSeconds(1'702'592'123) + absl::Nanoseconds(7));
   ASSERT_TRUE(digest.rfm.has_value());

@@ -77,6 +77,12 @@ absl::StatusOr<pipeline::ChangelogExtent> KafkaChangelog::Extent(Partition parti
   return pipeline::ChangelogExtent{watermarks->low, watermarks->high};
 }
 
+absl::Status KafkaChangelog::Prefetch(Partition partition) {
+  return reader_.Prefetch({topic_, partition}, 0, kChangelogTimeout);
+}
+
+absl::Status KafkaChangelog::DropPrefetched() { return reader_.DropPrefetched(); }
+
 absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::int64_t until,
                                   const Visitor& visit) {
   return reader_.Read(
@@ -203,9 +209,16 @@ absl::StatusOr<std::vector<bool>> Ownership::RestoreAll(
     // A failure here is retried by each partition's own query.
     static_cast<void>(changelog.QueryExtents(share));
     for (std::size_t i = thread; i < partitions.size() && !failed; i += threads) {
+      // A failure here is the next restore's to report: its read starts afresh.
+      if (i + threads < partitions.size()) {
+        static_cast<void>(changelog.Prefetch(partitions[i + threads].partition));
+      }
       results[i] = Restore(partitions[i], changelog);
       if (!results[i].ok()) failed = true;
     }
+    // What is still prefetched was never read (an empty changelog, a failed restore): the reader
+    // would go on fetching it. Should releasing it fail, the next restore's prefetch retries.
+    static_cast<void>(changelog.DropPrefetched());
   };
   std::vector<std::thread> others;
   others.reserve(threads - 1);

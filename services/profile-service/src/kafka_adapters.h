@@ -60,6 +60,13 @@ class KafkaChangelog : public pipeline::ChangelogSource {
   // millisecond.
   [[nodiscard]] absl::Status QueryExtents(const std::vector<Partition>& partitions);
 
+  // Starts fetching `partition` from its beginning for the restore that reads it next, while
+  // the one before is read (PartitionReader::Prefetch).
+  [[nodiscard]] absl::Status Prefetch(Partition partition);
+  // Releases what Prefetch started and no restore read (a restore that failed, or had nothing to
+  // read).
+  [[nodiscard]] absl::Status DropPrefetched();
+
   // The extent QueryExtents found (once), or else a query now.
   absl::StatusOr<pipeline::ChangelogExtent> Extent(Partition partition) override;
   absl::Status Read(Partition partition, std::int64_t from, std::int64_t until,

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -15,6 +16,7 @@
 namespace RdKafka {
 class KafkaConsumer;
 }
+struct rd_kafka_queue_s;
 
 namespace cdp::kafka {
 
@@ -69,22 +71,46 @@ class PartitionReader {
                                   const std::function<absl::Status(const Message&)>& visit,
                                   absl::Duration idle_timeout);
 
- private:
-  PartitionReader() = default;
+  // Starts fetching `tp` from `from` in the background, for a Read of it from there that comes
+  // later: a restore reads one partition after the other, and the wait for each one's first
+  // records was a third of a small restore's time. Up to two partitions are held prefetched (the
+  // one read next and the one after it); a third Prefetch releases the oldest, and a Prefetch or
+  // Read of a prefetched partition from another offset releases it. Errors are those of Read.
+  [[nodiscard]] absl::Status Prefetch(const TopicPartition& tp, std::int64_t from,
+                                      absl::Duration timeout);
+  // Releases every prefetched partition: one assigned and never read would be fetched from for
+  // as long as the reader lives.
+  [[nodiscard]] absl::Status DropPrefetched();
 
+ private:
+  struct QueueReleaser {
+    void operator()(rd_kafka_queue_s* queue) const;
+  };
+  // A partition assigned to this reader, its records kept in a queue of its own so that another
+  // one can be fetched meanwhile.
+  struct Assigned {
+    TopicPartition tp;
+    std::int64_t from = 0;
+    std::unique_ptr<rd_kafka_queue_s, QueueReleaser> queue;
+  };
+
+  PartitionReader() = default;
   // NotFound unless the cluster has the partition: a fresh metadata request, not librdkafka's
   // cache, once per topic; partitions below the count it listed are not asked about again.
   [[nodiscard]] absl::Status CheckExists(const TopicPartition& tp, absl::Duration timeout);
-
-  [[nodiscard]] absl::Status ReadAssigned(const TopicPartition& tp, std::int64_t from,
-                                          std::int64_t until,
+  [[nodiscard]] absl::StatusOr<Assigned> Assign(const TopicPartition& tp, std::int64_t from,
+                                                absl::Duration timeout);
+  // Drops what was fetched and not read; records of that assignment are never delivered again.
+  [[nodiscard]] absl::Status Unassign(Assigned& assigned);
+  [[nodiscard]] absl::Status ReadAssigned(Assigned& assigned, std::int64_t until,
                                           const std::function<absl::Status(const Message&)>& visit,
                                           absl::Duration idle_timeout);
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  // Partitions per topic as the cluster last listed them. A restore reads every partition of the
-  // changelog, and a metadata request per partition was a third of a small one's time.
+  // Partitions per topic as the cluster last listed them: a restore reads every partition of the
+  // changelog, with one metadata round trip rather than one per partition.
   std::map<std::string, std::size_t, std::less<>> partition_counts_;
+  std::vector<Assigned> prefetched_;  // oldest first
 };
 
 }  // namespace cdp::kafka
