@@ -92,13 +92,16 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
     return Annotate(dropped, partition, "dropping the local state");
   }
 
-  // Pass 1: the last record of every profile, and the last checkpoint.
+  // The last record of every profile, and the last checkpoint.
   state::Store::Batch batch;
   std::optional<v1::ChangelogCheckpoint> checkpoint;
   // The latest version of each profile held back (an uncompacted changelog holds several of
   // each); nullopt for a tombstone.
   std::unordered_map<std::string, std::optional<std::string>> window;
   std::size_t held_bytes = 0;
+  // Cleared when the window is written before the read ends: a later window may then replace a
+  // profile written earlier, so what follows from the profiles is read back once all are written.
+  bool window_holds_partition = true;
   const auto write_window = [&]() -> absl::Status {
     for (auto& [customer_id, value] : window) {
       if (value.has_value()) {
@@ -152,9 +155,39 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
         latest =
             record.value.has_value() ? std::optional<std::string>(*record.value) : std::nullopt;
         held_bytes += kHeldEntryOverhead + record.key->size() + record.value.value_or("").size();
-        return held_bytes < window_bytes ? absl::OkStatus() : write_window();
+        if (held_bytes < window_bytes) return absl::OkStatus();
+        window_holds_partition = false;
+        return write_window();
       });
   if (!read.ok()) return Annotate(read, partition, "reading its records");
+
+  // What follows from the restored profiles: each one's timer, the member counts, the rfm
+  // population.
+  v1::RfmPopulation population;
+  internal::MemberTally members;
+  const auto derive = [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
+    ++result.profiles;
+    batch.SetTimer(partition, customer_id, std::nullopt, digest.timer_due);
+    members.Add(digest);
+    core::UpdatePopulation(std::nullopt, digest.rfm, population);
+    return CommitIfFull(store, batch, false);
+  };
+  // From the window while it is still in hand, when it holds every profile: reading the profiles
+  // back from the store was a sixth of a restore.
+  if (window_holds_partition) {
+    internal::ProfileDigest digest;
+    for (const auto& [customer_id, value] : window) {
+      if (!value.has_value()) continue;
+      if (!internal::DigestProfile(*value, digest)) {
+        return absl::DataLossError(absl::StrCat(
+            "restoring partition ", partition.value(),
+            " from the changelog: a profile record is not a valid cdp.v1.CustomerProfile"));
+      }
+      if (absl::Status derived = derive(customer_id, digest); !derived.ok()) {
+        return Annotate(derived, partition, "writing timers");
+      }
+    }
+  }
   if (absl::Status written = write_window(); !written.ok()) {
     return Annotate(written, partition, "writing profiles");
   }
@@ -162,25 +195,19 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
     return Annotate(committed, partition, "writing profiles");
   }
   if (progress) progress(result.records);
-
-  // Pass 2: what follows from the restored profiles.
+  if (!window_holds_partition) {
+    absl::Status derived = absl::OkStatus();
+    absl::Status visited = internal::ForEachProfileDigest(
+        store, partition, [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
+          derived = derive(customer_id, digest);
+          return derived.ok();
+        });
+    if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
+    if (!derived.ok()) return Annotate(derived, partition, "writing timers");
+  }
   v1::PartitionState state;
   if (checkpoint.has_value()) state = std::move(*checkpoint->mutable_state());
   state.clear_members();
-  v1::RfmPopulation population;
-  internal::MemberTally members;
-  absl::Status derived = absl::OkStatus();
-  absl::Status visited = internal::ForEachProfileDigest(
-      store, partition, [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
-        ++result.profiles;
-        batch.SetTimer(partition, customer_id, std::nullopt, digest.timer_due);
-        members.Add(digest);
-        core::UpdatePopulation(std::nullopt, digest.rfm, population);
-        derived = CommitIfFull(store, batch, false);
-        return derived.ok();
-      });
-  if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
-  if (!derived.ok()) return Annotate(derived, partition, "writing timers");
   members.AddTo(*state.mutable_members());
 
   // Last, so that only a complete restore carries the checkpoint's token and offset. Without a

@@ -414,6 +414,30 @@ TEST_P(ChangelogTest, ARecordThatIsNotOursFailsTheRestoreWithAReason) {
               ::testing::HasSubstr("neither a profile, an erasure nor a checkpoint"));
 }
 
+TEST_P(ChangelogTest, AProfileRecordThatDoesNotParseFailsTheRestoreAsDataLoss) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  // A length-delimited field longer than what follows it.
+  broker_.log(Partition(0))
+      .push_back(LoggedRecord{"c2",
+                              std::string("\x0a\x05"
+                                          "ab"),
+                              std::string(kChangelogProfile)});
+  // Held back whole, and written window by window.
+  for (const std::size_t window_bytes : {kRestoreWindowBytes, std::size_t{1}}) {
+    SCOPED_TRACE(window_bytes);
+    auto other = MakeOwner(window_bytes == 1 ? "b" : "c");
+    auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0), {}, window_bytes);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()),
+                ::testing::HasSubstr("not a valid cdp.v1.CustomerProfile"));
+    auto state = other->store().ReadPartitionState(Partition(0));
+    ASSERT_TRUE(state.ok());
+    EXPECT_FALSE(state->has_value());
+  }
+}
+
 TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
   auto owner = MakeOwner("a");
   ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
