@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -110,22 +111,52 @@ void PartitionReader::QueueReleaser::operator()(rd_kafka_queue_t* queue) const {
 
 absl::StatusOr<Watermarks> PartitionReader::QueryWatermarks(const TopicPartition& tp,
                                                             absl::Duration timeout) {
-  Watermarks watermarks;
-  const RdKafka::ErrorCode err =
-      consumer_->query_watermark_offsets(tp.topic, tp.partition.value(), &watermarks.low,
-                                         &watermarks.high, internal::ToTimeoutMs(timeout));
-  if (err == RdKafka::ERR_NO_ERROR) return watermarks;
-  const std::string message =
-      DescribeError(absl::StrCat("cannot query the watermarks of ", ToString(tp)), err);
-  if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
-    return absl::Status(*code, message);
+  absl::StatusOr<std::vector<Watermarks>> watermarks =
+      QueryWatermarks(std::vector<TopicPartition>{tp}, timeout);
+  if (!watermarks.ok()) return watermarks.status();
+  return watermarks->front();
+}
+
+absl::StatusOr<std::vector<Watermarks>> PartitionReader::QueryWatermarks(
+    const std::vector<TopicPartition>& partitions, absl::Duration timeout) {
+  const auto failed = [&](const std::string& what, RdKafka::ErrorCode err) {
+    const std::string message =
+        DescribeError(absl::StrCat("cannot query the watermarks of ", what), err);
+    if (const std::optional<absl::StatusCode> code = FatalToRead(err); code.has_value()) {
+      return absl::Status(*code, message);
+    }
+    if (err == RdKafka::ERR__TIMED_OUT) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(message, " within ", absl::FormatDuration(timeout),
+                       "; check that bootstrap.servers reaches the cluster"));
+    }
+    return absl::UnavailableError(message);
+  };
+  std::vector<Watermarks> watermarks(partitions.size());
+  // ListOffsets takes these two "timestamps" as the first offset and the next offset.
+  for (const std::int64_t which : {RdKafka::Topic::OFFSET_BEGINNING, RdKafka::Topic::OFFSET_END}) {
+    std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
+    std::vector<RdKafka::TopicPartition*> query;
+    for (const TopicPartition& tp : partitions) {
+      owned.emplace_back(RdKafka::TopicPartition::create(tp.topic, tp.partition.value(), which));
+      query.push_back(owned.back().get());
+    }
+    if (const RdKafka::ErrorCode err =
+            consumer_->offsetsForTimes(query, internal::ToTimeoutMs(timeout));
+        err != RdKafka::ERR_NO_ERROR) {
+      return failed(partitions.size() == 1 ? ToString(partitions.front())
+                                           : absl::StrCat(partitions.size(), " partitions"),
+                    err);
+    }
+    for (std::size_t i = 0; i < query.size(); ++i) {
+      if (query[i]->err() != RdKafka::ERR_NO_ERROR) {
+        return failed(ToString(partitions[i]), query[i]->err());
+      }
+      (which == RdKafka::Topic::OFFSET_BEGINNING ? watermarks[i].low : watermarks[i].high) =
+          query[i]->offset();
+    }
   }
-  if (err == RdKafka::ERR__TIMED_OUT) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(message, " within ", absl::FormatDuration(timeout),
-                     "; check that bootstrap.servers reaches the cluster"));
-  }
-  return absl::UnavailableError(message);
+  return watermarks;
 }
 
 absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, std::int64_t until,

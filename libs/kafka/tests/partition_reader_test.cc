@@ -25,6 +25,7 @@ using ::cdp::kafka::testing::Tp;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 
 // A record copied out of its Message, which is valid only inside the visit.
 struct Record {
@@ -99,6 +100,30 @@ TEST(PartitionReaderTest, QueriesWatermarksOfEmptyAndFilledPartitions) {
   ASSERT_TRUE(filled.ok()) << filled.status();
   EXPECT_EQ(filled->low, 0);
   EXPECT_EQ(filled->high, 3);
+}
+
+TEST(PartitionReaderTest, QueriesManyPartitionsWatermarksAtOnceInTheOrderGiven) {
+  auto cluster = StartCluster(3);
+  ASSERT_NE(cluster, nullptr);
+  // Four partitions over three leaders.
+  ASSERT_TRUE(cluster->CreateTopic("changelog", 4, 1).ok());
+  ProduceTo(*cluster, "changelog", 1, 3, "r");
+  ProduceTo(*cluster, "changelog", 3, 5, "r");
+  auto reader = MakeReader(*cluster);
+  ASSERT_NE(reader, nullptr);
+
+  absl::StatusOr<std::vector<Watermarks>> watermarks = reader->QueryWatermarks(
+      {Tp("changelog", 3), Tp("changelog", 0), Tp("changelog", 1), Tp("changelog", 2)},
+      absl::Seconds(10));
+  ASSERT_TRUE(watermarks.ok()) << watermarks.status();
+  std::vector<std::pair<std::int64_t, std::int64_t>> found;
+  for (const Watermarks& w : *watermarks) found.emplace_back(w.low, w.high);
+  EXPECT_THAT(found, ElementsAre(Pair(0, 5), Pair(0, 0), Pair(0, 3), Pair(0, 0)));
+
+  absl::StatusOr<std::vector<Watermarks>> unknown =
+      reader->QueryWatermarks({Tp("changelog", 1), Tp("changelog", 7)}, absl::Seconds(10));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound) << unknown.status();
+  EXPECT_THAT(unknown.status().message(), HasSubstr("changelog[7]"));
 }
 
 TEST(PartitionReaderTest, ReadsAWholePartitionInOrderWithTombstonesAndHeaders) {

@@ -58,10 +58,13 @@ absl::Status KafkaSink::Flush() {
 absl::Status KafkaChangelog::QueryExtents(const std::vector<Partition>& partitions) {
   // Extents left from an assignment that failed part way are stale by now.
   extents_.clear();
-  for (Partition partition : partitions) {
-    auto watermarks = reader_.QueryWatermarks({topic_, partition}, kChangelogTimeout);
-    if (!watermarks.ok()) return watermarks.status();
-    extents_[partition] = {watermarks->low, watermarks->high};
+  std::vector<kafka::TopicPartition> query;
+  query.reserve(partitions.size());
+  for (Partition partition : partitions) query.push_back({topic_, partition});
+  auto watermarks = reader_.QueryWatermarks(query, kChangelogTimeout);
+  if (!watermarks.ok()) return watermarks.status();
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    extents_[partitions[i]] = {(*watermarks)[i].low, (*watermarks)[i].high};
   }
   return absl::OkStatus();
 }

@@ -54,6 +54,11 @@ class PartitionReader {
   // does not have.
   [[nodiscard]] absl::StatusOr<Watermarks> QueryWatermarks(const TopicPartition& tp,
                                                            absl::Duration timeout);
+  // The same for many partitions at once, in the order given: two requests to each leader, not two
+  // per partition (a restore asks for a new owner's every partition before reading them). One
+  // partition's error fails the whole query.
+  [[nodiscard]] absl::StatusOr<std::vector<Watermarks>> QueryWatermarks(
+      const std::vector<TopicPartition>& partitions, absl::Duration timeout);
 
   // Calls `visit` for every record of `tp` with from <= offset < until, in offset order; its
   // Message is valid only during the call. Offsets may be missing (compaction, retention): a
