@@ -61,6 +61,8 @@ struct Options {
   bool changelog = true;
   // As the service's --restore-threads; 0: one per core.
   int restore_threads = 0;
+  // A restore here lasts a fraction of a second: its figure is the median of this many.
+  int restore_runs = 3;
 };
 
 constexpr const char* kUsage =
@@ -68,7 +70,7 @@ constexpr const char* kUsage =
     "                      [--batch-max-wait-ms MS] [--format protobuf|json]\n"
     "                      [--latency-rate EVENTS_PER_S] [--latency-seconds S]\n"
     "                      [--segments FILE] [--traffic live|history] [--lanes N]\n"
-    "                      [--changelog on|off] [--restore-threads N]\n"
+    "                      [--changelog on|off] [--restore-threads N] [--restore-runs N]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
@@ -77,9 +79,9 @@ constexpr const char* kUsage =
     "(default: one per core, as in the service). With the changelog (the default, as in the\n"
     "service), last it assigns every partition to a new owner with an empty store, which\n"
     "restores them from the changelog on --restore-threads threads (default: one per core, as in\n"
-    "the service), and times that (the median and range of 3 restores); then the same from a\n"
-    "compacted copy of the changelog (the last record of each key), which is what a real\n"
-    "cluster's restore reads: the embedded broker does not compact.\n";
+    "the service), and times that (the median and range of --restore-runs restores, default 3);\n"
+    "then the same from a compacted copy of the changelog (the last record of each key), which\n"
+    "is what a real cluster's restore reads: the embedded broker does not compact.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -123,6 +125,8 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       options.changelog = value == "on";
     else if (flag == "--restore-threads")
       ok = number(options.restore_threads);
+    else if (flag == "--restore-runs")
+      ok = number(options.restore_runs);
     else
       ok = false;
     if (!ok) return false;
@@ -207,9 +211,8 @@ RestoreRun RestoreOnce(const std::string& bootstrap, const Options& options,
   return run;
 }
 
-// Restores `changelog_topic` kRestoreRuns times and prints the median run, and the range of
-// profiles/s, on a line that starts with `label`: a restore here lasts a fraction of a second.
-constexpr int kRestoreRuns = 3;
+// Restores `changelog_topic` options.restore_runs times and prints the median run, and the range
+// of profiles/s, on a line that starts with `label`.
 void MeasureRestore(const std::string& bootstrap, const Options& options,
                     const std::shared_ptr<const cdp::core::Engine>& engine,
                     cdp::pipeline::OutputSink& sink, const std::filesystem::path& data_dir,
@@ -218,7 +221,7 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
   // One line per restored partition would bury the figures.
   cdp::service::ConfigureLog(cdp::service::LogLevel::kWarn, cdp::service::LogFormat::kText);
   std::vector<RestoreRun> runs;
-  for (int i = 0; i < kRestoreRuns; ++i) {
+  for (int i = 0; i < options.restore_runs; ++i) {
     runs.push_back(RestoreOnce(bootstrap, options, engine, sink, data_dir, changelog_topic));
     if (runs.back().data_loss.has_value()) {
       std::cout << label
@@ -236,7 +239,7 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
             [&](const RestoreRun& a, const RestoreRun& b) { return rate(a) < rate(b); });
   const RestoreRun& median = runs[runs.size() / 2];
   std::cout << std::setprecision(0) << label << rate(median) << " profiles/s ("
-            << rate(runs.front()) << "-" << rate(runs.back()) << " over " << kRestoreRuns
+            << rate(runs.front()) << "-" << rate(runs.back()) << " over " << options.restore_runs
             << " restores), " << median.records / median.seconds << " changelog records/s ("
             << median.profiles << " profiles from " << median.records << " records, "
             << std::setprecision(2) << median.seconds << " s, " << options.restore_threads
