@@ -40,10 +40,6 @@ struct ErrorReleaser {
   void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
 };
 
-struct MessageDestroyer {
-  void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
-};
-
 // Errors after which reading this partition cannot succeed, so waiting for the idle timeout
 // would only hide them. Anything else (broker down, leader moving) librdkafka retries by itself.
 std::optional<absl::StatusCode> FatalToRead(RdKafka::ErrorCode err) {
@@ -168,9 +164,7 @@ absl::Status PartitionReader::Read(const TopicPartition& tp, std::int64_t from, 
   }
   if (until <= from) return absl::OkStatus();
   std::optional<Assigned> assigned;
-  if (auto found = std::find_if(prefetched_.begin(), prefetched_.end(),
-                                [&](const Assigned& prefetched) { return prefetched.tp == tp; });
-      found != prefetched_.end()) {
+  if (auto found = FindPrefetched(tp); found != prefetched_.end()) {
     Assigned prefetched = std::move(*found);
     prefetched_.erase(found);
     if (prefetched.from == from) {
@@ -202,9 +196,7 @@ absl::Status PartitionReader::Prefetch(const TopicPartition& tp, std::int64_t fr
     prefetched_.erase(prefetched);
     return released;
   };
-  if (auto found = std::find_if(prefetched_.begin(), prefetched_.end(),
-                                [&](const Assigned& prefetched) { return prefetched.tp == tp; });
-      found != prefetched_.end()) {
+  if (auto found = FindPrefetched(tp); found != prefetched_.end()) {
     if (found->from == from) return absl::OkStatus();
     if (absl::Status released = release(found); !released.ok()) return released;
   }
@@ -215,6 +207,12 @@ absl::Status PartitionReader::Prefetch(const TopicPartition& tp, std::int64_t fr
   if (!started.ok()) return started.status();
   prefetched_.push_back(*std::move(started));
   return absl::OkStatus();
+}
+
+std::vector<PartitionReader::Assigned>::iterator PartitionReader::FindPrefetched(
+    const TopicPartition& tp) {
+  return std::find_if(prefetched_.begin(), prefetched_.end(),
+                      [&](const Assigned& prefetched) { return prefetched.tp == tp; });
 }
 
 absl::Status PartitionReader::DropPrefetched() {
@@ -313,7 +311,7 @@ absl::Status PartitionReader::ReadAssigned(Assigned& assigned, std::int64_t unti
   // read) cost a tenth of a restore.
   rd_kafka_queue_t* const queue = assigned.queue.get();
   std::array<rd_kafka_message_t*, kBatchSize> fetched{};
-  std::vector<std::unique_ptr<rd_kafka_message_t, MessageDestroyer>> batch;
+  std::vector<std::unique_ptr<rd_kafka_message_t, Message::RawMessageDeleter>> batch;
   batch.reserve(kBatchSize);
   for (;;) {
     batch.clear();

@@ -21,6 +21,11 @@ namespace cdp::kafka {
 // headers) stays valid exactly as long as the Message: nothing is copied.
 class Message {
  public:
+  // Releases a message of librdkafka's C API.
+  struct RawMessageDeleter {
+    void operator()(rd_kafka_message_s* message) const;
+  };
+
   explicit Message(std::unique_ptr<RdKafka::Message> message);
   // Takes a message of librdkafka's C API, as its batch consume returns them.
   explicit Message(rd_kafka_message_s* message);
@@ -48,10 +53,6 @@ class Message {
   [[nodiscard]] std::optional<absl::Time> timestamp() const;
 
  private:
-  struct RawMessageDeleter {
-    void operator()(rd_kafka_message_s* message) const;
-  };
-
   // One of the two owns the message.
   std::unique_ptr<RdKafka::Message> message_;
   std::unique_ptr<rd_kafka_message_s, RawMessageDeleter> owned_raw_;

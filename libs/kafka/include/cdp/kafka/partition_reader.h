@@ -103,6 +103,8 @@ class PartitionReader {
   // NotFound unless the cluster has the partition: a fresh metadata request, not librdkafka's
   // cache, once per topic; partitions below the count it listed are not asked about again.
   [[nodiscard]] absl::Status CheckExists(const TopicPartition& tp, absl::Duration timeout);
+  // prefetched_.end() when `tp` is not prefetched.
+  [[nodiscard]] std::vector<Assigned>::iterator FindPrefetched(const TopicPartition& tp);
   [[nodiscard]] absl::StatusOr<Assigned> Assign(const TopicPartition& tp, std::int64_t from,
                                                 absl::Duration timeout);
   // Drops what was fetched and not read; records of that assignment are never delivered again.
