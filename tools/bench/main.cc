@@ -173,38 +173,41 @@ RestoreRun RestoreOnce(const std::string& bootstrap, const Options& options,
   std::filesystem::remove_all(data_dir);
   auto store = cdp::state::Store::Open({.path = data_dir.string()});
   if (!store.ok()) Fail("state", store.status());
-  auto readers = cdp::service::RestoreReaders::Open({.bootstrap_servers = bootstrap},
-                                                    changelog_topic, options.restore_threads);
-  if (!readers.ok()) Fail("changelog readers", readers.status());
-  cdp::pipeline::ProcessorOptions processor_options;
-  processor_options.lanes = static_cast<std::size_t>(options.lanes);
-  cdp::pipeline::Processor processor(
-      std::move(engine), **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
-  prometheus::Registry registry;
-  auto metrics = cdp::service::OwnershipMetrics::Register(registry);
-  cdp::service::Ownership ownership(processor, nullptr, **store, readers->changelogs(), &metrics,
-                                    nullptr);
-  std::vector<cdp::kafka::TopicPartition> partitions;
-  for (int p = 0; p < options.partitions; ++p) {
-    partitions.push_back({changelog_topic, cdp::Partition(p)});
-  }
-  const double cpu_before = CpuSeconds();
-  const auto started = Clock::now();
-  auto assigned = ownership.OnAssigned(partitions);
-  run.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  run.cores = (CpuSeconds() - cpu_before) / run.seconds;
-  if (absl::IsDataLoss(assigned.status())) {
-    run.data_loss = std::string(assigned.status().message());
-  } else if (!assigned.ok()) {
-    Fail("restore", assigned.status());
-  } else {
-    const absl::Status counted = (*store)->ForEachProfile(
-        std::nullopt, [&](cdp::Partition, const cdp::v1::CustomerProfile&) {
-          ++run.profiles;
-          return true;
-        });
-    if (!counted.ok()) Fail("counting the restored profiles", counted);
-    run.records = metrics.records.Value();
+  {
+    // Gone before the store: the owner persists what the restore wrote as it goes.
+    auto readers = cdp::service::RestoreReaders::Open({.bootstrap_servers = bootstrap},
+                                                      changelog_topic, options.restore_threads);
+    if (!readers.ok()) Fail("changelog readers", readers.status());
+    cdp::pipeline::ProcessorOptions processor_options;
+    processor_options.lanes = static_cast<std::size_t>(options.lanes);
+    cdp::pipeline::Processor processor(
+        std::move(engine), **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
+    prometheus::Registry registry;
+    auto metrics = cdp::service::OwnershipMetrics::Register(registry);
+    cdp::service::Ownership ownership(processor, nullptr, **store, readers->changelogs(), &metrics,
+                                      nullptr);
+    std::vector<cdp::kafka::TopicPartition> partitions;
+    for (int p = 0; p < options.partitions; ++p) {
+      partitions.push_back({changelog_topic, cdp::Partition(p)});
+    }
+    const double cpu_before = CpuSeconds();
+    const auto started = Clock::now();
+    auto assigned = ownership.OnAssigned(partitions);
+    run.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    run.cores = (CpuSeconds() - cpu_before) / run.seconds;
+    if (absl::IsDataLoss(assigned.status())) {
+      run.data_loss = std::string(assigned.status().message());
+    } else if (!assigned.ok()) {
+      Fail("restore", assigned.status());
+    } else {
+      const absl::Status counted = (*store)->ForEachProfile(
+          std::nullopt, [&](cdp::Partition, const cdp::v1::CustomerProfile&) {
+            ++run.profiles;
+            return true;
+          });
+      if (!counted.ok()) Fail("counting the restored profiles", counted);
+      run.records = metrics.records.Value();
+    }
   }
   store->reset();
   std::filesystem::remove_all(data_dir);

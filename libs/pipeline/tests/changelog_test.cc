@@ -115,7 +115,7 @@ class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
   }
 
   std::unique_ptr<Owner> MakeOwner(std::string_view name) {
-    return std::make_unique<Owner>(TestDir("_" + std::string(name)), broker_, TestEngine(), now_,
+    return std::make_unique<Owner>(TestDir(absl::StrCat("_", name)), broker_, TestEngine(), now_,
                                    GetParam());
   }
 
@@ -333,6 +333,27 @@ TEST_P(ChangelogTest, LocalStateCarryingTheLastCheckpointIsKept) {
   ASSERT_TRUE(behind.ok()) << behind.status();
   EXPECT_TRUE(behind->restored);
   EXPECT_EQ(owner->Profiles(), other->Profiles());
+}
+
+TEST_P(ChangelogTest, ARestoreNotYetPersistedIsRestoredAgainUntilItIs) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  auto second = MakeOwner("b");
+  auto restored = RestoreFromChangelog(second->store(), broker_, Partition(0));
+  ASSERT_TRUE(restored.ok() && restored->restored) << restored.status();
+  auto marked = second->store().UnloggedPending(Partition(0));
+  ASSERT_TRUE(marked.ok() && *marked) << "a restore commits without the log, and marks it";
+
+  // Its checkpoint is the changelog's last, but a crash may have lost the profiles under it.
+  auto again = RestoreFromChangelog(second->store(), broker_, Partition(0));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->restored);
+
+  ASSERT_TRUE(second->store().PersistUnlogged().ok());
+  auto kept = RestoreFromChangelog(second->store(), broker_, Partition(0));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->restored);
+  EXPECT_EQ(second->Profiles(), owner->Profiles());
 }
 
 TEST_P(ChangelogTest, StateKeptWithoutTheChangelogIsWrittenToItOnceTurnedOn) {

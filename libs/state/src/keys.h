@@ -72,6 +72,13 @@ inline std::string ErasureKey(Partition partition, std::string_view erasure_id) 
 // them, so that a restart in between still scrubs.
 inline constexpr char kScrubPendingKey[] = "scrub_pending";
 
+// In the default family, per partition: set before its first commit without the write-ahead log
+// (Store::CommitUnlogged), removed once a flush has put such commits in SST files. A crash in
+// between may have lost them: the partition's state is then incomplete, whatever it says.
+inline std::string UnloggedKey(Partition partition) {
+  return "unlogged/" + PartitionBegin(partition);
+}
+
 inline std::optional<Partition> KeyPartition(std::string_view key) {
   if (key.size() < kPartitionPrefixBytes) return std::nullopt;
   const std::uint64_t partition = ReadBigEndian(key.substr(0, kPartitionPrefixBytes));

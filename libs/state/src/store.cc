@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,6 +97,15 @@ struct Store::Impl {
   // Erasures before a restart whose keys are lost with it: the next Scrub compacts everything.
   bool scrub_everything = false;
   std::uint64_t erasures_committed = 0;
+
+  // Partitions with commits made without the log that no flush has persisted yet (markers in
+  // the default family), each with a sequence number at or after its last such commit.
+  std::mutex unlogged_mutex;
+  std::map<Partition, rocksdb::SequenceNumber> unlogged;
+  // Held shared by each unlogged commit, from its marker to its sequence number, and
+  // exclusively while markers are removed: no commit then falls between a flush and the removal.
+  std::shared_mutex unlogged_commits;
+  std::mutex persisting;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -599,7 +610,102 @@ void Store::Batch::Clear() {
   invalid_partition_.reset();
 }
 
-absl::Status Store::Commit(Batch& batch) {
+absl::Status Store::Commit(Batch& batch) { return Write(batch, impl_->write_options); }
+
+absl::Status Store::CommitUnlogged(Partition partition, Batch& batch) {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  const std::string prefix = internal::PartitionBegin(partition);
+  for (const Batch::Operation& operation : batch.operations_) {
+    if (!operation.key.starts_with(prefix)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("an unlogged commit for partition ", partition.value(),
+                       " holds a change of another partition; its marker would not cover it"));
+    }
+  }
+  if (!batch.erased_.empty()) {
+    return absl::InvalidArgumentError(
+        "an unlogged commit cannot erase customers: Scrub must find their deletions in the log");
+  }
+  // Shared: commits of any partitions go on together; PersistUnlogged removes markers alone.
+  std::shared_lock committing(impl_->unlogged_commits);
+  {
+    std::lock_guard lock(impl_->unlogged_mutex);
+    if (!impl_->unlogged.contains(partition)) {
+      // Logged, and before the changes: a crash that loses them keeps it.
+      const rocksdb::Status marked =
+          impl_->db->Put(impl_->write_options, impl_->meta, internal::UnloggedKey(partition), "");
+      if (!marked.ok()) {
+        return FromRocksDb(marked, absl::StrCat("cannot mark partition ", partition.value(),
+                                                " as written without the log in '", impl_->path,
+                                                "'; nothing of the batch was applied"));
+      }
+      impl_->unlogged[partition] = 0;
+    }
+  }
+  rocksdb::WriteOptions unlogged = impl_->write_options;
+  unlogged.disableWAL = true;
+  unlogged.sync = false;
+  if (absl::Status written = Write(batch, unlogged); !written.ok()) return written;
+  // At least this commit's sequence number: a flush that began before it may have missed it.
+  const rocksdb::SequenceNumber written_through = impl_->db->GetLatestSequenceNumber();
+  std::lock_guard lock(impl_->unlogged_mutex);
+  impl_->unlogged[partition] = written_through;
+  return absl::OkStatus();
+}
+
+absl::Status Store::PersistUnlogged() {
+  std::lock_guard persisting(impl_->persisting);
+  {
+    std::lock_guard lock(impl_->unlogged_mutex);
+    if (impl_->unlogged.empty()) return absl::OkStatus();
+  }
+  const rocksdb::SequenceNumber flushed_through = impl_->db->GetLatestSequenceNumber();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  flush.allow_write_stall = true;
+  const auto families = impl_->PartitionedFamilies();
+  const rocksdb::Status flushed = impl_->db->Flush(
+      flush, std::vector<rocksdb::ColumnFamilyHandle*>(families.begin(), families.end()));
+  if (!flushed.ok()) {
+    return FromRocksDb(flushed, absl::StrCat("cannot flush the changes written without the log "
+                                             "to SST files in '",
+                                             impl_->path, "'; they stay marked"));
+  }
+  std::unique_lock no_commits(impl_->unlogged_commits);
+  std::lock_guard lock(impl_->unlogged_mutex);
+  rocksdb::WriteBatch forget;
+  std::vector<Partition> settled;
+  for (const auto& [partition, written_through] : impl_->unlogged) {
+    if (written_through > flushed_through) continue;
+    const rocksdb::Status added = forget.Delete(impl_->meta, internal::UnloggedKey(partition));
+    if (!added.ok()) return FromRocksDb(added, "cannot prepare removing unlogged markers");
+    settled.push_back(partition);
+  }
+  if (settled.empty()) return absl::OkStatus();
+  const rocksdb::Status written = impl_->db->Write(impl_->write_options, &forget);
+  if (!written.ok()) {
+    return FromRocksDb(written, absl::StrCat("cannot remove the markers of changes written "
+                                             "without the log in '",
+                                             impl_->path, "'; they stay marked"));
+  }
+  for (Partition partition : settled) impl_->unlogged.erase(partition);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Store::UnloggedPending(Partition partition) const {
+  if (partition.value() < 0) return InvalidPartition(partition);
+  std::string ignored;
+  const rocksdb::Status read = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta,
+                                              internal::UnloggedKey(partition), &ignored);
+  if (read.IsNotFound()) return false;
+  if (!read.ok()) {
+    return FromRocksDb(read, absl::StrCat("cannot read partition ", partition.value(),
+                                          "'s markers in '", impl_->path, "'"));
+  }
+  return true;
+}
+
+absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
   if (batch.invalid_partition_.has_value()) {
     return InvalidPartition(*batch.invalid_partition_);
   }
@@ -674,7 +780,7 @@ absl::Status Store::Commit(Batch& batch) {
     if (!added.ok()) return FromRocksDb(added, "cannot prepare a state batch that erases");
     erasing = std::unique_lock<std::mutex>(impl_->scrub_mutex);
   }
-  const rocksdb::Status written = impl_->db->Write(impl_->write_options, &write);
+  const rocksdb::Status written = impl_->db->Write(options, &write);
   if (!written.ok()) {
     return absl::Status(
         CodeOf(written),
@@ -904,11 +1010,20 @@ absl::Status Store::DropPartition(Partition partition) {
                          absl::StrCat("cannot prepare dropping partition ", partition.value()));
     }
   }
+  // What its marker stood for goes too.
+  if (const rocksdb::Status added = write.Delete(impl_->meta, internal::UnloggedKey(partition));
+      !added.ok()) {
+    return FromRocksDb(added,
+                       absl::StrCat("cannot prepare dropping partition ", partition.value()));
+  }
+  std::unique_lock no_commits(impl_->unlogged_commits);
+  std::lock_guard lock(impl_->unlogged_mutex);
   const rocksdb::Status written = impl_->db->Write(impl_->write_options, &write);
   if (!written.ok()) {
     return FromRocksDb(written, absl::StrCat("cannot drop partition ", partition.value(), " from '",
                                              impl_->path, "'; nothing was removed"));
   }
+  impl_->unlogged.erase(partition);
   return absl::OkStatus();
 }
 

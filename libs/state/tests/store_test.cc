@@ -323,6 +323,98 @@ TEST(StoreTest, CommitSurvivesAProcessKill) {
   EXPECT_EQ(OffsetOf(*store, Partition(0)), Offset(8));
 }
 
+bool UnloggedPendingOf(const Store& store, Partition partition) {
+  absl::StatusOr<bool> pending = store.UnloggedPending(partition);
+  EXPECT_TRUE(pending.ok()) << pending.status();
+  return pending.ok() && *pending;
+}
+
+TEST(StoreTest, AKillLosesUnloggedCommitsButNotTheirPartitionsMark) {
+  TempDir dir;
+  const std::string db = dir.db();
+  char* const argv[] = {const_cast<char*>(CDP_COMMIT_THEN_DIE), const_cast<char*>(db.c_str()),
+                        const_cast<char*>("unlogged"), nullptr};
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, CDP_COMMIT_THEN_DIE, nullptr, nullptr, argv, environ), 0);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child exited with " << WEXITSTATUS(wait_status);
+
+  auto store = OpenStore(db);
+  ASSERT_NE(store, nullptr);
+  // The unlogged profile is gone, the logged offset after it is not: only the mark tells that
+  // the partition's state is incomplete.
+  EXPECT_EQ(OrdersOf(*store, Partition(1), "alice"), std::nullopt);
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), Offset(5));
+  EXPECT_TRUE(UnloggedPendingOf(*store, Partition(1)));
+  EXPECT_FALSE(UnloggedPendingOf(*store, Partition(0)));
+  EXPECT_EQ(OrdersOf(*store, Partition(0), "alice"), 7);
+}
+
+TEST(StoreTest, UnloggedCommitsAreReadableAndMarkedUntilPersisted) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Store::Batch batch;
+    batch.PutProfile(Partition(3), MakeProfile("alice", 4));
+    batch.SetOffset(Partition(3), Offset(9));
+    ASSERT_TRUE(store->CommitUnlogged(Partition(3), batch).ok());
+    EXPECT_EQ(batch.operations(), 0U);
+    EXPECT_EQ(OrdersOf(*store, Partition(3), "alice"), 4);
+    EXPECT_TRUE(UnloggedPendingOf(*store, Partition(3)));
+    EXPECT_FALSE(UnloggedPendingOf(*store, Partition(4)));
+
+    ASSERT_TRUE(store->PersistUnlogged().ok());
+    EXPECT_FALSE(UnloggedPendingOf(*store, Partition(3)));
+    // Nothing left to persist.
+    EXPECT_TRUE(store->PersistUnlogged().ok());
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(OrdersOf(*store, Partition(3), "alice"), 4);
+  EXPECT_EQ(OffsetOf(*store, Partition(3)), Offset(9));
+  EXPECT_FALSE(UnloggedPendingOf(*store, Partition(3)));
+}
+
+TEST(StoreTest, AMarkFromBeforeARestartStaysUntilThePartitionIsDropped) {
+  TempDir dir;
+  {
+    auto store = OpenStore(dir.db());
+    ASSERT_NE(store, nullptr);
+    Store::Batch batch;
+    batch.PutProfile(Partition(3), MakeProfile("alice", 4));
+    ASSERT_TRUE(store->CommitUnlogged(Partition(3), batch).ok());
+  }
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(UnloggedPendingOf(*store, Partition(3)));
+  // This run wrote nothing unlogged: the mark stands for what the last run may have lost.
+  ASSERT_TRUE(store->PersistUnlogged().ok());
+  EXPECT_TRUE(UnloggedPendingOf(*store, Partition(3)));
+  ASSERT_TRUE(store->DropPartition(Partition(3)).ok());
+  EXPECT_FALSE(UnloggedPendingOf(*store, Partition(3)));
+}
+
+TEST(StoreTest, AnUnloggedCommitHoldsOneMarkedPartitionOnly) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(3), MakeProfile("alice", 4));
+  batch.PutProfile(Partition(4), MakeProfile("bob", 1));
+  const absl::Status refused = store->CommitUnlogged(Partition(3), batch);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("another partition"));
+  EXPECT_EQ(batch.operations(), 2U);
+  EXPECT_EQ(OrdersOf(*store, Partition(3), "alice"), std::nullopt);
+  EXPECT_FALSE(UnloggedPendingOf(*store, Partition(3)));
+
+  Store::Batch erasing;
+  erasing.MarkErased(Partition(3), "alice", kT0);
+  EXPECT_TRUE(absl::IsInvalidArgument(store->CommitUnlogged(Partition(3), erasing)));
+}
+
 TEST(StoreTest, ExpiredDedupEntriesCountAsUnseen) {
   TempDir dir;
   auto store = OpenStore(dir.db());

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
+#include "unlogged_persister.h"
 
 namespace cdp::service {
 
@@ -134,7 +136,9 @@ class Ownership : public kafka::RebalanceHandler {
         changelogs_(std::move(changelogs)),
         metrics_(metrics),
         repartition_(repartition),
-        crash_points_(crash_points) {}
+        crash_points_(crash_points) {
+    if (!changelogs_.empty()) persister_.emplace(store);
+  }
 
   // Partitions being restored right now (readable from any thread).
   [[nodiscard]] int restoring() const { return restoring_.load(); }
@@ -190,6 +194,8 @@ class Ownership : public kafka::RebalanceHandler {
   std::map<kafka::TopicPartition, prometheus::Gauge*> lag_;
   std::set<kafka::TopicPartition> owned_;
   std::map<kafka::TopicPartition, Offset> to_commit_;
+  // Last: it persists what restores wrote as the rest is taken down. Only with restores.
+  std::optional<UnloggedPersister> persister_;
 };
 
 // The input topic's partition count, checking that each of `followers` (empty names skipped) has

@@ -196,6 +196,10 @@ TEST_F(OwnershipRestoreTest, EveryAssignedPartitionIsRestoredOnEveryThread) {
       EXPECT_EQ(customers,
                 (std::vector<std::string>{absl::StrCat("c", p, "-0"), absl::StrCat("c", p, "-1"),
                                           absl::StrCat("c", p, "-2")}));
+      // Restores commit without the log; the owner made them durable by the time it was gone.
+      absl::StatusOr<bool> unpersisted = store_->UnloggedPending(Partition(p));
+      ASSERT_TRUE(unpersisted.ok()) << unpersisted.status();
+      EXPECT_FALSE(*unpersisted) << p;
     }
   }
 }

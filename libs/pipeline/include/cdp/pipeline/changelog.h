@@ -66,7 +66,10 @@ struct RestoreResult {
 // `progress` (optional) is called with the records read so far, every few thousand. Profile
 // versions are held back up to `window_bytes`, so that a customer's versions within that much of
 // the changelog are written once, the last. Call before the processor loads the partition
-// (Processor::ResumeOffset).
+// (Processor::ResumeOffset). A restore commits without the write-ahead log
+// (Store::CommitUnlogged): the caller has the store persist it (Store::PersistUnlogged), on a
+// thread of its own if it will; until then a crash may lose it, and the next restore of the
+// partition, seeing it marked, restores it again.
 inline constexpr std::size_t kRestoreWindowBytes = std::size_t{16} << 20;
 [[nodiscard]] absl::StatusOr<RestoreResult> RestoreFromChangelog(
     state::Store& store, ChangelogSource& changelog, Partition partition,

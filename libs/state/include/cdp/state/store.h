@@ -20,6 +20,7 @@
 
 namespace rocksdb {
 class Env;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace cdp::state {
@@ -187,6 +188,19 @@ class Store {
   // Unavailable (an I/O error); RocksDB then refuses writes until Recover succeeds.
   [[nodiscard]] absl::Status Commit(Batch& batch);
 
+  // Commit without RocksDB's write-ahead log, for a bulk load (a restore): the log is two fifths
+  // of a commit's work, and a restore's commits all take turns on it. Every change must be of
+  // `partition`, and none may erase a customer (InvalidArgument). Until PersistUnlogged has run,
+  // a crash may lose these changes, and UnloggedPending reports the partition, also after a
+  // restart: its state may be incomplete then, and it must be loaded again.
+  [[nodiscard]] absl::Status CommitUnlogged(Partition partition, Batch& batch);
+  // Makes every unlogged commit made before the call durable: flushes the memtables to SST
+  // files, then clears the partitions' marks. Blocks for the flush; for a background thread.
+  [[nodiscard]] absl::Status PersistUnlogged();
+  // Whether the partition has unlogged commits not yet persisted, in this run or before a
+  // restart (which may have lost them). DropPartition clears it.
+  [[nodiscard]] absl::StatusOr<bool> UnloggedPending(Partition partition) const;
+
   // After a storage fault, makes the store accept writes again if the fault has cleared: OK
   // then (and when there was nothing to recover from); the fault's own error while it persists;
   // FailedPrecondition when RocksDB cannot recover without being reopened, which takes a
@@ -268,6 +282,8 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+
+  [[nodiscard]] absl::Status Write(Batch& batch, const rocksdb::WriteOptions& options);
 
   std::unique_ptr<Impl> impl_;
 };
