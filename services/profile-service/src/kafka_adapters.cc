@@ -230,11 +230,11 @@ absl::StatusOr<std::vector<bool>> Ownership::RestoreAll(
   }
   restore_share(0);
   for (std::thread& other : others) other.join();
-  // After a failure the threads stop; what they skipped is never looked at, as a failure is
-  // returned.
-  // Restores commit without the log; what they wrote, even of a failed one, becomes durable
+  // Restores commit without the log; what they wrote, even a failed one's, becomes durable
   // meanwhile.
   persister_->Request();
+  // After a failure the threads stop; what they skipped is never looked at, as a failure is
+  // returned.
   std::vector<bool> changelog_empty;
   changelog_empty.reserve(results.size());
   for (const absl::StatusOr<bool>& result : results) {
