@@ -115,7 +115,7 @@ class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
   }
 
   std::unique_ptr<Owner> MakeOwner(std::string_view name) {
-    return std::make_unique<Owner>(TestDir(absl::StrCat("_", name)), broker_, TestEngine(), now_,
+    return std::make_unique<Owner>(TestDir(std::string("_").append(name)), broker_, TestEngine(), now_,
                                    GetParam());
   }
 
