@@ -115,8 +115,8 @@ class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
   }
 
   std::unique_ptr<Owner> MakeOwner(std::string_view name) {
-    return std::make_unique<Owner>(TestDir(std::string("_").append(name)), broker_, TestEngine(), now_,
-                                   GetParam());
+    return std::make_unique<Owner>(TestDir(std::string("_").append(name)), broker_, TestEngine(),
+                                   now_, GetParam());
   }
 
   absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);  // 2026-05-28
