@@ -1,6 +1,6 @@
 // Commits to the store named on the command line and dies by SIGKILL, giving the store no chance
 // to close: what a crash or an OOM kill leaves behind. `unlogged` as the second argument: one
-// unlogged commit (alice in partition 1, as a restore writes) before the logged one.
+// unlogged commit (alice in partition 1, as a restore writes) before the logged ones.
 #include <csignal>
 #include <cstdio>
 #include <string_view>

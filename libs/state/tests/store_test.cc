@@ -305,17 +305,31 @@ TEST(StoreTest, ReopenKeepsEverything) {
               ElementsAre(std::pair(kT0 + absl::Hours(2), "alice")));
 }
 
+// Runs commit_then_die on `db` (with `mode`, if any): it commits, then dies by SIGKILL.
+::testing::AssertionResult CommitThenDie(const std::string& db, const char* mode = nullptr) {
+  char* const argv[] = {const_cast<char*>(CDP_COMMIT_THEN_DIE), const_cast<char*>(db.c_str()),
+                        const_cast<char*>(mode), nullptr};
+  pid_t child = 0;
+  if (posix_spawn(&child, CDP_COMMIT_THEN_DIE, nullptr, nullptr, argv, environ) != 0) {
+    return ::testing::AssertionFailure() << "cannot start " << CDP_COMMIT_THEN_DIE;
+  }
+  int wait_status = 0;
+  if (waitpid(child, &wait_status, 0) != child) {
+    return ::testing::AssertionFailure() << "cannot wait for the child";
+  }
+  if (!WIFSIGNALED(wait_status)) {
+    return ::testing::AssertionFailure() << "the child exited with " << WEXITSTATUS(wait_status);
+  }
+  if (WTERMSIG(wait_status) != SIGKILL) {
+    return ::testing::AssertionFailure() << "the child died by signal " << WTERMSIG(wait_status);
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST(StoreTest, CommitSurvivesAProcessKill) {
   TempDir dir;
   const std::string db = dir.db();
-  char* const argv[] = {const_cast<char*>(CDP_COMMIT_THEN_DIE), const_cast<char*>(db.c_str()),
-                        nullptr};
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, CDP_COMMIT_THEN_DIE, nullptr, nullptr, argv, environ), 0);
-  int wait_status = 0;
-  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child exited with " << WEXITSTATUS(wait_status);
-  ASSERT_EQ(WTERMSIG(wait_status), SIGKILL);
+  ASSERT_TRUE(CommitThenDie(db));
 
   auto store = OpenStore(db);
   ASSERT_NE(store, nullptr);
@@ -332,13 +346,7 @@ bool UnloggedPendingOf(const Store& store, Partition partition) {
 TEST(StoreTest, AKillLosesUnloggedCommitsButNotTheirPartitionsMark) {
   TempDir dir;
   const std::string db = dir.db();
-  char* const argv[] = {const_cast<char*>(CDP_COMMIT_THEN_DIE), const_cast<char*>(db.c_str()),
-                        const_cast<char*>("unlogged"), nullptr};
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, CDP_COMMIT_THEN_DIE, nullptr, nullptr, argv, environ), 0);
-  int wait_status = 0;
-  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child exited with " << WEXITSTATUS(wait_status);
+  ASSERT_TRUE(CommitThenDie(db, "unlogged"));
 
   auto store = OpenStore(db);
   ASSERT_NE(store, nullptr);
