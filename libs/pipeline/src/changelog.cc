@@ -173,6 +173,14 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   // population.
   v1::RfmPopulation population;
   internal::MemberTally members;
+  // A profile record's kind may be inferred from its key (KafkaChangelog reads the kind header
+  // only where the key leaves it open), so what marks a record as ours is its content.
+  const auto not_ours = [&] {
+    return absl::DataLossError(absl::StrCat(
+        "restoring partition ", partition.value(),
+        " from the changelog: a profile record holds the profile of another customer than its "
+        "key (is the changelog topic shared with something else?)"));
+  };
   const auto derive = [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
     ++result.profiles;
     batch.SetTimer(partition, customer_id, std::nullopt, digest.timer_due);
@@ -189,8 +197,10 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
       if (!internal::DigestProfile(*value, digest)) {
         return absl::DataLossError(absl::StrCat(
             "restoring partition ", partition.value(),
-            " from the changelog: a profile record is not a valid cdp.v1.CustomerProfile"));
+            " from the changelog: a profile record is not a valid cdp.v1.CustomerProfile (is the "
+            "changelog topic shared with something else?)"));
       }
+      if (digest.customer_id != customer_id) return not_ours();
       if (absl::Status derived = derive(customer_id, digest); !derived.ok()) {
         return Annotate(derived, partition, "writing timers");
       }
@@ -205,12 +215,15 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   if (progress) progress(result.records);
   if (!window_holds_partition) {
     absl::Status derived = absl::OkStatus();
+    bool mismatched = false;
     absl::Status visited = internal::ForEachProfileDigest(
         store, partition, [&](std::string_view customer_id, const internal::ProfileDigest& digest) {
-          derived = derive(customer_id, digest);
-          return derived.ok();
+          mismatched = digest.customer_id != customer_id;
+          if (!mismatched) derived = derive(customer_id, digest);
+          return !mismatched && derived.ok();
         });
     if (!visited.ok()) return Annotate(visited, partition, "reading back the restored profiles");
+    if (mismatched) return not_ours();
     if (!derived.ok()) return Annotate(derived, partition, "writing timers");
   }
   v1::PartitionState state;

@@ -8,6 +8,7 @@ namespace cdp::pipeline::internal {
 namespace {
 
 // Field numbers of cdp.v1.CustomerProfile and its messages that a digest reads.
+constexpr std::uint64_t kCustomerId = 1;
 constexpr std::uint64_t kOrdersTotal = 2;
 constexpr std::uint64_t kMonetaryTotal = 3;
 constexpr std::uint64_t kLastPurchaseAt = 12;
@@ -147,6 +148,7 @@ std::string MemberKey(std::string_view dimension, std::string_view segment) {
 }
 
 bool DigestProfile(std::string_view serialized, ProfileDigest& digest) {
+  digest.customer_id = {};
   digest.segments.clear();
   digest.tiers.clear();
   std::int64_t orders_total = 0;
@@ -172,6 +174,8 @@ bool DigestProfile(std::string_view serialized, ProfileDigest& digest) {
       OptionalTimestamp& timestamp = field == kLastPurchaseAt ? last_purchase_at : timer_due_at;
       timestamp.present = true;
       if (!ReadTimestamp(bytes, timestamp.seconds, timestamp.nanos)) return false;
+    } else if (field == kCustomerId) {
+      digest.customer_id = bytes;
     } else if (field == kSegments) {
       digest.segments.push_back(bytes);
     } else if (field == kTiers) {

@@ -459,6 +459,30 @@ TEST_P(ChangelogTest, AProfileRecordThatDoesNotParseFailsTheRestoreAsDataLoss) {
   }
 }
 
+// A source may take a record for a profile by its key alone (KafkaChangelog does): what makes
+// it one of ours is the profile it holds.
+TEST_P(ChangelogTest, AProfileRecordKeyedByAnotherCustomerFailsTheRestoreAsDataLoss) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());
+  v1::CustomerProfile stray;
+  stray.set_customer_id("c1");
+  stray.set_orders_total(5);
+  broker_.log(Partition(0))
+      .push_back(LoggedRecord{"c2", stray.SerializeAsString(), std::string(kChangelogProfile)});
+  for (const std::size_t window_bytes : {kRestoreWindowBytes, std::size_t{1}}) {
+    SCOPED_TRACE(window_bytes);
+    auto other = MakeOwner(window_bytes == 1 ? "b" : "c");
+    auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0), {}, window_bytes);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+    EXPECT_THAT(std::string(refused.status().message()),
+                ::testing::HasSubstr("the profile of another customer than its key"));
+    auto state = other->store().ReadPartitionState(Partition(0));
+    ASSERT_TRUE(state.ok());
+    EXPECT_FALSE(state->has_value());
+  }
+}
+
 TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
   auto owner = MakeOwner("a");
   ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-28T00:00:00Z")}}).ok());

@@ -1040,7 +1040,7 @@ absl::Status Store::Compact() {
 }
 
 std::string Store::ErasureId(std::string_view customer_id) {
-  return absl::StrCat("erased/", StableHashHex128(customer_id));
+  return absl::StrCat(ToAbsl(kErasureIdPrefix), StableHashHex128(customer_id));
 }
 
 absl::StatusOr<std::vector<std::optional<absl::Time>>> Store::ReadErasures(

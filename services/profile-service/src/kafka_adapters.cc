@@ -11,10 +11,23 @@
 #include "absl/time/clock.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/kafka/admin.h"
+#include "cdp/state/store.h"
 #include "log.h"
 
 namespace cdp::service {
 namespace {
+
+// The kind of a changelog record. Only a profile can have a key that is neither empty (a
+// checkpoint's) nor an erasure id, so the header is read only for those: librdkafka parses a
+// record's headers into a list of their own, which was a tenth of a restore's reading. The
+// restore checks that a profile record holds the profile of the customer its key names.
+std::optional<std::string_view> KindOf(const kafka::Message& message,
+                                       std::optional<std::string_view> key) {
+  if (key.has_value() && !key->empty() && !key->starts_with(state::Store::kErasureIdPrefix)) {
+    return pipeline::kChangelogProfile;
+  }
+  return message.header(pipeline::kChangelogKindHeader);
+}
 
 std::string Describe(const std::vector<kafka::TopicPartition>& partitions) {
   return absl::StrJoin(partitions, ",", [](std::string* out, const kafka::TopicPartition& tp) {
@@ -91,11 +104,11 @@ absl::Status KafkaChangelog::Read(Partition partition, std::int64_t from, std::i
   return reader_.Read(
       {topic_, partition}, from, until,
       [&](const kafka::Message& message) {
-        return visit(
-            pipeline::ChangelogRecord{.offset = message.offset(),
-                                      .key = message.key(),
-                                      .value = message.value(),
-                                      .kind = message.header(pipeline::kChangelogKindHeader)});
+        const std::optional<std::string_view> key = message.key();
+        return visit(pipeline::ChangelogRecord{.offset = message.offset(),
+                                               .key = key,
+                                               .value = message.value(),
+                                               .kind = KindOf(message, key)});
       },
       kChangelogTimeout);
 }

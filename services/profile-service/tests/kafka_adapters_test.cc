@@ -224,5 +224,34 @@ TEST_F(OwnershipRestoreTest, APartitionThatCannotBeRestoredFailsTheAssignment) {
       << start.status();
 }
 
+// The reader takes a keyed record for a profile without reading its headers, unless the key is
+// an erasure's; the restore checks the profile against the key.
+TEST_F(OwnershipRestoreTest, ErasuresAreToldByTheirKeyAndARecordNotOursIsDataLoss) {
+  WriteChangelog();
+  v1::ChangelogErasure erasure;
+  erasure.mutable_erased_at()->set_seconds(1'780'000'000);
+  const std::vector<kafka::Header> erasure_kind = {
+      {pipeline::kChangelogKindHeader, pipeline::kChangelogErasure}};
+  ASSERT_TRUE(producer_
+                  ->Produce(kChangelog, state::Store::ErasureId("gone"),
+                            erasure.SerializeAsString(), erasure_kind, Partition(0))
+                  .ok());
+  ASSERT_TRUE(producer_->Produce(kChangelog, "someone", "else", {}, Partition(1)).ok());
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+
+  auto start = Assign(1, 1);
+  ASSERT_TRUE(start.ok()) << start.status();
+  const std::vector<std::string_view> gone = {"gone"};
+  auto erased = store_->ReadErasures(Partition(0), gone);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->at(0), absl::FromUnixSeconds(1'780'000'000));
+
+  auto refused = Assign(2, 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss) << refused.status();
+  EXPECT_NE(refused.status().message().find("is the changelog topic shared"), std::string::npos)
+      << refused.status();
+}
+
 }  // namespace
 }  // namespace cdp::service

@@ -18,7 +18,10 @@ struct ChangelogRecord {
   std::int64_t offset = 0;
   std::optional<std::string_view> key;
   std::optional<std::string_view> value;  // nullopt: a tombstone
-  std::optional<std::string_view> kind;   // the kChangelogKindHeader header
+  // The kChangelogKindHeader header. A source may infer kChangelogProfile from a key that only
+  // a profile can have (neither empty nor a Store::ErasureId): a restore checks that the profile
+  // it holds is the key's customer's.
+  std::optional<std::string_view> kind;
 };
 
 // The offsets a changelog partition holds: [start, end).

@@ -171,6 +171,8 @@ class Store {
   // The name of an erasure marker: a hash of the customer id, so that the marker keeps no
   // identifier. It can only confirm that a given id was erased.
   [[nodiscard]] static std::string ErasureId(std::string_view customer_id);
+  // What every ErasureId starts with.
+  static constexpr std::string_view kErasureIdPrefix = "erased/";
 
   [[nodiscard]] absl::StatusOr<std::vector<bool>> SeenEvents(
       Partition partition, std::span<const std::string_view> event_ids, absl::Time now) const;

@@ -27,6 +27,7 @@ struct ProfileDigest {
   std::optional<absl::Time> timer_due;
   std::optional<core::RfmSample> rfm;
   // Views into the serialized profile.
+  std::string_view customer_id;
   std::vector<std::string_view> segments;
   std::vector<std::pair<std::string_view, std::string_view>> tiers;  // dimension, tier
 };
