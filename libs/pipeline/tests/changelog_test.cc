@@ -119,6 +119,22 @@ class ChangelogTest : public ::testing::TestWithParam<std::size_t> {
                                    now_, GetParam());
   }
 
+  // Restores partition 0 into new owners, with the partition held back whole and window by
+  // window: each must fail as DataLoss with `reason` and leave no state record.
+  void ExpectRestoreOfPartition0Refused(std::string_view reason) {
+    for (const std::size_t window_bytes : {kRestoreWindowBytes, std::size_t{1}}) {
+      SCOPED_TRACE(window_bytes);
+      auto other = MakeOwner(window_bytes == 1 ? "b" : "c");
+      auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0), {}, window_bytes);
+      ASSERT_FALSE(refused.ok());
+      EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+      EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr(reason));
+      auto state = other->store().ReadPartitionState(Partition(0));
+      ASSERT_TRUE(state.ok());
+      EXPECT_FALSE(state->has_value());
+    }
+  }
+
   absl::Time now_ = absl::FromUnixSeconds(1'780'000'000);  // 2026-05-28
   MemoryBroker broker_;
 };
@@ -444,19 +460,7 @@ TEST_P(ChangelogTest, AProfileRecordThatDoesNotParseFailsTheRestoreAsDataLoss) {
                               std::string("\x0a\x05"
                                           "ab"),
                               std::string(kChangelogProfile)});
-  // Held back whole, and written window by window.
-  for (const std::size_t window_bytes : {kRestoreWindowBytes, std::size_t{1}}) {
-    SCOPED_TRACE(window_bytes);
-    auto other = MakeOwner(window_bytes == 1 ? "b" : "c");
-    auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0), {}, window_bytes);
-    ASSERT_FALSE(refused.ok());
-    EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
-    EXPECT_THAT(std::string(refused.status().message()),
-                ::testing::HasSubstr("not a valid cdp.v1.CustomerProfile"));
-    auto state = other->store().ReadPartitionState(Partition(0));
-    ASSERT_TRUE(state.ok());
-    EXPECT_FALSE(state->has_value());
-  }
+  ExpectRestoreOfPartition0Refused("not a valid cdp.v1.CustomerProfile");
 }
 
 // A source may take a record for a profile by its key alone (KafkaChangelog does): what makes
@@ -469,18 +473,7 @@ TEST_P(ChangelogTest, AProfileRecordKeyedByAnotherCustomerFailsTheRestoreAsDataL
   stray.set_orders_total(5);
   broker_.log(Partition(0))
       .push_back(LoggedRecord{"c2", stray.SerializeAsString(), std::string(kChangelogProfile)});
-  for (const std::size_t window_bytes : {kRestoreWindowBytes, std::size_t{1}}) {
-    SCOPED_TRACE(window_bytes);
-    auto other = MakeOwner(window_bytes == 1 ? "b" : "c");
-    auto refused = RestoreFromChangelog(other->store(), broker_, Partition(0), {}, window_bytes);
-    ASSERT_FALSE(refused.ok());
-    EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
-    EXPECT_THAT(std::string(refused.status().message()),
-                ::testing::HasSubstr("the profile of another customer than its key"));
-    auto state = other->store().ReadPartitionState(Partition(0));
-    ASSERT_TRUE(state.ok());
-    EXPECT_FALSE(state->has_value());
-  }
+  ExpectRestoreOfPartition0Refused("the profile of another customer than its key");
 }
 
 TEST_P(ChangelogTest, AChangelogMissingItsOldestRecordsIsNotRestoredFrom) {
