@@ -19,7 +19,7 @@ namespace {
 
 // The kind of a changelog record. Only a profile can have a key that is neither empty (a
 // checkpoint's) nor an erasure id, so the header is read only for those: librdkafka parses a
-// record's headers into a list of their own, which was a tenth of a restore's reading. The
+// record's headers into a list of their own, which was a third of a restore's reading. The
 // restore checks that a profile record holds the profile of the customer its key names.
 std::optional<std::string_view> KindOf(const kafka::Message& message,
                                        std::optional<std::string_view> key) {
