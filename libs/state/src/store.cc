@@ -127,6 +127,37 @@ struct Store::Impl {
     return {profiles, dedup, offsets, timers, partition_state};
   }
 
+  // Whether nothing of the partition is stored: no key in its range of any family, and no unlogged
+  // marker.
+  [[nodiscard]] absl::StatusOr<bool> HoldsNothing(Partition partition) {
+    {
+      std::lock_guard lock(unlogged_mutex);
+      if (unlogged.contains(partition)) return false;
+    }
+    std::string ignored;
+    const rocksdb::Status marked =
+        db->Get(rocksdb::ReadOptions(), meta, internal::UnloggedKey(partition), &ignored);
+    if (marked.ok()) return false;
+    if (!marked.IsNotFound()) {
+      return FromRocksDb(marked, absl::StrCat("cannot read state at '", path, "'"));
+    }
+    const std::string begin = internal::PartitionBegin(partition);
+    const std::string end = internal::PartitionEnd(partition);
+    const rocksdb::Slice end_slice = end;
+    rocksdb::ReadOptions read;
+    read.iterate_upper_bound = &end_slice;
+    read.fill_cache = false;
+    for (rocksdb::ColumnFamilyHandle* family : PartitionedFamilies()) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, family));
+      it->Seek(begin);
+      if (!it->status().ok()) {
+        return FromRocksDb(it->status(), absl::StrCat("cannot read state at '", path, "'"));
+      }
+      if (it->Valid()) return false;
+    }
+    return true;
+  }
+
   [[nodiscard]] absl::StatusOr<bool> FamilyEmpty(rocksdb::ColumnFamilyHandle* family) const {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), family));
     it->SeekToFirst();
@@ -1000,6 +1031,11 @@ absl::StatusOr<std::vector<Partition>> Store::StoredPartitions() const {
 
 absl::Status Store::DropPartition(Partition partition) {
   if (partition.value() < 0) return InvalidPartition(partition);
+  // A partition that holds nothing is left as it is: the drop would wait for every unlogged commit
+  // in flight (below), and a new owner's restore drops each of its partitions first.
+  absl::StatusOr<bool> holds_nothing = impl_->HoldsNothing(partition);
+  if (!holds_nothing.ok()) return holds_nothing.status();
+  if (*holds_nothing) return absl::OkStatus();
   const std::string begin = internal::PartitionBegin(partition);
   const std::string end = internal::PartitionEnd(partition);
   rocksdb::WriteBatch write;

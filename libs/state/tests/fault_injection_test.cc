@@ -132,6 +132,28 @@ TEST_P(StorageFaultTest, FailedCommitLeavesNothingPartial) {
   EXPECT_EQ(Read(*store).offset, Offset(40));
 }
 
+// A new owner drops each partition it restores, most of them empty: a drop of nothing must
+// neither write nor wait for the writes of others.
+TEST(StorageFaultDropTest, DroppingAPartitionThatHoldsNothingWritesNothing) {
+  TempDir dir;
+  auto fs = std::make_shared<FaultyFileSystem>();
+  std::unique_ptr<rocksdb::Env> env(rocksdb::NewCompositeEnv(fs));
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(StoreOptions{.path = dir.db(), .env = env.get()});
+  ASSERT_TRUE(store.ok()) << store.status();
+  Store::Batch batch;
+  batch.MarkSeen(Partition(1), "e1", kBaseTime);
+  ASSERT_TRUE((*store)->Commit(batch).ok());
+
+  fs->Inject(Fault::kWrite);
+  EXPECT_TRUE((*store)->DropPartition(Partition(0)).ok());
+  EXPECT_TRUE((*store)->DropPartition(Partition(2)).ok());
+  // What holds something is written, and fails.
+  const absl::Status dropped = (*store)->DropPartition(Partition(1));
+  EXPECT_FALSE(dropped.ok());
+  EXPECT_THAT(std::string(dropped.message()), HasSubstr("injected disk fault"));
+}
+
 TEST(StorageRecoveryTest, AFullDiskFailsCommitsUntilItHasRoomAgainThenTheStoreGoesOn) {
   TempDir dir;
   auto fs = std::make_shared<FaultyFileSystem>();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -498,6 +499,51 @@ TEST(StoreTest, DropPartitionRemovesOnlyThatPartition) {
         << p;
   }
   EXPECT_THAT(PartitionsOf(*store), ElementsAre(Partition(0), Partition(254), Partition(256)));
+}
+
+// A drop looks for the partition's state before it writes anything (a partition that holds
+// nothing is left as it is): each kind alone must be found and dropped.
+TEST(StoreTest, DropPartitionRemovesAPartitionThatHoldsOneKindOfStateOnly) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::pair<std::string, std::function<void(Store::Batch&, Partition)>>> kinds = {
+      {"profile",
+       [](Store::Batch& batch, Partition partition) {
+         batch.PutProfile(partition, MakeProfile("alice", 1));
+       }},
+      {"dedup entry",
+       [](Store::Batch& batch, Partition partition) { batch.MarkSeen(partition, "e1", kT0); }},
+      {"offset",
+       [](Store::Batch& batch, Partition partition) { batch.SetOffset(partition, Offset(1)); }},
+      {"timer", [](Store::Batch& batch,
+                   Partition partition) { batch.SetTimer(partition, "alice", std::nullopt, kT0); }},
+      {"state record",
+       [](Store::Batch& batch, Partition partition) {
+         batch.PutPartitionState(partition, v1::PartitionState());
+       }},
+      {"erasure marker", [](Store::Batch& batch, Partition partition) {
+         batch.PutErasure(partition, Store::ErasureId("alice"), kT0);
+       }}};
+  for (const auto& [kind, add] : kinds) {
+    SCOPED_TRACE(kind);
+    Store::Batch batch;
+    add(batch, Partition(4));
+    ASSERT_TRUE(store->Commit(batch).ok());
+    ASSERT_THAT(PartitionsOf(*store), ElementsAre(Partition(4)));
+    ASSERT_TRUE(store->DropPartition(Partition(4)).ok());
+    EXPECT_THAT(PartitionsOf(*store), ElementsAre());
+  }
+
+  // A marker alone: an unlogged commit of nothing.
+  Store::Batch nothing;
+  ASSERT_TRUE(store->CommitUnlogged(Partition(4), nothing).ok());
+  absl::StatusOr<bool> marked = store->UnloggedPending(Partition(4));
+  ASSERT_TRUE(marked.ok() && *marked) << marked.status();
+  ASSERT_TRUE(store->DropPartition(Partition(4)).ok());
+  marked = store->UnloggedPending(Partition(4));
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_FALSE(*marked);
 }
 
 TEST(StoreTest, DroppedPartitionStaysGoneAfterCompactionAndReopen) {
