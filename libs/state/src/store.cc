@@ -127,20 +127,8 @@ struct Store::Impl {
     return {profiles, dedup, offsets, timers, partition_state};
   }
 
-  // Whether nothing of the partition is stored: no key in its range of any family, and no unlogged
-  // marker.
-  [[nodiscard]] absl::StatusOr<bool> HoldsNothing(Partition partition) {
-    {
-      std::lock_guard lock(unlogged_mutex);
-      if (unlogged.contains(partition)) return false;
-    }
-    std::string ignored;
-    const rocksdb::Status marked =
-        db->Get(rocksdb::ReadOptions(), meta, internal::UnloggedKey(partition), &ignored);
-    if (marked.ok()) return false;
-    if (!marked.IsNotFound()) {
-      return FromRocksDb(marked, absl::StrCat("cannot read state at '", path, "'"));
-    }
+  // Whether no family holds a key in the partition's range.
+  [[nodiscard]] absl::StatusOr<bool> PartitionEmpty(Partition partition) const {
     const std::string begin = internal::PartitionBegin(partition);
     const std::string end = internal::PartitionEnd(partition);
     const rocksdb::Slice end_slice = end;
@@ -1031,11 +1019,16 @@ absl::StatusOr<std::vector<Partition>> Store::StoredPartitions() const {
 
 absl::Status Store::DropPartition(Partition partition) {
   if (partition.value() < 0) return InvalidPartition(partition);
-  // A partition that holds nothing is left as it is: the drop would wait for every unlogged commit
-  // in flight (below), and a new owner's restore drops each of its partitions first.
-  absl::StatusOr<bool> holds_nothing = impl_->HoldsNothing(partition);
-  if (!holds_nothing.ok()) return holds_nothing.status();
-  if (*holds_nothing) return absl::OkStatus();
+  // A partition that holds nothing, not even a marker, is left as it is: the drop would wait for
+  // every unlogged commit in flight (below), and a new owner's restore drops each of its
+  // partitions first. A marker in this run is also in the database.
+  absl::StatusOr<bool> marked = UnloggedPending(partition);
+  if (!marked.ok()) return marked.status();
+  if (!*marked) {
+    absl::StatusOr<bool> empty = impl_->PartitionEmpty(partition);
+    if (!empty.ok()) return empty.status();
+    if (*empty) return absl::OkStatus();
+  }
   const std::string begin = internal::PartitionBegin(partition);
   const std::string end = internal::PartitionEnd(partition);
   rocksdb::WriteBatch write;
