@@ -258,6 +258,26 @@ TEST_P(ProcessorTest, AppliesARepeatedEventIdOnce) {
   EXPECT_EQ(sink_.DeliveredChanges().size(), 2u);
 }
 
+// Repeats of events applied in earlier batches, first, last and between the customer's new ones,
+// and a repeat within the batch (e4).
+TEST_P(ProcessorTest, TellsARepeatOfAnEarlierBatchWhereverItComesInTheBatch) {
+  UseMetrics();
+  OpenStore();
+  auto purchase = [](const std::string& id) { return Purchase(id, "c1", "2026-05-28T00:00:00Z"); };
+  ASSERT_TRUE(Process({{0, purchase("e1")}, {1, purchase("e2")}, {2, purchase("e3")}}).ok());
+  ASSERT_TRUE(Process({{3, purchase("e3")},
+                       {4, purchase("e4")},
+                       {5, purchase("e2")},
+                       {6, purchase("e5")},
+                       {7, purchase("e1")},
+                       {8, purchase("e4")}})
+                  .ok());
+  EXPECT_EQ(Stored("c1")->orders_total(), 5);
+  ASSERT_TRUE(Process({{9, purchase("e6")}, {10, purchase("e5")}}).ok());
+  EXPECT_EQ(Stored("c1")->orders_total(), 6);
+  EXPECT_EQ(Metric("cdp_events_duplicate_total"), 5.0);
+}
+
 TEST_P(ProcessorTest, AppliesARepeatedEventIdAgainOnceItsDedupWindowEnded) {
   const std::string event = Purchase("e1", "c1", "2026-05-28T00:00:00Z");
   ASSERT_TRUE(Process({{0, event}}).ok());
