@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/core/population.h"
+#include "cdp/pipeline/internal/applied_log.h"
 #include "cdp/pipeline/internal/partition_counts.h"
 #include "cdp/pipeline/internal/profile_cache.h"
 #include "google/protobuf/arena.h"
@@ -256,29 +256,15 @@ absl::Status StateCommitFailed(const absl::Status& committed, std::string_view d
   return failed;
 }
 
-// Adds the event to the profile's applied events, dropping those whose window ended by `now`.
-void RememberApplied(std::string_view event_id, absl::Time now, absl::Time expires_at,
-                     v1::CustomerProfile& profile) {
-  auto& applied = *profile.mutable_applied_events();
-  const std::int64_t now_us = absl::ToUnixMicros(now);
-  if (!applied.empty() && applied.begin()->expires_at_us() <= now_us) {
-    applied.erase(std::remove_if(applied.begin(), applied.end(),
-                                 [&](const v1::AppliedEvent& event) {
-                                   return event.expires_at_us() <= now_us;
-                                 }),
-                  applied.end());
-  }
-  v1::AppliedEvent& added = *applied.Add();
-  added.set_event_id(std::string(event_id));
-  added.set_expires_at_us(absl::ToUnixMicros(expires_at));
-}
-
 }  // namespace
 
 struct Processor::WorkingProfile {
   Partition partition;
   std::string customer_id;
+  // Its applied events are those left in profile.applied_events and those in `applied`: one read
+  // from the store keeps them in the message until its first event (AppliedBefore).
   v1::CustomerProfile profile;
+  internal::AppliedLog applied;
   bool loaded = false;
   bool erased = false;
   // The timer as stored, whose index entry Commit moves.
@@ -291,28 +277,24 @@ struct Processor::WorkingProfile {
   // An erasure applied in this batch: Commit records erased_at and forgets these dedup entries.
   bool erasure_applied = false;
   std::vector<std::string> forget_event_ids;
-  // Hashes of the ids in profile.applied_events as loaded, built by the first AppliedBefore: a
-  // customer with many events in the dedup window lists them all, and comparing each event with
-  // each of them would cost the square of their number. Events applied in this batch need no
-  // entry: a repeat within the batch is dropped before.
-  std::optional<absl::flat_hash_set<std::size_t>> applied_hashes;
 
   // Whether the event is among the profile's applied events with a window that ends after `now`.
   bool AppliedBefore(std::string_view event_id, absl::Time now) {
-    if (!applied_hashes.has_value()) {
-      applied_hashes.emplace();
-      applied_hashes->reserve(static_cast<std::size_t>(profile.applied_events_size()));
-      for (const v1::AppliedEvent& applied : profile.applied_events()) {
-        applied_hashes->insert(std::hash<std::string_view>{}(applied.event_id()));
-      }
-    }
-    // Most events were not applied before, and most of those are told by the hash alone.
-    if (!applied_hashes->contains(std::hash<std::string_view>{}(event_id))) return false;
-    const std::int64_t now_us = absl::ToUnixMicros(now);
-    return std::any_of(profile.applied_events().begin(), profile.applied_events().end(),
-                       [&](const v1::AppliedEvent& applied) {
-                         return applied.expires_at_us() > now_us && applied.event_id() == event_id;
-                       });
+    applied.TakeFrom(profile);
+    return applied.Contains(event_id, absl::ToUnixMicros(now));
+  }
+
+  // Adds the event to the profile's applied events, dropping those whose window ended by `now`.
+  void RememberApplied(std::string_view event_id, absl::Time now, absl::Time expires_at) {
+    applied.TakeFrom(profile);
+    applied.Add(event_id, absl::ToUnixMicros(expires_at), absl::ToUnixMicros(now));
+  }
+
+  // The profile's bytes, with all its applied events.
+  [[nodiscard]] std::string Serialize() const {
+    std::string bytes = profile.SerializeAsString();
+    applied.AppendTo(bytes);
+    return bytes;
   }
 
   // False while every event for it was refused: nothing to write.
@@ -903,7 +885,8 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
       it->second.customer_id = customer_id;
       it->second.dirty = false;
       if (auto cached = lane.cache.Take(it->first)) {
-        it->second.profile = std::move(*cached);
+        it->second.profile = std::move(cached->profile);
+        it->second.applied = std::move(cached->applied);
         it->second.loaded = true;
         it->second.stored_due = core::TimerDue(it->second.profile);
       }
@@ -966,8 +949,8 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     const std::size_t first_change = work.changes.size();
     const std::optional<core::RfmSample> sample = core::SampleOf(entry.profile);
     if (item.event.has_erasure()) {
-      for (const v1::AppliedEvent& applied : entry.profile.applied_events()) {
-        entry.forget_event_ids.push_back(applied.event_id());
+      for (std::string& id : entry.applied.EventIds()) {
+        entry.forget_event_ids.push_back(std::move(id));
       }
     }
     entry.dirty = true;
@@ -986,8 +969,10 @@ absl::Status Processor::Stage(Lane& lane, LaneBatch& work, absl::Time wall) cons
     work.change_cause.resize(work.changes.size(), i);
     SendChanges(work, first_change);
     CountMembers(lane, work, partition, first_change);
-    if (!entry.erased) {
-      RememberApplied(item.event.event_id(), now, now + options_.dedup_retention, entry.profile);
+    if (entry.erased) {
+      entry.applied.Clear();
+    } else {
+      entry.RememberApplied(item.event.event_id(), now, now + options_.dedup_retention);
     }
     if (StoreDedupEntry(item)) {
       work.state_batch.MarkSeen(partition, item.event.event_id(), now + options_.dedup_retention);
@@ -1012,7 +997,7 @@ void Processor::SendChanges(LaneBatch& work, std::size_t first) const {
 
 void Processor::SerializeProfiles(LaneBatch& work) {
   for (auto& [key, entry] : work.working) {
-    if (entry.dirty && !entry.erased) entry.serialized = entry.profile.SerializeAsString();
+    if (entry.dirty && !entry.erased) entry.serialized = entry.Serialize();
   }
 }
 
@@ -1076,7 +1061,8 @@ absl::Status Processor::StageTimers(Lane& lane, LaneBatch& work, absl::Time wall
     it->second.partition = partition;
     it->second.customer_id = timer.customer_id;
     if (auto cached = lane.cache.Take(it->first)) {
-      it->second.profile = std::move(*cached);
+      it->second.profile = std::move(cached->profile);
+      it->second.applied = std::move(cached->applied);
       it->second.loaded = true;
       it->second.stored_due = core::TimerDue(it->second.profile);
     }
@@ -1198,7 +1184,7 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
       work.state_batch.PutSerializedProfile(entry.partition, entry.customer_id,
                                             std::move(entry.serialized));
     } else {
-      work.state_batch.PutProfile(entry.partition, entry.profile);
+      work.state_batch.PutSerializedProfile(entry.partition, entry.customer_id, entry.Serialize());
     }
     work.state_batch.SetTimer(entry.partition, entry.customer_id, entry.stored_due,
                               entry.erased ? std::nullopt : core::TimerDue(entry.profile));
@@ -1247,7 +1233,9 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
   if (metrics_ != nullptr && work.erasures > 0) metrics_->CountErasures(work.erasures);
   for (auto& [key, entry] : work.working) {
     if (entry.dirty && !entry.erased) {
-      lane.cache.Insert(key, entry.partition, std::move(entry.profile));
+      lane.cache.Insert(key, entry.partition,
+                        internal::CachedProfile{.profile = std::move(entry.profile),
+                                                .applied = std::move(entry.applied)});
     }
   }
   for (const auto& [partition, next] : work.next_offsets) {

@@ -4,16 +4,16 @@
 
 namespace cdp::pipeline::internal {
 
-std::optional<v1::CustomerProfile> ProfileCache::Take(std::string_view key) {
+std::optional<CachedProfile> ProfileCache::Take(std::string_view key) {
   auto it = entries_.find(std::string(key));
   if (it == entries_.end()) return std::nullopt;
-  std::optional<v1::CustomerProfile> profile(std::move(it->second.entry.profile));
+  std::optional<CachedProfile> profile(std::move(it->second.entry.profile));
   lru_.erase(it->second.position);
   entries_.erase(it);
   return profile;
 }
 
-void ProfileCache::Insert(std::string key, Partition partition, v1::CustomerProfile profile) {
+void ProfileCache::Insert(std::string key, Partition partition, CachedProfile profile) {
   if (capacity_ == 0) return;
   auto it = entries_.find(key);
   if (it != entries_.end()) {

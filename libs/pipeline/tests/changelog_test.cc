@@ -576,6 +576,22 @@ TEST_P(ErasureTest, ARetryAfterTheErasureInTheSameBatchIsRefusedAsInTheNext) {
   EXPECT_TRUE(owner->Profiles().empty());
 }
 
+TEST_P(ErasureTest, AProfileBegunAfterTheErasureInTheSameBatchListsNoneOfTheErasedEvents) {
+  auto owner = MakeOwner("a");
+  ASSERT_TRUE(owner->Process({{0, Purchase("e1", "c1", "2026-05-27T00:00:00Z")}}).ok());
+  // e1's profile is cached, with its applied events kept apart from it.
+  ASSERT_TRUE(owner
+                  ->Process({{1, Purchase("e2", "c1", "2026-05-27T01:00:00Z")},
+                             {2, Erasure("x1", "c1", "2026-05-27T12:00:00Z")},
+                             {3, Purchase("e3", "c1", "2026-05-27T13:00:00Z")}})
+                  .ok());
+  auto profile = owner->store().ReadProfile(Partition(0), "c1");
+  ASSERT_TRUE(profile.ok() && profile->has_value());
+  ASSERT_EQ((*profile)->applied_events_size(), 1);
+  EXPECT_EQ((*profile)->applied_events(0).event_id(), "e3");
+  EXPECT_EQ((*profile)->events_applied(), 1);
+}
+
 TEST_P(ErasureTest, ARestoredPartitionKeepsRefusingTheErasedCustomersOlderEvents) {
   auto first = MakeOwner("a");
   ASSERT_TRUE(first

@@ -2,14 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace cdp::pipeline::internal {
 namespace {
 
-v1::CustomerProfile Profile(const std::string& id, int orders) {
-  v1::CustomerProfile profile;
-  profile.set_customer_id(id);
-  profile.set_orders_total(orders);
-  return profile;
+CachedProfile Profile(const std::string& id, int orders) {
+  CachedProfile cached;
+  cached.profile.set_customer_id(id);
+  cached.profile.set_orders_total(orders);
+  return cached;
 }
 
 TEST(ProfileCache, TakeRemovesTheEntry) {
@@ -17,9 +21,20 @@ TEST(ProfileCache, TakeRemovesTheEntry) {
   cache.Insert("a", Partition(0), Profile("a", 3));
   auto taken = cache.Take("a");
   ASSERT_TRUE(taken.has_value());
-  EXPECT_EQ(taken->orders_total(), 3);
+  EXPECT_EQ(taken->profile.orders_total(), 3);
   EXPECT_FALSE(cache.Take("a").has_value());
   EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(ProfileCache, KeepsAProfilesAppliedEventsWithIt) {
+  ProfileCache cache(10);
+  CachedProfile cached = Profile("a", 1);
+  cached.applied.Add("e1", 100, 0);
+  cached.applied.Add("e2", 200, 0);
+  cache.Insert("a", Partition(0), std::move(cached));
+  auto taken = cache.Take("a");
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->applied.EventIds(), (std::vector<std::string>{"e1", "e2"}));
 }
 
 TEST(ProfileCache, EvictsTheLeastRecentlyUsed) {
@@ -32,7 +47,7 @@ TEST(ProfileCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_FALSE(cache.Take("b").has_value());
   auto a = cache.Take("a");
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->orders_total(), 5);
+  EXPECT_EQ(a->profile.orders_total(), 5);
   EXPECT_TRUE(cache.Take("c").has_value());
 }
 

@@ -8,9 +8,16 @@
 #include <unordered_map>
 
 #include "cdp/common/strong_type.h"
+#include "cdp/pipeline/internal/applied_log.h"
 #include "cdp/v1/customer_profile.pb.h"
 
 namespace cdp::pipeline::internal {
+
+// A committed profile: its applied events are those of `profile` and those of `applied`.
+struct CachedProfile {
+  v1::CustomerProfile profile;
+  AppliedLog applied;
+};
 
 // Least-recently-used profiles in front of RocksDB. Holds only committed state: a batch takes the
 // profiles it works on out, and puts them back only once its state is committed, so a failed batch
@@ -20,16 +27,16 @@ class ProfileCache {
   explicit ProfileCache(std::size_t capacity) : capacity_(capacity) {}
 
   // Removes and returns the cached profile, if any.
-  std::optional<v1::CustomerProfile> Take(std::string_view key);
+  std::optional<CachedProfile> Take(std::string_view key);
   // Inserts (or replaces) as most recently used; may evict the least recently used.
-  void Insert(std::string key, Partition partition, v1::CustomerProfile profile);
+  void Insert(std::string key, Partition partition, CachedProfile profile);
   void ErasePartition(Partition partition);
   [[nodiscard]] std::size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     Partition partition;
-    v1::CustomerProfile profile;
+    CachedProfile profile;
   };
   using Lru = std::list<std::string>;
   struct Slot {
