@@ -198,6 +198,7 @@ RestoreRun RestoreOnce(const std::string& bootstrap, const Options& options,
     cdp::service::Ownership ownership(processor, nullptr, **store, readers->changelogs(), &metrics,
                                       nullptr);
     std::vector<cdp::kafka::TopicPartition> partitions;
+    partitions.reserve(static_cast<std::size_t>(options.partitions));
     for (int p = 0; p < options.partitions; ++p) {
       partitions.push_back({changelog_topic, cdp::Partition(p)});
     }
@@ -235,6 +236,7 @@ void MeasureRestore(const std::string& bootstrap, const Options& options,
   // One line per restored partition would bury the figures.
   cdp::service::ConfigureLog(cdp::service::LogLevel::kWarn, cdp::service::LogFormat::kText);
   std::vector<RestoreRun> runs;
+  runs.reserve(static_cast<std::size_t>(options.restore_runs));
   for (int i = 0; i < options.restore_runs; ++i) {
     runs.push_back(RestoreOnce(bootstrap, options, engine, sink, data_dir, changelog_topic));
     if (runs.back().data_loss.has_value()) {
@@ -486,13 +488,17 @@ int main(int argc, char** argv) {
 
   auto cluster = cdp::kafka::MockCluster::Start(1);
   if (!cluster.ok()) Fail("embedded broker", cluster.status());
-  for (const auto& [topic, partitions] :
-       {std::pair{"customer-events", options.partitions},
-        std::pair{"segment-changes", options.partitions}, std::pair{"customer-events-dlq", 1},
-        std::pair{kChangelogTopic, options.partitions},
-        std::pair{kCompactedChangelogTopic, options.partitions},
-        std::pair{kRunsChangesTopic, options.partitions},
-        std::pair{kRunsChangelogTopic, options.partitions}}) {
+  std::vector<std::pair<std::string, int>> topics = {
+      {"customer-events", options.partitions},
+      {"segment-changes", options.partitions},
+      {"customer-events-dlq", 1},
+      {kChangelogTopic, options.partitions},
+      {kCompactedChangelogTopic, options.partitions}};
+  if (options.pipeline_runs > 1) {
+    topics.emplace_back(kRunsChangesTopic, options.partitions);
+    topics.emplace_back(kRunsChangelogTopic, options.partitions);
+  }
+  for (const auto& [topic, partitions] : topics) {
     if (auto created = (*cluster)->CreateTopic(topic, partitions, 1); !created.ok()) {
       Fail("topic", created);
     }
