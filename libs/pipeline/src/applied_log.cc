@@ -40,6 +40,8 @@ void AppliedLog::TakeFrom(v1::CustomerProfile& profile) {
 
 bool AppliedLog::Contains(std::string_view event_id, std::int64_t now_us) const {
   const std::size_t hash = HashOf(event_id);
+  // Most events were not applied before, and most of those are told by the hash alone.
+  if (index_ != nullptr && !index_->contains(hash)) return false;
   return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& entry) {
     return entry.hash == hash && entry.expires_at_us > now_us && IdOf(entry) == event_id;
   });
@@ -62,6 +64,12 @@ void AppliedLog::Append(std::string_view event_id, std::int64_t expires_at_us) {
                            .id_offset = static_cast<std::uint32_t>(ids_.size()),
                            .id_size = static_cast<std::uint32_t>(event_id.size())});
   ids_.append(event_id);
+  if (index_ != nullptr) {
+    index_->insert(entries_.back().hash);
+  } else if (entries_.size() >= kIndexedFrom) {
+    index_ = std::make_unique<absl::flat_hash_set<std::size_t>>();
+    for (const Entry& entry : entries_) index_->insert(entry.hash);
+  }
 }
 
 void AppliedLog::AppendTo(std::string& serialized) const {
@@ -116,6 +124,7 @@ std::vector<std::string> AppliedLog::EventIds() const {
 void AppliedLog::Clear() {
   entries_.clear();
   ids_.clear();
+  index_.reset();
 }
 
 }  // namespace cdp::pipeline::internal

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace cdp::pipeline::internal {
 namespace {
 
@@ -78,6 +80,29 @@ TEST(AppliedLog, AddKeepsEverythingWhileTheOldestWindowLasts) {
   log.Add("e3", 400, 200);
   EXPECT_THAT(log.EventIds(), ElementsAre("e1", "e2", "e3"));
   EXPECT_FALSE(log.Contains("e2", 200));
+}
+
+TEST(AppliedLog, ALongLogTellsItsEventsAlike) {
+  AppliedLog log;
+  const auto id = [](int i) { return absl::StrCat("e", i); };
+  const int events = 3 * static_cast<int>(AppliedLog::kIndexedFrom);
+  // Expiring in order: the first half's windows end at 100.
+  for (int i = 0; i < events; ++i) log.Add(id(i), i < events / 2 ? 100 : 200, 0);
+  for (int i = 0; i < events; ++i) EXPECT_TRUE(log.Contains(id(i), 99)) << i;
+  EXPECT_FALSE(log.Contains(id(events), 0));
+  EXPECT_FALSE(log.Contains(id(0), 100));
+  EXPECT_TRUE(log.Contains(id(events - 1), 100));
+
+  log.Add(id(events), 300, 100);
+  EXPECT_EQ(log.size(), static_cast<std::size_t>(events / 2 + 1));
+  EXPECT_FALSE(log.Contains(id(0), 0));
+  for (int i = events / 2; i <= events; ++i) EXPECT_TRUE(log.Contains(id(i), 100)) << i;
+
+  log.Clear();
+  EXPECT_FALSE(log.Contains(id(events), 0));
+  log.Add(id(1), 100, 0);
+  EXPECT_TRUE(log.Contains(id(1), 0));
+  EXPECT_FALSE(log.Contains(id(2), 0));
 }
 
 TEST(AppliedLog, WritesTheSameFieldTheMessageWould) {

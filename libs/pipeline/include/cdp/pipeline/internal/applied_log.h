@@ -2,10 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "cdp/v1/customer_profile.pb.h"
 
 namespace cdp::pipeline::internal {
@@ -17,6 +19,10 @@ namespace cdp::pipeline::internal {
 // arrays, each with the hash of its id. AppendTo writes them back as the same field.
 class AppliedLog {
  public:
+  // From this many events a log also keeps a set of their hashes: a scan per lookup would cost a
+  // busy customer's batch the square of its events.
+  static constexpr std::size_t kIndexedFrom = 64;
+
   // Moves the profile's applied_events, if it has any, to the end of the log.
   void TakeFrom(v1::CustomerProfile& profile);
 
@@ -47,7 +53,8 @@ class AppliedLog {
   void Append(std::string_view event_id, std::int64_t expires_at_us);
 
   std::vector<Entry> entries_;
-  std::string ids_;  // the ids, back to back
+  std::string ids_;                                          // the ids, back to back
+  std::unique_ptr<absl::flat_hash_set<std::size_t>> index_;  // from kIndexedFrom entries
 };
 
 }  // namespace cdp::pipeline::internal
