@@ -31,6 +31,7 @@
 #include "cdp/pipeline/processor.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/state/store.h"
+#include "config.h"
 #include "generator.h"
 #include "kafka_adapters.h"
 #include "log.h"
@@ -46,9 +47,11 @@ struct Options {
   std::int64_t events = 1'000'000;
   std::int64_t customers = 100'000;
   int partitions = 32;
-  int batch_size = 20000;
+  // The service's defaults.
+  int batch_size = cdp::service::Config{}.batch_size;
   // As the service's --batch-max-wait: how long a batch keeps filling after its first record.
-  int batch_max_wait_ms = 20;
+  int batch_max_wait_ms =
+      static_cast<int>(absl::ToInt64Milliseconds(cdp::service::Config{}.batch_max_wait));
   double latency_rate = 20'000;
   int latency_seconds = 5;
   std::string format = "protobuf";
@@ -80,8 +83,8 @@ constexpr const char* kUsage =
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
     "published live at --latency-rate. With --pipeline-runs N (default 1) the pipeline runs N\n"
     "times over the same records, each time into a new, empty store, and its figures are the\n"
-    "median and range of the N. Batches fill as in the service: --batch-size records, or\n"
-    "what came --batch-max-wait-ms (default 20) after the first, processed in --lanes lanes\n"
+    "median and range of the N. Batches fill as in the service, with its defaults: --batch-size\n"
+    "records, or what came --batch-max-wait-ms after the first, processed in --lanes lanes\n"
     "(default: one per core, as in the service). With the changelog (the default, as in the\n"
     "service), last it assigns every partition to a new owner with an empty store, which\n"
     "restores them from the changelog on --restore-threads threads (default: one per core, as in\n"

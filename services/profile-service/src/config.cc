@@ -245,7 +245,11 @@ const std::vector<Option>& Options() {
        DurationIn(&Config::dedup_retention, "--dedup-retention", absl::Nanoseconds(1),
                   absl::InfiniteDuration(), "a positive duration such as 168h"),
        Show(&Config::dedup_retention)},
-      {"batch-size", "N", "Most records processed (and committed) as one batch.",
+      {"batch-size", "N",
+       "Most records processed (and committed) as one batch. Under a backlog, a customer's "
+       "events in one batch share one profile write and changelog record, and more events "
+       "share each delivery wait and commit; live traffic closes batches by --batch-max-wait "
+       "first.",
        Int(&Config::batch_size, 1, 1'000'000, "--batch-size"), Show(&Config::batch_size)},
       {"batch-max-wait", "DURATION",
        "How long to keep filling a batch after its first record (e.g. 20ms); longer batches "
