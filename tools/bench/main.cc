@@ -400,7 +400,8 @@ class PipelineRig {
     store_ = std::move(*store);
     cdp::pipeline::ProcessorOptions processor_options;
     processor_options.changelog = options.changelog;
-    processor_options.cache_capacity = 500'000;
+    processor_options.cache_capacity =
+        static_cast<std::size_t>(cdp::service::Config{}.cache_profiles);
     processor_options.lanes = static_cast<std::size_t>(options.lanes);
     // The service's own metrics, so the run pays for them as the service does.
     metrics_ = std::make_unique<cdp::pipeline::PipelineMetrics>(registry_, engine->catalogue(),

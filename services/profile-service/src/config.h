@@ -48,7 +48,8 @@ struct Config {
   absl::Duration dedup_retention = absl::Hours(7 * 24);
   // Under a backlog, a customer's events within one batch cost one profile write and one changelog
   // record, and every event shares the batch's delivery waits and commit: 20,000 ran at 65-80 %
-  // of this rate (pipeline-bench). Live traffic closes batches by batch_max_wait long before.
+  // of this rate (pipeline-bench). Live traffic closes a batch by batch_max_wait, long before it
+  // fills.
   int batch_size = 100000;
   absl::Duration batch_max_wait = absl::Milliseconds(20);
   int cache_profiles = 200000;
