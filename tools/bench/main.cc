@@ -59,8 +59,8 @@ struct Options {
   // simulated history (a backfill judged at today's clock, so tiers change far more often).
   std::string traffic = "live";
   std::string segments = "deploy/config/segments.yaml";
-  // Processing lanes, as the service's --lanes; 0: one per core.
-  int lanes = 0;
+  // As the service's --threads and --lanes; 0: their defaults.
+  cdp::service::Parallelism parallelism;
   // The service's default: every profile write also goes to the changelog topic.
   bool changelog = true;
   // As the service's --restore-threads; 0: one per core.
@@ -75,22 +75,23 @@ constexpr const char* kUsage =
     "Usage: pipeline-bench [--events N] [--customers N] [--partitions N] [--batch-size N]\n"
     "                      [--batch-max-wait-ms MS] [--format protobuf|json]\n"
     "                      [--latency-rate EVENTS_PER_S] [--latency-seconds S]\n"
-    "                      [--segments FILE] [--traffic live|history] [--lanes N]\n"
-    "                      [--changelog on|off] [--restore-threads N] [--restore-runs N]\n"
-    "                      [--pipeline-runs N]\n"
+    "                      [--segments FILE] [--traffic live|history] [--threads N]\n"
+    "                      [--lanes N] [--changelog on|off] [--restore-threads N]\n"
+    "                      [--restore-runs N] [--pipeline-runs N]\n"
     "Preloads N events into an embedded broker, measures the raw consume rate of a consumer that\n"
     "does nothing, then the full pipeline over the same records (events/s), then the latency from\n"
     "an event's occurred_at to its segment change being delivered and committed, with events\n"
     "published live at --latency-rate. With --pipeline-runs N (default 1) the pipeline runs N\n"
     "times over the same records, each time into a new, empty store, and its figures are the\n"
     "median and range of the N. Batches fill as in the service, with its defaults: --batch-size\n"
-    "records, or what came --batch-max-wait-ms after the first, processed in --lanes lanes\n"
-    "(default: one per core, as in the service). With the changelog (the default, as in the\n"
-    "service), last it assigns every partition to a new owner with an empty store, which\n"
-    "restores them from the changelog on --restore-threads threads (default: one per core, as in\n"
-    "the service), and times that (the median and range of --restore-runs restores, default 3);\n"
-    "then the same from a compacted copy of the changelog (the last record of each key), which\n"
-    "is what a real cluster's restore reads: the embedded broker does not compact.\n";
+    "records, or what came --batch-max-wait-ms after the first, processed in --lanes lanes on\n"
+    "--threads threads (defaults as in the service: a thread per core, 4 lanes per thread at\n"
+    "most one per partition). With the changelog (the default, as in the service), last it\n"
+    "assigns every partition to a new owner with an empty store, which restores them from the\n"
+    "changelog on --restore-threads threads (default: one per core, as in the service), and\n"
+    "times that (the median and range of --restore-runs restores, default 3); then the same\n"
+    "from a compacted copy of the changelog (the last record of each key), which is what a real\n"
+    "cluster's restore reads: the embedded broker does not compact.\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -118,8 +119,10 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       options.batch_max_wait_ms = 0;
     else if (flag == "--batch-max-wait-ms")
       ok = number(options.batch_max_wait_ms);
+    else if (flag == "--threads")
+      ok = number(options.parallelism.threads);
     else if (flag == "--lanes")
-      ok = number(options.lanes);
+      ok = number(options.parallelism.lanes);
     else if (flag == "--latency-rate")
       ok = number(options.latency_rate);
     else if (flag == "--latency-seconds")
@@ -193,7 +196,8 @@ RestoreRun RestoreOnce(const std::string& bootstrap, const Options& options,
                                                       changelog_topic, options.restore_threads);
     if (!readers.ok()) Fail("changelog readers", readers.status());
     cdp::pipeline::ProcessorOptions processor_options;
-    processor_options.lanes = static_cast<std::size_t>(options.lanes);
+    processor_options.lanes = options.parallelism.lanes;
+    processor_options.threads = options.parallelism.threads;
     cdp::pipeline::Processor processor(
         std::move(engine), **store, sink, [] { return absl::Now(); }, processor_options, nullptr);
     prometheus::Registry registry;
@@ -402,7 +406,8 @@ class PipelineRig {
     processor_options.changelog = options.changelog;
     processor_options.cache_capacity =
         static_cast<std::size_t>(cdp::service::Config{}.cache_profiles);
-    processor_options.lanes = static_cast<std::size_t>(options.lanes);
+    processor_options.lanes = options.parallelism.lanes;
+    processor_options.threads = options.parallelism.threads;
     // The service's own metrics, so the run pays for them as the service does.
     metrics_ = std::make_unique<cdp::pipeline::PipelineMetrics>(registry_, engine->catalogue(),
                                                                 "customer-events");
@@ -482,7 +487,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  if (options.lanes == 0) options.lanes = cores;
+  options.parallelism = cdp::service::ResolveParallelism(options.parallelism, options.partitions);
   if (options.restore_threads == 0) options.restore_threads = cores;
   auto catalogue = cdp::rules::LoadSegmentCatalogue(options.segments);
   if (!catalogue.ok()) Fail("segments", catalogue.status());
@@ -511,8 +516,9 @@ int main(int argc, char** argv) {
 
   std::cout << "pipeline-bench: " << options.events << " events, " << options.customers
             << " customers, " << options.partitions << " partitions, " << options.format << ", "
-            << options.traffic << " traffic, batch " << options.batch_size << ", " << options.lanes
-            << " lanes, changelog " << (options.changelog ? "on" : "off") << ", "
+            << options.traffic << " traffic, batch " << options.batch_size << ", "
+            << options.parallelism.lanes << " lanes on " << options.parallelism.threads
+            << " threads, changelog " << (options.changelog ? "on" : "off") << ", "
             << std::thread::hardware_concurrency() << " cores\n";
   auto preload_start = Clock::now();
   const std::int64_t preloaded = Publish(

@@ -34,6 +34,7 @@
 #include "cdp/pipeline/records.h"
 #include "cdp/rules/catalogue.h"
 #include "cdp/state/store.h"
+#include "config.h"
 #include "prometheus/registry.h"
 
 namespace {
@@ -47,13 +48,13 @@ struct Options {
   std::string segments = "deploy/config/segments.yaml";
   // Empty: a fresh directory under the system's temp directory, removed at exit.
   std::string data_dir;
-  // Processing lanes, as the service's --lanes, whose default is also one per core.
-  int lanes = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  // As the service's --threads and --lanes; 0: their defaults.
+  cdp::service::Parallelism parallelism;
 };
 
 constexpr const char* kUsage =
     "Usage: timer-bench [--profiles N] [--due-percent P] [--partitions N] [--segments FILE]\n"
-    "                   [--data-dir DIR] [--lanes N]\n"
+    "                   [--data-dir DIR] [--threads N] [--lanes N]\n"
     "Builds N profiles (one purchase each, P% of them with a timer due at the sweep) with the\n"
     "engine and writes them and their timers to a state store (in DIR, which must be empty or\n"
     "missing; default: a temp directory removed at exit). Then times finding the due timers in\n"
@@ -61,7 +62,8 @@ constexpr const char* kUsage =
     "timers. Last, it adds a segment to the catalogue (as a reload of an edited file does) and\n"
     "times the processor re-evaluating every stored profile for it.\n"
     "Defaults: --profiles 1000000 --due-percent 1 --partitions 32\n"
-    "          --segments deploy/config/segments.yaml --lanes <one per core, as the service>\n";
+    "          --segments deploy/config/segments.yaml, and --threads and --lanes as the\n"
+    "          service's (a thread per core, 4 lanes per thread at most one per partition)\n";
 
 bool ParseFlags(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; ++i) {
@@ -83,8 +85,10 @@ bool ParseFlags(int argc, char** argv, Options& options) {
       ok = number(options.due_percent) && options.due_percent <= 100;
     else if (flag == "--partitions")
       ok = number(options.partitions);
+    else if (flag == "--threads")
+      ok = number(options.parallelism.threads);
     else if (flag == "--lanes")
-      ok = number(options.lanes);
+      ok = number(options.parallelism.lanes);
     else if (flag == "--segments")
       options.segments = value;
     else if (flag == "--data-dir" && !value.empty())
@@ -192,6 +196,7 @@ int main(int argc, char** argv) {
     std::cerr << "timer-bench: bad arguments\n" << kUsage;
     return 2;
   }
+  options.parallelism = cdp::service::ResolveParallelism(options.parallelism, options.partitions);
   auto catalogue = cdp::rules::LoadSegmentCatalogue(options.segments);
   if (!catalogue.ok()) Fail("segments", catalogue.status());
   auto engine = std::make_shared<const cdp::core::Engine>(
@@ -225,7 +230,8 @@ int main(int argc, char** argv) {
   if (!store.ok()) Fail("state", store.status());
 
   std::cout << "timer-bench:    " << options.profiles << " profiles, " << options.due_percent
-            << "% due, " << options.partitions << " partitions, " << options.lanes << " lanes, "
+            << "% due, " << options.partitions << " partitions, " << options.parallelism.lanes
+            << " lanes on " << options.parallelism.threads << " threads, "
             << std::thread::hardware_concurrency() << " cores, " << options.segments << "\n"
             << "sweep at:       "
             << absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", timeline.sweep, timeline.zone) << " "
@@ -326,7 +332,8 @@ int main(int argc, char** argv) {
   prometheus::Registry registry;
   cdp::pipeline::PipelineMetrics metrics(registry, engine->catalogue(), "customer-events");
   cdp::pipeline::ProcessorOptions processor_options;
-  processor_options.lanes = static_cast<std::size_t>(options.lanes);
+  processor_options.lanes = options.parallelism.lanes;
+  processor_options.threads = options.parallelism.threads;
   cdp::pipeline::Processor processor(
       engine, **store, sink, [&] { return timeline.sweep; }, processor_options, &metrics);
   for (int p = 0; p < options.partitions; ++p) {

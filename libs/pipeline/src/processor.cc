@@ -1,6 +1,7 @@
 #include "cdp/pipeline/processor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -334,6 +335,8 @@ struct Processor::LaneBatch {
   [[nodiscard]] bool busy() const {
     return !records.empty() || !due.empty() || !reevaluate.empty() || !next_states.empty();
   }
+  // How much it holds, to hand the heaviest lanes to threads first.
+  [[nodiscard]] std::size_t load() const { return records.size() + due.size(); }
 
   // Send, unless an earlier Send of the batch failed: the batch commits nothing then anyway.
   void Send(OutputSink& sink, OutputRecord record) {
@@ -714,12 +717,20 @@ void Processor::ForEachLane(std::span<LaneBatch> lanes, bool parallel,
     for (std::size_t i : busy) work(*lanes_[i], lanes[i]);
     return;
   }
+  std::stable_sort(busy.begin(), busy.end(),
+                   [&](std::size_t a, std::size_t b) { return lanes[a].load() > lanes[b].load(); });
+  const std::size_t thread_count =
+      options_.threads == 0 ? busy.size() : std::min(busy.size(), options_.threads);
+  std::atomic<std::size_t> next = 0;
+  const auto take_lanes = [&] {
+    for (std::size_t k = next++; k < busy.size(); k = next++) {
+      work(*lanes_[busy[k]], lanes[busy[k]]);
+    }
+  };
   std::vector<std::jthread> threads;
-  threads.reserve(busy.size() - 1);
-  for (std::size_t k = 1; k < busy.size(); ++k) {
-    threads.emplace_back([&, i = busy[k]] { work(*lanes_[i], lanes[i]); });
-  }
-  work(*lanes_[busy[0]], lanes[busy[0]]);
+  threads.reserve(thread_count - 1);
+  for (std::size_t k = 1; k < thread_count; ++k) threads.emplace_back(take_lanes);
+  take_lanes();
 }
 
 absl::Status Processor::LoadProfiles(

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <ostream>
+#include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +40,7 @@ class RecordingSink : public OutputSink {
  public:
   absl::Status Send(OutputRecord record) override {
     std::lock_guard lock(mutex_);
+    senders_.insert(std::this_thread::get_id());
     pending_.push_back(std::move(record));
     return absl::OkStatus();
   }
@@ -66,10 +70,16 @@ class RecordingSink : public OutputSink {
     return out;
   }
 
+  std::set<std::thread::id> Senders() {
+    std::lock_guard lock(mutex_);
+    return senders_;
+  }
+
   bool fail_next_flush_ = false;
 
  private:
   std::mutex mutex_;
+  std::set<std::thread::id> senders_;
   std::vector<OutputRecord> pending_;
   std::vector<OutputRecord> delivered_;
 };
@@ -89,9 +99,24 @@ dimensions:
       - {id: active, when: "orders_total >= 1"}
 )";
 
-// Every behaviour holds whether the partitions share one lane or are spread over several; the
-// lanes run in parallel even for the tests' tiny batches.
-class ProcessorTest : public ::testing::TestWithParam<std::size_t> {
+struct LaneLayout {
+  std::size_t lanes;
+  std::size_t threads;  // 0: one per busy lane
+};
+
+void PrintTo(const LaneLayout& layout, std::ostream* out) {
+  *out << layout.lanes << " lanes on ";
+  if (layout.threads == 0) {
+    *out << "a thread each";
+  } else {
+    *out << layout.threads << " threads";
+  }
+}
+
+// Every behaviour holds whether the partitions share one lane or are spread over several, on a
+// thread each or on fewer threads than lanes; the lanes run in parallel even for the tests' tiny
+// batches.
+class ProcessorTest : public ::testing::TestWithParam<LaneLayout> {
  protected:
   void SetUp() override {
     dir_ = TestDir();
@@ -113,7 +138,8 @@ class ProcessorTest : public ::testing::TestWithParam<std::size_t> {
     store_ = std::move(*store);
     ProcessorOptions options;
     options.clock = clock;
-    options.lanes = GetParam();
+    options.lanes = GetParam().lanes;
+    options.threads = GetParam().threads;
     options.parallel_min_records = 1;
     options.reevaluations_per_round = reevaluations_per_round_;
     processor_ = std::make_unique<Processor>(
@@ -492,8 +518,14 @@ TEST_P(ProcessorTest, EventTimeTimersFireAtThePartitionsEventTime) {
   EXPECT_EQ(core::HeldTier(*Stored("c1"), "lifecycle"), "at_risk");
 }
 
-INSTANTIATE_TEST_SUITE_P(Lanes, ProcessorTest, ::testing::Values(1, 3),
-                         [](const auto& info) { return absl::StrCat(info.param, "_lanes"); });
+INSTANTIATE_TEST_SUITE_P(Lanes, ProcessorTest,
+                         ::testing::Values(LaneLayout{1, 0}, LaneLayout{3, 0}, LaneLayout{3, 2}),
+                         [](const auto& info) {
+                           return absl::StrCat(info.param.lanes, "_lanes",
+                                               info.param.threads == 0
+                                                   ? std::string()
+                                                   : absl::StrCat("_on_", info.param.threads));
+                         });
 
 // What one run leaves behind: per partition, the stored profiles and next offset, and the
 // changes in the order they were delivered.
@@ -502,12 +534,14 @@ struct RunResult {
   std::map<int, std::int64_t> offsets;
   std::map<int, std::vector<std::string>> changes;
   std::size_t dead_letters = 0;
+  std::set<std::thread::id> senders;
 };
 
 // A processor in event-time mode on a fresh store in `dir`, its lanes in parallel for any batch.
 struct EventTimeRun {
   EventTimeRun(std::shared_ptr<const core::Engine> engine, std::size_t lanes,
-               const std::filesystem::path& dir, std::size_t reevaluations_per_round = 5'000) {
+               const std::filesystem::path& dir, std::size_t reevaluations_per_round = 5'000,
+               std::size_t threads = 0) {
     std::filesystem::remove_all(dir);
     auto opened = state::Store::Open(state::StoreOptions{.path = dir.string()});
     EXPECT_TRUE(opened.ok()) << opened.status();
@@ -515,6 +549,7 @@ struct EventTimeRun {
     ProcessorOptions options;
     options.clock = ClockMode::kEventTime;
     options.lanes = lanes;
+    options.threads = threads;
     options.parallel_min_records = 1;
     options.reevaluations_per_round = reevaluations_per_round;
     processor = std::make_unique<Processor>(
@@ -528,8 +563,8 @@ struct EventTimeRun {
 };
 
 RunResult RunBatches(const std::vector<std::vector<InputRecord>>& batches, std::size_t lanes,
-                     const std::filesystem::path& dir) {
-  EventTimeRun run(TestEngine(), lanes, dir);
+                     const std::filesystem::path& dir, std::size_t threads = 0) {
+  EventTimeRun run(TestEngine(), lanes, dir, /*reevaluations_per_round=*/5'000, threads);
   state::Store& store = *run.store;
   RecordingSink& sink = run.sink;
   Processor& processor = *run.processor;
@@ -550,6 +585,7 @@ RunResult RunBatches(const std::vector<std::vector<InputRecord>>& batches, std::
     }
   }
   result.dead_letters = sink.DeadLetters().size();
+  result.senders = sink.Senders();
   for (const auto& [customer, partition] : partition_of) {
     auto profile = store.ReadProfile(Partition(partition), customer);
     EXPECT_TRUE(profile.ok()) << profile.status();
@@ -597,6 +633,9 @@ TEST(ProcessorLanesTest, ParallelLanesLeaveWhatOneLaneLeaves) {
 
   const RunResult one = RunBatches(batches, 1, TestDir("-one"));
   const RunResult three = RunBatches(batches, 3, TestDir("-three"));
+  // More lanes than threads: a thread takes another lane once done with one.
+  const RunResult seven_on_two = RunBatches(batches, 7, TestDir("-seven"), /*threads=*/2);
+  const RunResult seven_on_one = RunBatches(batches, 7, TestDir("-seven-one"), /*threads=*/1);
   EXPECT_FALSE(one.profiles.empty());
   EXPECT_EQ(one.offsets.size(), 7u);
   EXPECT_EQ(one.changes.size(), 7u);
@@ -605,6 +644,13 @@ TEST(ProcessorLanesTest, ParallelLanesLeaveWhatOneLaneLeaves) {
   EXPECT_EQ(three.offsets, one.offsets);
   EXPECT_EQ(three.changes, one.changes);
   EXPECT_EQ(three.dead_letters, one.dead_letters);
+  EXPECT_EQ(seven_on_two.profiles, one.profiles);
+  EXPECT_EQ(seven_on_two.offsets, one.offsets);
+  EXPECT_EQ(seven_on_two.changes, one.changes);
+  EXPECT_EQ(seven_on_two.dead_letters, one.dead_letters);
+  EXPECT_EQ(seven_on_one.profiles, one.profiles);
+  EXPECT_EQ(seven_on_one.changes, one.changes);
+  EXPECT_EQ(seven_on_one.senders, std::set{std::this_thread::get_id()});
 }
 
 TEST_P(ProcessorTest, CountsSegmentMembersPerPartitionWithTheirProfiles) {

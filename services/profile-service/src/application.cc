@@ -301,6 +301,12 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
   }
   KafkaSink sink(**producer, config.output_topic, config.dlq_topic, changelog_topic,
                  repartition_topic, &*crash_points);
+  const Parallelism parallelism =
+      ResolveParallelism({.threads = static_cast<std::size_t>(config.threads),
+                          .lanes = static_cast<std::size_t>(config.lanes)},
+                         *partitions);
+  Log(LogLevel::kInfo, "processing ", config.input_topic, "'s ", *partitions, " partitions in ",
+      parallelism.lanes, " lanes on ", parallelism.threads, " threads");
   pipeline::ProcessorOptions processor_options{
       .input_topic = config.input_topic,
       .clock = config.clock == Clock::kWall ? pipeline::ClockMode::kWall
@@ -310,8 +316,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       .output_format = config.output_format == "json" ? core::OutputFormat::kJson
                                                       : core::OutputFormat::kProtobuf,
       .cache_capacity = static_cast<std::size_t>(config.cache_profiles),
-      .lanes = config.lanes > 0 ? static_cast<std::size_t>(config.lanes)
-                                : std::max(1U, std::thread::hardware_concurrency()),
+      .lanes = parallelism.lanes,
+      .threads = parallelism.threads,
       .changelog = !changelog_topic.empty()};
   processor_options.routing = pipeline::Routing{.partitions = *partitions,
                                                 .partitioner = config.partitioner,

@@ -2,11 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -93,6 +95,17 @@ Shower Show(int Config::*field) {
 }
 
 }  // namespace
+
+Parallelism ResolveParallelism(Parallelism requested, int input_partitions) {
+  const std::size_t threads =
+      requested.threads > 0 ? requested.threads : std::max(1U, std::thread::hardware_concurrency());
+  if (requested.lanes > 0) return {.threads = threads, .lanes = requested.lanes};
+  // Lanes beyond the partitions would hold none, yet take their share of the cache.
+  return {
+      .threads = threads,
+      .lanes = std::clamp<std::size_t>(threads * kLanesPerThread, 1,
+                                       static_cast<std::size_t>(std::max(input_partitions, 1)))};
+}
 
 std::string ChangelogTopic(const Config& config) {
   if (config.changelog_topic == "off") return "";
@@ -260,10 +273,15 @@ const std::vector<Option>& Options() {
       {"cache-profiles", "N", "Profiles kept in memory in front of RocksDB (0 disables).",
        Int(&Config::cache_profiles, 0, 100'000'000, "--cache-profiles"),
        Show(&Config::cache_profiles)},
+      {"threads", "N",
+       "A batch is processed on this many threads; 0: one per CPU core. Under a CPU limit "
+       "below the machine's core count (a container), set it to the limit.",
+       Int(&Config::threads, 0, 256, "--threads"), Show(&Config::threads)},
       {"lanes", "N",
-       "Partitions are processed in this many parallel lanes (threads), each owning the "
-       "partitions equal to it modulo N; 0: one per CPU core. Under a CPU limit below the "
-       "machine's core count (a container), set it to the limit.",
+       "Partitions are processed in this many lanes, each owning the partitions equal to it "
+       "modulo N and its share of the profile cache. A batch's lanes are handed to the "
+       "threads busiest first, so with more lanes than threads an uneven load evens out; 0: "
+       "four per thread, at most one per input partition.",
        Int(&Config::lanes, 0, 256, "--lanes"), Show(&Config::lanes)},
       {"restore-threads", "N",
        "Partitions assigned together are restored from the changelog on this many threads at "

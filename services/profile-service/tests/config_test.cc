@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cdp::service {
@@ -34,14 +35,26 @@ TEST(Config, DefaultsNeedNoFlags) {
   EXPECT_EQ(parsed->config.clock, Clock::kWall);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Hours(168));
   EXPECT_EQ(parsed->config.lanes, 0);
+  EXPECT_EQ(parsed->config.threads, 0);
   EXPECT_EQ(parsed->config.restore_threads, 0);
+}
+
+TEST(Config, ParallelismDefaultsToLanesPerThreadWithinThePartitions) {
+  const Parallelism two_threads = ResolveParallelism({.threads = 2}, 32);
+  EXPECT_EQ(two_threads.threads, 2u);
+  EXPECT_EQ(two_threads.lanes, 2u * kLanesPerThread);
+  // A lane without a partition would idle on its share of the cache.
+  EXPECT_EQ(ResolveParallelism({.threads = 2}, 3).lanes, 3u);
+  EXPECT_EQ(ResolveParallelism({.threads = 2, .lanes = 5}, 3).lanes, 5u);
+  EXPECT_EQ(ResolveParallelism({}, 3).threads,
+            std::max<std::size_t>(1, std::thread::hardware_concurrency()));
 }
 
 TEST(Config, FlagsInBothForms) {
   auto parsed = Parse({"--brokers", "k1:9092,k2:9092", "--http-port=0", "--clock", "event-time",
                        "--kafka-property", "security.protocol=SASL_SSL", "--print-changes",
                        "--dedup-retention", "30m", "--lanes=4", "--segments-check-interval=0",
-                       "--restore-threads", "3"});
+                       "--restore-threads", "3", "--threads=2"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->config.brokers, "k1:9092,k2:9092");
   EXPECT_EQ(parsed->config.http_port, 0);
@@ -52,6 +65,7 @@ TEST(Config, FlagsInBothForms) {
   EXPECT_TRUE(parsed->config.print_changes);
   EXPECT_EQ(parsed->config.dedup_retention, absl::Minutes(30));
   EXPECT_EQ(parsed->config.lanes, 4);
+  EXPECT_EQ(parsed->config.threads, 2);
   EXPECT_EQ(parsed->config.restore_threads, 3);
   EXPECT_EQ(parsed->config.segments_check_interval, absl::ZeroDuration());
 }

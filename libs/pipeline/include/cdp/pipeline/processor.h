@@ -56,9 +56,14 @@ struct ProcessorOptions {
   // Profiles kept in memory in front of the state store, over all lanes.
   std::size_t cache_capacity = 200'000;
   // Partitions are spread over this many lanes (partition modulo lanes). Each lane owns its
-  // partitions' cache and clock, so lanes share nothing and a batch's lanes run in parallel,
-  // one thread each. 1: everything on the calling thread.
+  // partitions' cache and clock, so lanes share nothing and a batch's lanes run in parallel.
+  // 1: everything on the calling thread.
   std::size_t lanes = 1;
+  // A batch's busy lanes run on at most this many threads, the calling thread among them, the
+  // lane with the most records or due timers first: with more lanes than threads, a thread that is
+  // done with a light lane takes the next instead of idling while a heavy one finishes. 0: one per
+  // busy lane.
+  std::size_t threads = 0;
   // A batch with fewer records runs its lanes one after the other on the calling thread: for a
   // handful of records a thread costs more than it saves.
   std::size_t parallel_min_records = 1024;
