@@ -600,6 +600,7 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(int argc, const char* const* 
     const Option* option = FindOption(name);
     if (name != "config" && option == nullptr) {
       std::vector<std::string> dashed;
+      dashed.reserve(names.size());
       for (std::string_view known : names) dashed.push_back(absl::StrCat("--", A(known)));
       const std::vector<std::string_view> dashed_views(dashed.begin(), dashed.end());
       return absl::InvalidArgumentError(
