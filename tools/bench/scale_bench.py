@@ -12,7 +12,7 @@ Release build and read the figures it prints (see README.md, "Benchmark").
    noticed only when the member's session times out (--session-timeout-ms), a clean leave at once.
 
 usage: scale_bench.py --build-dir build/release [--events 200000] [--customers 20000]
-                      [--rate 2000] [--session-timeout-ms 10000]
+                      [--rate 2000] [--session-timeout-ms 10000] [--service-flag FLAG ...]
 """
 
 import argparse
@@ -99,7 +99,7 @@ class Bench:
         shutil.rmtree(data_dir, ignore_errors=True)
         flags = ["--group-id", group, "--input-topic", topic, "--clock", "event-time",
                  "--kafka-property", f"session.timeout.ms={self.args.session_timeout_ms}",
-                 "--kafka-property", "heartbeat.interval.ms=1000"]
+                 "--kafka-property", "heartbeat.interval.ms=1000"] + self.args.service_flag
         return harness.start_service(self.h, self.tools["profile-service"], self.bootstrap,
                                      self.args.segments, data_dir, flags, ready=False)
 
@@ -178,6 +178,9 @@ def main(h):
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--rate", type=int, default=2000, help="events/s during the failovers")
     parser.add_argument("--session-timeout-ms", type=int, default=10000)
+    parser.add_argument("--service-flag", action="append", default=[], metavar="FLAG",
+                        help="passed to every profile-service, e.g. --service-flag=--lanes=2; "
+                             "repeatable")
     args = parser.parse_args()
     tools = binaries(args.build_dir)
 
