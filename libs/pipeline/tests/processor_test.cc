@@ -649,7 +649,9 @@ TEST(ProcessorLanesTest, ParallelLanesLeaveWhatOneLaneLeaves) {
   EXPECT_EQ(seven_on_two.changes, one.changes);
   EXPECT_EQ(seven_on_two.dead_letters, one.dead_letters);
   EXPECT_EQ(seven_on_one.profiles, one.profiles);
+  EXPECT_EQ(seven_on_one.offsets, one.offsets);
   EXPECT_EQ(seven_on_one.changes, one.changes);
+  EXPECT_EQ(seven_on_one.dead_letters, one.dead_letters);
   EXPECT_EQ(seven_on_one.senders, std::set{std::this_thread::get_id()});
 }
 
