@@ -562,6 +562,11 @@ std::string HelpText() {
       "  --help\n      Print this help and exit.\n"
       "  --version\n      Print the version and exit.\n"
       "\n"
+      "Environment:\n"
+      "  MALLOC_CONF\n"
+      "      Options for jemalloc, the allocator, over the service's own: those keep freed\n"
+      "      memory 30 s for reuse, in transparent huge pages (see libs/allocator/README.md).\n"
+      "\n"
       "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a runtime failure,\n"
       "2 on a bad option or configuration.\n");
   return text;
