@@ -84,6 +84,37 @@ class Committed:
         self.reader.close()
 
 
+class Changelog:
+    """Fails the failover at once, with the reason, when the embedded broker has dropped the oldest
+    records of a partition of the group's changelog (it keeps about 5 MiB per partition): the
+    survivor then rightly refuses to restore it, and the wait would only time out."""
+
+    CHECK_EVERY_S = 1.0
+
+    def __init__(self, bootstrap, topic):
+        self.topic = topic
+        self.reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-watch",
+                                "enable.auto.commit": False})
+        self.checked = 0.0
+
+    def intact(self):
+        if time.monotonic() - self.checked < self.CHECK_EVERY_S:
+            return True
+        self.checked = time.monotonic()
+        trimmed = [p for p in range(PARTITIONS)
+                   if self.reader.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                        timeout=10)[0] > 0]
+        if trimmed:
+            raise AssertionError(
+                f"the embedded broker dropped the oldest records of {self.topic} partitions "
+                f"{trimmed} (it keeps about 5 MiB per partition), so no instance can restore "
+                "them and no failover can be measured; rerun with a lower --rate")
+        return True
+
+    def close(self):
+        self.reader.close()
+
+
 def owned(service, topic=FAILOVER_TOPIC):
     # Each owned input partition also has a lag gauge for its repartition topic partition.
     return sorted(int(dict(labels)["partition"]) for (name, labels) in service.metrics()
@@ -141,6 +172,7 @@ class Bench:
         publisher = threading.Thread(target=publish, daemon=True)
         publisher.start()
         committed = Committed(self.bootstrap, group, FAILOVER_TOPIC)
+        changelog = Changelog(self.bootstrap, f"{group}-changelog")
         survivor = self.start(group, "a", FAILOVER_TOPIC)
         leaver = self.start(group, "b", FAILOVER_TOPIC)
         results = {}
@@ -156,7 +188,8 @@ class Bench:
                 # batch on its way out).
                 leaver.child.wait(60)
                 before = committed()
-                wait_until(lambda: all(committed()[p] > before[p] for p in moved), 300,
+                wait_until(lambda: changelog.intact() and
+                           all(committed()[p] > before[p] for p in moved), 300,
                            f"the other instance to process partitions {moved}", interval=0.05)
                 results[how] = (time.monotonic() - signalled, len(moved))
                 if how == "SIGKILL":
@@ -165,6 +198,7 @@ class Bench:
             stop.set()
             publisher.join()
             committed.close()
+            changelog.close()
         return results
 
 
