@@ -237,20 +237,35 @@ def ldd_libraries(binary):
     return libraries
 
 
-def debian_package_of(path):
-    """The package dpkg -S names for a library, trying the path as ldd printed it, resolved, and
-    across the merged /usr (dpkg may know /lib/x or /usr/lib/x only)."""
-    candidates = [path, os.path.realpath(path)]
-    for candidate in list(candidates):
-        if candidate.startswith("/usr/"):
-            candidates.append(candidate[len("/usr"):])
-        else:
-            candidates.append("/usr" + candidate)
-    for candidate in candidates:
-        result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout.split(":", 1)[0].strip()
-    raise CheckFailed(f"dpkg -S finds no package owning {path} (tried {', '.join(candidates)})")
+def debian_packages_of(paths):
+    """{path: the package dpkg -S names for it}, each library tried as ldd printed it, resolved,
+    and across the merged /usr (dpkg may know /lib/x or /usr/lib/x only). One dpkg call for them
+    all: a call per path took most of a minute."""
+    candidates = {}
+    for path in paths:
+        tried = [path, os.path.realpath(path)]
+        for candidate in list(tried):
+            if candidate.startswith("/usr/"):
+                tried.append(candidate[len("/usr"):])
+            else:
+                tried.append("/usr" + candidate)
+        candidates[path] = tried
+    every = sorted({candidate for tried in candidates.values() for candidate in tried})
+    # Exit 1 only says that some paths belong to no package, as most of the variants do.
+    result = subprocess.run(["dpkg", "-S", *every], capture_output=True, text=True, timeout=60)
+    require(result.returncode in (0, 1),
+            f"dpkg -S exited {result.returncode}: {result.stderr.strip()}")
+    owners = {}
+    for line in result.stdout.splitlines():
+        owner, separator, owned = line.rpartition(": ")
+        if separator and not owner.startswith("diversion by"):
+            owners[owned.strip()] = owner.split(":", 1)[0].strip()
+    packages = {}
+    for path, tried in candidates.items():
+        found = [owners[candidate] for candidate in tried if candidate in owners]
+        require(found, f"dpkg -S finds no package owning {path} (tried {', '.join(tried)})")
+        packages[path] = found[0]
+    return packages
 
 
 def install_deps_packages(source_dir):
@@ -443,13 +458,16 @@ def check_runtime_libraries(ctx):
     # A sanitizer build (CI's) loads no jemalloc, and with GCC the sanitizer runtimes, which the
     # image's Release build does not: those are left out, the rest must match.
     sanitizer_runtime = re.compile(r"lib(asan|ubsan|lsan|tsan)\.so")
-    needed, libraries = {}, set()
+    loaded_by = {}
     for binary in ctx.binaries:
         for library in ldd_libraries(binary):
-            if sanitizer_runtime.match(os.path.basename(library)):
-                continue
-            libraries.add(library)
-            needed.setdefault(debian_package_of(library), set()).add(
+            if not sanitizer_runtime.match(os.path.basename(library)):
+                loaded_by.setdefault(library, []).append(binary)
+    packages = debian_packages_of(loaded_by)
+    needed, libraries = {}, set(loaded_by)
+    for library, binaries in loaded_by.items():
+        for binary in binaries:
+            needed.setdefault(packages[library], set()).add(
                 f"{os.path.basename(library)} ({os.path.basename(binary)})")
     available = installed | BASE_IMAGE_PACKAGES
     missing = {p: libs for p, libs in needed.items() if p not in available}
