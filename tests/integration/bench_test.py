@@ -31,8 +31,10 @@ def figure(output, pattern):
     return found
 
 
-def restored_records(output):
-    return int(figure(output, r"^restore: .* profiles from (\d+) records").group(1))
+def restored(output):
+    """The profiles and the changelog records the uncompacted restore read."""
+    found = figure(output, r"^restore: .* \((\d+) profiles from (\d+) records")
+    return int(found.group(1)), int(found.group(2))
 
 
 def main():
@@ -53,9 +55,12 @@ def main():
                             r"\((\d+)-(\d+)\)")
     slowest, middle, fastest = (int(median.group(i)) for i in (2, 1, 3))
     assert 0 < slowest <= middle <= fastest, median.group(0)
-    # Batches may fall differently from run to run (the counts differed by 1 % at most); had the
-    # two later runs written to the changelog, it would hold over twice as many.
-    assert restored_records(thrice) < 1.25 * restored_records(once), (once, thrice)
+    # Batches fall differently from run to run, so the record counts differ somewhat (by 30 % under
+    # a sanitizer on a loaded machine). Each later run that wrote to the same changelog would add
+    # at least one record for every profile it touched, and every run touches them all.
+    profiles, records_once = restored(once)
+    _, records_thrice = restored(thrice)
+    assert records_thrice < records_once + profiles, (once, thrice)
     print("pipeline-bench: every figure printed; the repeated runs left the changelog alone")
 
 

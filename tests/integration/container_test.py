@@ -262,9 +262,9 @@ def debian_packages_of(paths):
             owners[owned.strip()] = owner.split(":", 1)[0].strip()
     packages = {}
     for path, tried in candidates.items():
-        found = [owners[candidate] for candidate in tried if candidate in owners]
-        require(found, f"dpkg -S finds no package owning {path} (tried {', '.join(tried)})")
-        packages[path] = found[0]
+        owner = next((owners[candidate] for candidate in tried if candidate in owners), None)
+        require(owner, f"dpkg -S finds no package owning {path} (tried {', '.join(tried)})")
+        packages[path] = owner
     return packages
 
 
@@ -464,7 +464,7 @@ def check_runtime_libraries(ctx):
             if not sanitizer_runtime.match(os.path.basename(library)):
                 loaded_by.setdefault(library, []).append(binary)
     packages = debian_packages_of(loaded_by)
-    needed, libraries = {}, set(loaded_by)
+    needed = {}
     for library, binaries in loaded_by.items():
         for binary in binaries:
             needed.setdefault(packages[library], set()).add(
@@ -474,7 +474,7 @@ def check_runtime_libraries(ctx):
     require(not missing,
             "the runtime stage does not install the packages of these libraries: "
             + "; ".join(f"{p} for {', '.join(sorted(libs))}" for p, libs in sorted(missing.items())))
-    return (f"{len(libraries)} libraries from {len(needed)} packages, all "
+    return (f"{len(loaded_by)} libraries from {len(needed)} packages, all "
             f"installed or in the base image: {', '.join(sorted(needed))}")
 
 
