@@ -209,11 +209,14 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   if (absl::Status written = write_window(); !written.ok()) {
     return Annotate(written, partition, "writing profiles");
   }
-  if (absl::Status committed = CommitIfFull(store, partition, batch, true); !committed.ok()) {
-    return Annotate(committed, partition, "writing profiles");
-  }
   if (progress) progress(result.records);
   if (!window_holds_partition) {
+    // They are read back from the store. Otherwise the window's last profiles share the
+    // checkpoint's commit: a commit fewer per partition, each of which queued behind the other
+    // restore threads' commits.
+    if (absl::Status committed = CommitIfFull(store, partition, batch, true); !committed.ok()) {
+      return Annotate(committed, partition, "writing profiles");
+    }
     absl::Status derived = absl::OkStatus();
     bool mismatched = false;
     absl::Status visited = internal::ForEachProfileDigest(
@@ -255,7 +258,7 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
     batch.PutPartitionState(partition, state);
   }
   if (absl::Status committed = CommitIfFull(store, partition, batch, true); !committed.ok()) {
-    return Annotate(committed, partition, "writing the checkpoint");
+    return Annotate(committed, partition, "writing the restored state");
   }
   return result;
 }
