@@ -211,9 +211,9 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   }
   if (progress) progress(result.records);
   if (!window_holds_partition) {
-    // They are read back from the store. Otherwise the window's last profiles share the
-    // checkpoint's commit: a commit fewer per partition, each of which queued behind the other
-    // restore threads' commits.
+    // The profiles are read back from the store below, so they must all be in it. When the
+    // window held the whole partition they go in the checkpoint's commit instead: a commit fewer
+    // per partition, and each commit queued behind the other restore threads' commits.
     if (absl::Status committed = CommitIfFull(store, partition, batch, true); !committed.ok()) {
       return Annotate(committed, partition, "writing profiles");
     }
