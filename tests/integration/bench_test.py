@@ -5,8 +5,8 @@ repeats the pipeline without touching what the restores read.
 Two runs of a few thousand events on the embedded broker, with one pipeline run and with three.
 Each must exit 0 and print the pipeline, cpu, latency and both restore lines; with three runs the
 pipeline line gives their median within their range. The runs after the first write to topics of
-their own: the restores then read as many changelog records as after a single run, not well over
-twice as many.
+their own: the restores then read about as many changelog records as after a single run, fewer
+than one more per restored profile.
 """
 
 import argparse
