@@ -194,9 +194,10 @@ void PipelineMetrics::CountApplied(v1::CustomerEvent::PayloadCase type) {
 }
 
 void PipelineMetrics::CountChange(const v1::SegmentChange& change) {
-  const auto dimension = changes_.find(std::string_view(change.dimension()));
+  // absl's string_view, which the hashed maps look up without building a key.
+  const auto dimension = changes_.find(absl::string_view(change.dimension()));
   if (dimension == changes_.end()) return;
-  const auto segment = dimension->second.find(std::string_view(change.segment()));
+  const auto segment = dimension->second.find(absl::string_view(change.segment()));
   if (segment == dimension->second.end()) return;
   (change.direction() == v1::SegmentChange::entered ? segment->second.entered
                                                     : segment->second.exited)
@@ -214,10 +215,28 @@ void PipelineMetrics::CountBatch(double seconds, std::size_t events) {
   event_seconds_->ObserveMultiple(increments, seconds * static_cast<double>(events));
 }
 
-void PipelineMetrics::ObserveChangeLatency(double from_occurred_seconds,
-                                           double from_broker_seconds) {
-  latency_from_occurred_->Observe(from_occurred_seconds);
-  latency_from_broker_->Observe(from_broker_seconds);
+PipelineMetrics::LatencyTally::LatencyTally()
+    : from_occurred_(LatencyBuckets().size() + 1, 0.0),
+      from_broker_(LatencyBuckets().size() + 1, 0.0) {}
+
+void PipelineMetrics::LatencyTally::Add(double from_occurred_seconds, double from_broker_seconds) {
+  static const prometheus::Histogram::BucketBoundaries boundaries = LatencyBuckets();
+  // The first bucket whose upper bound holds the value, as prometheus::Histogram::Observe picks.
+  const auto bucket_of = [](double seconds) {
+    return static_cast<std::size_t>(
+        std::lower_bound(boundaries.begin(), boundaries.end(), seconds) - boundaries.begin());
+  };
+  from_occurred_[bucket_of(from_occurred_seconds)] += 1;
+  from_broker_[bucket_of(from_broker_seconds)] += 1;
+  from_occurred_sum_ += from_occurred_seconds;
+  from_broker_sum_ += from_broker_seconds;
+  empty_ = false;
+}
+
+void PipelineMetrics::ObserveChangeLatencies(const LatencyTally& tally) {
+  if (tally.empty_) return;
+  latency_from_occurred_->ObserveMultiple(tally.from_occurred_, tally.from_occurred_sum_);
+  latency_from_broker_->ObserveMultiple(tally.from_broker_, tally.from_broker_sum_);
 }
 
 }  // namespace cdp::pipeline

@@ -1499,17 +1499,18 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     const absl::Time delivered = wall_clock_();
     std::size_t cached = 0;
     for (const auto& lane : lanes_) cached += lane->cache.size();
+    PipelineMetrics::LatencyTally latencies;
     for (const LaneBatch& lane_work : work) {
       for (const auto& [key, moved] : lane_work.member_deltas) metrics_->AddMembers(key, moved);
       for (std::size_t c = 0; c < lane_work.changes.size(); ++c) {
         metrics_->CountChange(lane_work.changes[c]);
         if (lane_work.change_cause[c] == kNoCause) continue;
         const Accepted& cause = lane_work.accepted[lane_work.change_cause[c]];
-        metrics_->ObserveChangeLatency(
-            absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
-            absl::ToDoubleSeconds(delivered - cause.record->broker_time));
+        latencies.Add(absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
+                      absl::ToDoubleSeconds(delivered - cause.record->broker_time));
       }
     }
+    metrics_->ObserveChangeLatencies(latencies);
     metrics_->SetCachedProfiles(cached);
   }
   if (observer_) {

@@ -6,7 +6,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "cdp/core/reject_reason.h"
 #include "cdp/pipeline/records.h"
 #include "cdp/rules/catalogue.h"
@@ -43,7 +45,23 @@ class PipelineMetrics {
   void CountBatch(double seconds, std::size_t events);
   void CountBatchFailure() { batch_failures_->Increment(); }
   void CountTimersFired(std::size_t n) { timers_fired_->Increment(static_cast<double>(n)); }
-  void ObserveChangeLatency(double from_occurred_seconds, double from_broker_seconds);
+  // The latencies of a batch's segment changes, gathered by Add and added to the histograms in
+  // one step by ObserveChangeLatencies: one at a time, every change took each histogram's lock.
+  class LatencyTally {
+   public:
+    LatencyTally();
+    void Add(double from_occurred_seconds, double from_broker_seconds);
+
+   private:
+    friend class PipelineMetrics;
+    // Per histogram bucket, as prometheus::Histogram::ObserveMultiple takes them.
+    std::vector<double> from_occurred_;
+    std::vector<double> from_broker_;
+    double from_occurred_sum_ = 0;
+    double from_broker_sum_ = 0;
+    bool empty_ = true;
+  };
+  void ObserveChangeLatencies(const LatencyTally& tally);
   void SetCachedProfiles(std::size_t n) { cached_profiles_->Set(static_cast<double>(n)); }
   // Moves a segment's member count; `key` is the segment id or "dimension/tier". Called once per
   // partition and batch, not per change; a segment no catalogue defined gets its gauge then.
@@ -71,9 +89,9 @@ class PipelineMetrics {
   prometheus::Counter* duplicates_;
   prometheus::Counter* repartitioned_;
   prometheus::Counter* erasures_;
-  // Dimension ("" for independent segments), then segment; transparent, so a change's
-  // names find their counters without building a key.
-  std::map<std::string, std::map<std::string, Direction, std::less<>>, std::less<>> changes_;
+  // Dimension ("" for independent segments), then segment. Hashed: CountChange looks up every
+  // change's names, and a tree walk compared them with a dozen others.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Direction>> changes_;
   prometheus::Family<prometheus::Counter>* changes_family_;
   // By member key (see AddMembers).
   std::map<std::string, prometheus::Gauge*, std::less<>> members_;
