@@ -378,6 +378,11 @@ struct Processor::LaneBatch {
   // Event-time "now" before this batch; restored if the batch fails.
   std::unordered_map<Partition, absl::Time> watermarks_before;
   state::Store::Batch state_batch;
+  // PrepareCommit has run: the populations have moved, and state_batch is prepared for the store
+  // (prepared_write) or could not be (prepare_status).
+  bool prepared = false;
+  std::optional<state::Store::PreparedBatch> prepared_write;
+  absl::Status prepare_status;
   std::size_t sent = 0;
   std::size_t changelog_sent = 0;
   // The first failed Send: nothing of the batch may be committed then.
@@ -1176,7 +1181,8 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
   return absl::OkStatus();
 }
 
-absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
+void Processor::PrepareCommit(Lane& lane, LaneBatch& work) const {
+  work.prepared = true;
   for (const auto& [partition, timer] : work.stale_timers) {
     work.state_batch.SetTimer(partition, timer.customer_id, timer.due, std::nullopt);
   }
@@ -1232,13 +1238,29 @@ absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
   for (auto& [partition, state] : work.next_states) {
     PutPartitionState(partition, state, lane.partitions.at(partition).population, work.state_batch);
   }
-  if (absl::Status committed = store_.Commit(work.state_batch); !committed.ok()) {
-    for (const auto& [partition, moves] : work.sample_moves) {
-      v1::RfmPopulation& population = lane.partitions.at(partition).population;
-      for (auto move = moves.rbegin(); move != moves.rend(); ++move) {
-        core::UpdatePopulation(move->second, move->first, population);
-      }
+  absl::StatusOr<state::Store::PreparedBatch> prepared = store_.Prepare(work.state_batch);
+  if (prepared.ok()) {
+    work.prepared_write = std::move(*prepared);
+  } else {
+    work.prepare_status = prepared.status();
+  }
+}
+
+void Processor::UndoPrepare(Lane& lane, const LaneBatch& work) {
+  for (const auto& [partition, moves] : work.sample_moves) {
+    v1::RfmPopulation& population = lane.partitions.at(partition).population;
+    for (auto move = moves.rbegin(); move != moves.rend(); ++move) {
+      core::UpdatePopulation(move->second, move->first, population);
     }
+  }
+}
+
+absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
+  if (!work.prepared) PrepareCommit(lane, work);
+  if (absl::Status committed = work.prepared_write.has_value() ? store_.Commit(*work.prepared_write)
+                                                               : work.prepare_status;
+      !committed.ok()) {
+    UndoPrepare(lane, work);
     return StateCommitFailed(committed, "committing state");
   }
   if (metrics_ != nullptr && work.erasures > 0) metrics_->CountErasures(work.erasures);
@@ -1455,6 +1477,8 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
       const std::size_t before = lane_work.sent;
       SendChangelog(lane, lane_work);
       lane_work.changelog_sent = lane_work.sent - before;
+      // Meanwhile the changelog is being delivered: only the commit's write has to wait for it.
+      PrepareCommit(lane, lane_work);
     });
     std::size_t logged = 0;
     for (const LaneBatch& lane_work : work) {
@@ -1463,6 +1487,9 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     }
     if (logged > 0 && delivery.ok()) delivery = sink_.Flush();
     if (!delivery.ok()) {
+      for (std::size_t i = 0; i < work.size(); ++i) {
+        if (work[i].prepared) UndoPrepare(*lanes_[i], work[i]);
+      }
       return fail(absl::UnavailableError(
           absl::StrCat("delivering ", logged, " changelog records: ", delivery.message())));
     }

@@ -205,6 +205,15 @@ TEST_P(ChangelogTest, AFailedChangelogDeliveryCommitsNothing) {
   EXPECT_EQ(*offset, std::nullopt);
   ASSERT_TRUE(owner->Process(batch).ok());
   EXPECT_EQ(owner->Profiles().size(), 1u);
+  // The failed attempt had moved the partition's rfm population while the changelog was being
+  // delivered: it is put back, so the customer counts once.
+  auto state = owner->store().ReadPartitionState(Partition(0));
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_TRUE(state->has_value());
+  EXPECT_EQ((*state)->rfm_population().customers(), 1);
+  std::int64_t counted = 0;
+  for (const auto& [bucket, customers] : (*state)->rfm_population().orders()) counted += customers;
+  EXPECT_EQ(counted, 1);
 }
 
 TEST_P(ChangelogTest, AnInstanceThatMayHaveLostItsPartitionsLogsAndCommitsNothing) {

@@ -724,11 +724,27 @@ absl::StatusOr<bool> Store::UnloggedPending(Partition partition) const {
   return true;
 }
 
+Store::PreparedBatch::PreparedBatch(Batch& batch, std::unique_ptr<rocksdb::WriteBatch> write)
+    : batch_(&batch), write_(std::move(write)) {}
+Store::PreparedBatch::PreparedBatch(PreparedBatch&&) noexcept = default;
+Store::PreparedBatch& Store::PreparedBatch::operator=(PreparedBatch&&) noexcept = default;
+Store::PreparedBatch::~PreparedBatch() = default;
+
+absl::Status Store::Commit(PreparedBatch& prepared) {
+  return WritePrepared(prepared, impl_->write_options);
+}
+
 absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
+  absl::StatusOr<PreparedBatch> prepared = Prepare(batch);
+  if (!prepared.ok()) return prepared.status();
+  return WritePrepared(*prepared, options);
+}
+
+absl::StatusOr<Store::PreparedBatch> Store::Prepare(Batch& batch) const {
   if (batch.invalid_partition_.has_value()) {
     return InvalidPartition(*batch.invalid_partition_);
   }
-  if (batch.operations_.empty()) return absl::OkStatus();
+  if (batch.operations_.empty()) return PreparedBatch(batch, nullptr);
 
   const auto family_of = [this](Batch::Kind kind) {
     switch (kind) {
@@ -770,7 +786,8 @@ absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
 
   // Per record: a tag byte, the family id and two length prefixes, a few bytes each.
   constexpr std::size_t kRecordOverhead = 16;
-  rocksdb::WriteBatch write(batch.bytes_ + kRecordOverhead * batch.operations_.size());
+  auto write = std::make_unique<rocksdb::WriteBatch>(batch.bytes_ +
+                                                     kRecordOverhead * batch.operations_.size());
   rocksdb::Status added;
   for (const auto& [family, family_id, operation] : ordered) {
     switch (operation->kind) {
@@ -780,12 +797,12 @@ absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
       case Batch::Kind::kPutTimer:
       case Batch::Kind::kPutPartitionState:
       case Batch::Kind::kPutErasure:
-        added = write.Put(family, operation->key, operation->value);
+        added = write->Put(family, operation->key, operation->value);
         break;
       case Batch::Kind::kDeleteProfile:
       case Batch::Kind::kDeleteTimer:
       case Batch::Kind::kForgetSeen:
-        added = write.Delete(family, operation->key);
+        added = write->Delete(family, operation->key);
         break;
     }
     if (!added.ok()) {
@@ -793,13 +810,19 @@ absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
                                              batch.operations_.size(), " operations"));
     }
   }
-  std::unique_lock<std::mutex> erasing;
   if (!batch.erased_.empty()) {
-    added = write.Put(impl_->meta, internal::kScrubPendingKey, "1");
+    added = write->Put(impl_->meta, internal::kScrubPendingKey, "1");
     if (!added.ok()) return FromRocksDb(added, "cannot prepare a state batch that erases");
-    erasing = std::unique_lock<std::mutex>(impl_->scrub_mutex);
   }
-  const rocksdb::Status written = impl_->db->Write(options, &write);
+  return PreparedBatch(batch, std::move(write));
+}
+
+absl::Status Store::WritePrepared(PreparedBatch& prepared, const rocksdb::WriteOptions& options) {
+  if (prepared.write_ == nullptr) return absl::OkStatus();
+  Batch& batch = *prepared.batch_;
+  std::unique_lock<std::mutex> erasing;
+  if (!batch.erased_.empty()) erasing = std::unique_lock<std::mutex>(impl_->scrub_mutex);
+  const rocksdb::Status written = impl_->db->Write(options, prepared.write_.get());
   if (!written.ok()) {
     return absl::Status(
         CodeOf(written),
@@ -835,6 +858,7 @@ absl::Status Store::Write(Batch& batch, const rocksdb::WriteOptions& options) {
     }
   }
   batch.Clear();
+  prepared.write_.reset();
   return absl::OkStatus();
 }
 

@@ -290,6 +290,55 @@ TEST(StoreTest, BatchNamingANegativePartitionCommitsNothing) {
   EXPECT_EQ(store->ReadOffset(Partition(-1)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(StoreTest, APreparedBatchIsWrittenOnlyByItsCommit) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  const v1::CustomerProfile alice = MakeProfile("alice", 3);
+  Store::Batch batch;
+  batch.PutProfile(Partition(1), alice);
+  batch.SetOffset(Partition(1), Offset(7));
+  absl::StatusOr<Store::PreparedBatch> prepared = store->Prepare(batch);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_EQ(OrdersOf(*store, Partition(1), "alice"), std::nullopt);
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), std::nullopt);
+  EXPECT_EQ(batch.operations(), 2u);
+
+  ASSERT_TRUE(store->Commit(*prepared).ok());
+  EXPECT_EQ(OrdersOf(*store, Partition(1), "alice"), 3);
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), Offset(7));
+  EXPECT_EQ(batch.operations(), 0u);
+
+  // Committed once: a second commit of it writes nothing over what came since.
+  Store::Batch later;
+  later.SetOffset(Partition(1), Offset(9));
+  ASSERT_TRUE(store->Commit(later).ok());
+  ASSERT_TRUE(store->Commit(*prepared).ok());
+  EXPECT_EQ(OffsetOf(*store, Partition(1)), Offset(9));
+}
+
+TEST(StoreTest, PreparingABatchNamingANegativePartitionFails) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  batch.PutProfile(Partition(-1), MakeProfile("alice", 1));
+  const absl::StatusOr<Store::PreparedBatch> prepared = store->Prepare(batch);
+  EXPECT_EQ(prepared.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(prepared.status().message()), HasSubstr("partition -1"));
+}
+
+TEST(StoreTest, AnEmptyPreparedBatchCommitsNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.db());
+  ASSERT_NE(store, nullptr);
+  Store::Batch batch;
+  absl::StatusOr<Store::PreparedBatch> prepared = store->Prepare(batch);
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_TRUE(store->Commit(*prepared).ok());
+  EXPECT_THAT(PartitionsOf(*store), ::testing::IsEmpty());
+}
+
 TEST(StoreTest, ReopenKeepsEverything) {
   TempDir dir;
   {

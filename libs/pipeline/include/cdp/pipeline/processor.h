@@ -229,7 +229,12 @@ class Processor {
   // Sends the lane's profiles (SerializeProfiles), then a checkpoint of each partition they
   // belong to, to the changelog.
   void SendChangelog(Lane& lane, LaneBatch& work) const;
-  // The lane's state batch (profiles, dedup marks, next offsets), then its cache.
+  // Everything of the lane's commit but the write: its state batch (profiles, dedup marks, next
+  // offsets, partition state records), and its partitions' rfm populations moved in place, which
+  // UndoPrepare moves back. Made while the changelog is delivered.
+  void PrepareCommit(Lane& lane, LaneBatch& work) const;
+  static void UndoPrepare(Lane& lane, const LaneBatch& work);
+  // Writes the lane's state batch (PrepareCommit, unless it ran), then updates its cache.
   [[nodiscard]] absl::Status Commit(Lane& lane, LaneBatch& work) const;
   [[nodiscard]] absl::Status LoadProfiles(
       std::unordered_map<std::string, WorkingProfile>& working) const;

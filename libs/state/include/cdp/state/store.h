@@ -20,6 +20,7 @@
 
 namespace rocksdb {
 class Env;
+class WriteBatch;
 struct WriteOptions;
 }  // namespace rocksdb
 
@@ -190,6 +191,29 @@ class Store {
   // Unavailable (an I/O error); RocksDB then refuses writes until Recover succeeds.
   [[nodiscard]] absl::Status Commit(Batch& batch);
 
+  // A batch ordered and encoded for RocksDB: the part of Commit before the write, done ahead so
+  // that it can overlap what the commit has to wait for (in the pipeline, the changelog's
+  // delivery). It refers to the batch, which must neither change nor go before it is committed.
+  class PreparedBatch {
+   public:
+    PreparedBatch(PreparedBatch&&) noexcept;
+    PreparedBatch& operator=(PreparedBatch&&) noexcept;
+    ~PreparedBatch();
+
+   private:
+    friend class Store;
+    PreparedBatch(Batch& batch, std::unique_ptr<rocksdb::WriteBatch> write);
+
+    Batch* batch_;
+    // Null for an empty batch: nothing to write.
+    std::unique_ptr<rocksdb::WriteBatch> write_;
+  };
+  // Fails as Commit would have for the same reason (a partition no Kafka topic can have), before
+  // anything is written.
+  [[nodiscard]] absl::StatusOr<PreparedBatch> Prepare(Batch& batch) const;
+  // Commit(batch), prepared: the same guarantees, and the batch is emptied on success.
+  [[nodiscard]] absl::Status Commit(PreparedBatch& prepared);
+
   // Commit without RocksDB's write-ahead log, for a bulk load (a restore): the log is two fifths
   // of a commit's work, and a restore's commits all take turns on it. Every change must be of
   // `partition`, and none may erase a customer (InvalidArgument). Until PersistUnlogged has run,
@@ -286,6 +310,8 @@ class Store {
   explicit Store(std::unique_ptr<Impl> impl);
 
   [[nodiscard]] absl::Status Write(Batch& batch, const rocksdb::WriteOptions& options);
+  [[nodiscard]] absl::Status WritePrepared(PreparedBatch& prepared,
+                                           const rocksdb::WriteOptions& options);
 
   std::unique_ptr<Impl> impl_;
 };
