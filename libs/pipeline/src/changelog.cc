@@ -3,9 +3,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "cdp/common/absl_string.h"
 #include "cdp/core/engine.h"
@@ -105,7 +105,7 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
   std::optional<v1::ChangelogCheckpoint> checkpoint;
   // The latest version of each profile held back (an uncompacted changelog holds several of
   // each); nullopt for a tombstone.
-  std::unordered_map<std::string, std::optional<std::string>> window;
+  absl::flat_hash_map<std::string, std::optional<std::string>> window;
   std::size_t held_bytes = 0;
   // Cleared when the window is written before the read ends: a later window may then replace a
   // profile written earlier, so what follows from the profiles is read back once all are written.
@@ -159,9 +159,12 @@ absl::StatusOr<RestoreResult> RestoreFromChangelog(
               " is neither a profile, an erasure nor a checkpoint: is the changelog topic shared "
               "with something else?"));
         }
-        std::optional<std::string>& latest = window[std::string(*record.key)];
-        latest =
-            record.value.has_value() ? std::optional<std::string>(*record.value) : std::nullopt;
+        std::optional<std::string>& latest = window.try_emplace(ToAbsl(*record.key)).first->second;
+        if (record.value.has_value()) {
+          latest.emplace(*record.value);
+        } else {
+          latest.reset();
+        }
         held_bytes += kHeldEntryOverhead + record.key->size() + record.value.value_or("").size();
         if (held_bytes < window_bytes) return absl::OkStatus();
         window_holds_partition = false;

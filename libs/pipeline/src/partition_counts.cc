@@ -23,12 +23,15 @@ constexpr std::uint64_t kHeldTierTier = 2;
 enum WireType : std::uint64_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 constexpr std::uint64_t kMaxFieldNumber = (std::uint64_t{1} << 29) - 1;
 
-// The protobuf wire format over a flat buffer, as far as a digest needs it.
+// The protobuf wire format over a flat buffer, as far as a digest needs it. A restore digests
+// every profile it writes, most of whose tags and lengths are single-byte varints: those take
+// the first branch.
 class WireReader {
  public:
-  explicit WireReader(std::string_view bytes) : rest_(bytes) {}
+  explicit WireReader(std::string_view bytes)
+      : next_(bytes.data()), end_(bytes.data() + bytes.size()) {}
 
-  [[nodiscard]] bool Done() const { return rest_.empty(); }
+  [[nodiscard]] bool Done() const { return next_ == end_; }
 
   // A field's number and wire type; false at a malformed tag.
   [[nodiscard]] bool Tag(std::uint64_t& field, std::uint64_t& wire_type) {
@@ -40,22 +43,18 @@ class WireReader {
   }
 
   [[nodiscard]] bool Varint(std::uint64_t& value) {
-    value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (rest_.empty()) return false;
-      const auto byte = static_cast<std::uint8_t>(rest_.front());
-      rest_.remove_prefix(1);
-      value |= std::uint64_t{byte & 0x7fU} << shift;
-      if ((byte & 0x80U) == 0) return true;
+    if (next_ != end_ && static_cast<std::uint8_t>(*next_) < 0x80U) {
+      value = static_cast<std::uint8_t>(*next_++);
+      return true;
     }
-    return false;
+    return LongVarint(value);
   }
 
   [[nodiscard]] bool LengthDelimited(std::string_view& value) {
     std::uint64_t length = 0;
-    if (!Varint(length) || length > rest_.size()) return false;
-    value = rest_.substr(0, length);
-    rest_.remove_prefix(length);
+    if (!Varint(length) || length > static_cast<std::uint64_t>(end_ - next_)) return false;
+    value = std::string_view(next_, length);
+    next_ += length;
     return true;
   }
 
@@ -78,13 +77,25 @@ class WireReader {
   }
 
  private:
+  [[nodiscard]] bool LongVarint(std::uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (next_ == end_) return false;
+      const auto byte = static_cast<std::uint8_t>(*next_++);
+      value |= std::uint64_t{byte & 0x7fU} << shift;
+      if ((byte & 0x80U) == 0) return true;
+    }
+    return false;
+  }
+
   [[nodiscard]] bool Advance(std::size_t bytes) {
-    if (rest_.size() < bytes) return false;
-    rest_.remove_prefix(bytes);
+    if (static_cast<std::size_t>(end_ - next_) < bytes) return false;
+    next_ += bytes;
     return true;
   }
 
-  std::string_view rest_;
+  const char* next_;
+  const char* end_;
 };
 
 // Reads into `seconds` and `nanos` rather than resetting them: a message field that occurs twice
