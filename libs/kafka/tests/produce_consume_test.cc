@@ -332,6 +332,31 @@ TEST(ProduceConsumeTest, FlushTimesOutWhileBrokersAreDown) {
   EXPECT_TRUE(recovered.ok()) << recovered;
 }
 
+TEST(ProduceConsumeTest, ProduceGivesUpOnAFullQueueAfterItsTimeout) {
+  auto cluster = StartCluster(1);
+  ASSERT_NE(cluster, nullptr);
+  ASSERT_TRUE(cluster->CreateTopic("events", 1, 1).ok());
+  constexpr absl::Duration kQueueFullTimeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<Producer>> producer =
+      Producer::Create(ProducerOptions{.bootstrap_servers = cluster->bootstrap_servers(),
+                                       .properties = {{"queue.buffering.max.messages", "1"}},
+                                       .queue_full_timeout = kQueueFullTimeout});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(cluster->raw(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE((*producer)->Produce("events", "k", "first").ok());
+  // The first record cannot leave while the broker is down, so the queue stays full.
+  const absl::Time started = absl::Now();
+  const absl::Status refused = (*producer)->Produce("events", "k", "second");
+  const absl::Duration waited = absl::Now() - started;
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("queue still full after"));
+  EXPECT_GE(waited, kQueueFullTimeout);
+  EXPECT_LT(waited, kQueueFullTimeout + absl::Seconds(5));
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster->raw(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const absl::Status recovered = (*producer)->Flush(absl::Seconds(20));
+  EXPECT_TRUE(recovered.ok()) << recovered;
+}
+
 TEST(ProduceConsumeTest, FailedOnAssignedStopsTheConsumer) {
   auto cluster = StartCluster(1);
   ASSERT_NE(cluster, nullptr);
