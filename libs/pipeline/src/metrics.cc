@@ -27,8 +27,10 @@ std::string_view PayloadName(v1::CustomerEvent::PayloadCase type) {
 }
 
 // Latencies from sub-millisecond (in-process) to minutes (a lagging consumer).
-prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries boundaries = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  return boundaries;
 }
 
 }  // namespace
@@ -208,7 +210,7 @@ void PipelineMetrics::CountBatch(double seconds, std::size_t events) {
   batches_->Increment();
   batch_seconds_->Observe(seconds);
   // Every event of the batch lands in the same bucket: one update, not one per event.
-  static const prometheus::Histogram::BucketBoundaries boundaries = LatencyBuckets();
+  const prometheus::Histogram::BucketBoundaries& boundaries = LatencyBuckets();
   std::vector<double> increments(boundaries.size() + 1, 0.0);
   const auto bucket = std::lower_bound(boundaries.begin(), boundaries.end(), seconds);
   increments[static_cast<std::size_t>(bucket - boundaries.begin())] = static_cast<double>(events);
@@ -220,9 +222,8 @@ PipelineMetrics::LatencyTally::LatencyTally()
       from_broker_(LatencyBuckets().size() + 1, 0.0) {}
 
 void PipelineMetrics::LatencyTally::Add(double from_occurred_seconds, double from_broker_seconds) {
-  static const prometheus::Histogram::BucketBoundaries boundaries = LatencyBuckets();
   // The first bucket whose upper bound holds the value, as prometheus::Histogram::Observe picks.
-  const auto bucket_of = [](double seconds) {
+  const auto bucket_of = [&boundaries = LatencyBuckets()](double seconds) {
     return static_cast<std::size_t>(
         std::lower_bound(boundaries.begin(), boundaries.end(), seconds) - boundaries.begin());
   };

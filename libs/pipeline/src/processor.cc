@@ -380,7 +380,7 @@ struct Processor::LaneBatch {
   state::Store::Batch state_batch;
   // PrepareCommit has run: the populations have moved, and state_batch is prepared for the store
   // (prepared_write) or could not be (prepare_status).
-  bool prepared = false;
+  [[nodiscard]] bool prepared() const { return prepared_write.has_value() || !prepare_status.ok(); }
   std::optional<state::Store::PreparedBatch> prepared_write;
   absl::Status prepare_status;
   std::size_t sent = 0;
@@ -1182,7 +1182,6 @@ absl::Status Processor::StageReevaluation(Lane& lane, LaneBatch& work, absl::Tim
 }
 
 void Processor::PrepareCommit(Lane& lane, LaneBatch& work) const {
-  work.prepared = true;
   for (const auto& [partition, timer] : work.stale_timers) {
     work.state_batch.SetTimer(partition, timer.customer_id, timer.due, std::nullopt);
   }
@@ -1256,7 +1255,7 @@ void Processor::UndoPrepare(Lane& lane, const LaneBatch& work) {
 }
 
 absl::Status Processor::Commit(Lane& lane, LaneBatch& work) const {
-  if (!work.prepared) PrepareCommit(lane, work);
+  if (!work.prepared()) PrepareCommit(lane, work);
   if (absl::Status committed = work.prepared_write.has_value() ? store_.Commit(*work.prepared_write)
                                                                : work.prepare_status;
       !committed.ok()) {
@@ -1488,7 +1487,7 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
     if (logged > 0 && delivery.ok()) delivery = sink_.Flush();
     if (!delivery.ok()) {
       for (std::size_t i = 0; i < work.size(); ++i) {
-        if (work[i].prepared) UndoPrepare(*lanes_[i], work[i]);
+        if (work[i].prepared()) UndoPrepare(*lanes_[i], work[i]);
       }
       return fail(absl::UnavailableError(
           absl::StrCat("delivering ", logged, " changelog records: ", delivery.message())));
