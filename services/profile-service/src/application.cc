@@ -564,11 +564,13 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
     std::optional<absl::StatusOr<rules::SegmentCatalogue>> reloaded =
         segment_watcher.Check(absl::Now());
     if (!reloaded.has_value()) return absl::OkStatus();
+    // The counter moves last: whoever sees it move finds the gauge and the log line already
+    // there.
     if (!reloaded->ok()) {
-      reloads_invalid.Increment();
-      config_valid.Set(0);
       Log(LogLevel::kError, "segment file not reloaded, the running definitions stay:\n",
           reloaded->status().message());
+      config_valid.Set(0);
+      reloads_invalid.Increment();
       return absl::OkStatus();
     }
     auto next = std::make_shared<const core::Engine>(
@@ -579,8 +581,6 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
       return set;
     }
     current_engine.Set(next);
-    reloads_applied.Increment();
-    config_valid.Set(1);
     const std::size_t partitions = processor.PartitionsToReevaluate();
     Log(LogLevel::kInfo, "segment file '", config.segments,
         "' reloaded: ", next->catalogue().segments.size(), " segments, ",
@@ -588,6 +588,8 @@ int RunApplication(const Config& config, const std::atomic<bool>& stop) {
         partitions == 0 ? std::string("no definition changed")
                         : absl::StrCat("re-evaluating the stored profiles of ", partitions,
                                        " partitions in the background"));
+    config_valid.Set(1);
+    reloads_applied.Increment();
     return absl::OkStatus();
   };
   auto reevaluate = [&] {
