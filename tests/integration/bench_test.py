@@ -7,11 +7,18 @@ Each must exit 0 and print the pipeline, cpu, latency and both restore lines; wi
 pipeline line gives their median within their range. The runs after the first write to topics of
 their own: the restores then read about as many changelog records as after a single run, fewer
 than one more per restored profile.
+
+Then tools/bench/alternate.py, which compares variants of pipeline-bench round by round, reads
+those figures: two variants of the same binary, two rounds, must give every figure's median per
+variant and a ratio over two rounds; a single variant is a usage error (exit 2).
 """
 
 import argparse
+import os
 import re
+import shlex
 import subprocess
+import sys
 
 ARGS = ["--events", "3000", "--customers", "500", "--partitions", "4", "--latency-rate", "100",
         "--latency-seconds", "1", "--restore-runs", "1"]
@@ -61,7 +68,33 @@ def main():
     profiles, records_once = restored(once)
     _, records_thrice = restored(thrice)
     assert records_thrice < records_once + profiles, (once, thrice)
-    print("pipeline-bench: every figure printed; the repeated runs left the changelog alone")
+    check_alternate(args.pipeline_bench, args.segments)
+    print("pipeline-bench: every figure printed; the repeated runs left the changelog alone; "
+          "alternate.py compares two variants")
+
+
+def check_alternate(bench, segments):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "bench",
+                          "alternate.py")
+    base = f"base={shlex.quote(bench)}"
+    lonely = subprocess.run([sys.executable, script, "--variant", base], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert lonely.returncode == 2, lonely
+    assert "at least two" in lonely.stderr, lonely.stderr
+    done = subprocess.run([sys.executable, script, "--rounds", "2",
+                           "--bench-args", shlex.join([*ARGS, "--segments", segments]),
+                           "--variant", base,
+                           "--variant", f"other=CDP_ALTERNATE_TEST=1 {shlex.quote(bench)}"],
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, f"alternate.py exited {done.returncode}:\n{done.stderr}"
+    assert done.stdout.startswith("2 rounds;"), done.stdout
+    for figure in ("pipeline, events/s", "CPU per event, us", "latency p99, ms",
+                   "restore, profiles/s", "compacted restore, profiles/s"):
+        figure_line = rf"^{re.escape(figure)} +[\d,.]+ +[\d,.]+ x[\d.]+ \([012] of 2 higher\)$"
+        assert re.search(figure_line, done.stdout, re.MULTILINE), (figure, done.stdout)
+    # Each round prints a line per variant as it goes, the variant that goes first moving.
+    progress = re.findall(r"^round (\d) (\w+):", done.stderr, re.MULTILINE)
+    assert progress == [("1", "base"), ("1", "other"), ("2", "other"), ("2", "base")], progress
 
 
 if __name__ == "__main__":

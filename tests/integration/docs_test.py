@@ -118,7 +118,8 @@ def main():
         scripts[script] = flags_of(run(["bash", os.path.join(source, script), "--help"]))
     # Python scripts, including the test drivers the test docs show being run by hand.
     integration = os.path.join(source, "tests/integration")
-    for script in ["tools/bench/scale_bench.py", "deploy/kubernetes/update-configmap.py"] + [
+    for script in ["tools/bench/scale_bench.py", "tools/bench/alternate.py",
+                   "deploy/kubernetes/update-configmap.py"] + [
             os.path.join("tests/integration", name) for name in sorted(os.listdir(integration))
             if name.endswith("_test.py")]:
         scripts[script] = flags_of(run([sys.executable, os.path.join(source, script), "--help"]))
