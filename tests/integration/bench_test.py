@@ -10,7 +10,8 @@ than one more per restored profile.
 
 Then tools/bench/alternate.py, which compares variants of pipeline-bench round by round, reads
 those figures: two variants of the same binary, two rounds, must give every figure's median per
-variant and a ratio over two rounds; a single variant is a usage error (exit 2).
+variant and a ratio over two rounds; a single variant is a usage error (exit 2), and a variant
+that prints no figures fails the comparison (exit 1).
 """
 
 import argparse
@@ -81,6 +82,11 @@ def check_alternate(bench, segments):
                             text=True, timeout=60, check=False)
     assert lonely.returncode == 2, lonely
     assert "at least two" in lonely.stderr, lonely.stderr
+    # Goes first in the first round, so nothing else runs.
+    mute = subprocess.run([sys.executable, script, "--variant", "mute=true", "--variant", base],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert mute.returncode == 1, mute
+    assert "printed no pipeline figure" in mute.stderr, mute.stderr
     done = subprocess.run([sys.executable, script, "--rounds", "2",
                            "--bench-args", shlex.join([*ARGS, "--segments", segments]),
                            "--variant", base,

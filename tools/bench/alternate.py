@@ -81,7 +81,10 @@ def run_once(environment, argv, bench_args):
     if done.returncode != 0:
         tail = "\n".join(done.stderr.splitlines()[-20:])
         raise RuntimeError(f"{shlex.join(argv)} exited {done.returncode}:\n{tail}")
-    return figures_of(done.stdout)
+    figures = figures_of(done.stdout)
+    if figures[FIGURES[0][0]] is None:
+        raise RuntimeError(f"{shlex.join(argv)} printed no pipeline figure: is it pipeline-bench?")
+    return figures
 
 
 def format_value(value):
