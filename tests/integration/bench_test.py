@@ -94,10 +94,9 @@ def check_alternate(bench, segments):
                           capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, f"alternate.py exited {done.returncode}:\n{done.stderr}"
     assert done.stdout.startswith("2 rounds;"), done.stdout
-    for figure in ("pipeline, events/s", "CPU per event, us", "latency p99, ms",
-                   "restore, profiles/s", "compacted restore, profiles/s"):
-        figure_line = rf"^{re.escape(figure)} +[\d,.]+ +[\d,.]+ x[\d.]+ \([012] of 2 higher\)$"
-        assert re.search(figure_line, done.stdout, re.MULTILINE), (figure, done.stdout)
+    for name in ("pipeline, events/s", "CPU per event, us", "latency p99, ms",
+                 "restore, profiles/s", "compacted restore, profiles/s"):
+        figure(done.stdout, rf"^{re.escape(name)} +[\d,.]+ +[\d,.]+ x[\d.]+ \([012] of 2 higher\)$")
     # Each round prints a line per variant as it goes, the variant that goes first moving.
     progress = re.findall(r"^round (\d) (\w+):", done.stderr, re.MULTILINE)
     assert progress == [("1", "base"), ("1", "other"), ("2", "other"), ("2", "base")], progress
