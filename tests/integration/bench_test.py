@@ -39,6 +39,14 @@ def figure(output, pattern):
     return found
 
 
+def kernel_counts_huge_pages():
+    try:
+        with open("/proc/vmstat", encoding="ascii") as vmstat:
+            return any(line.startswith("thp_fault_alloc ") for line in vmstat)
+    except OSError:
+        return False
+
+
 def restored(output):
     """The profiles and the changelog records the uncompacted restore read."""
     found = figure(output, r"^restore: .* \((\d+) profiles from (\d+) records")
@@ -54,8 +62,17 @@ def main():
 
     once = run_bench(args.pipeline_bench, args.segments, 1)
     thrice = run_bench(args.pipeline_bench, args.segments, 3)
-    for output in (once, thrice):
+    for output, runs in ((once, 1), (thrice, 3)):
         figure(output, r"^cpu: +[\d.]+ cores busy during the pipeline run, [\d.]+ us of CPU")
+        faults = figure(output, r"^faults: +(\d+) page faults in the median run(.*)$")
+        assert int(faults.group(1)) > 0, faults.group(0)
+        if kernel_counts_huge_pages():
+            by_run = re.fullmatch(r"; (\d+) huge pages \(2 MiB\) faulted in meanwhile, "
+                                  r"machine-wide \(every run in order: ([\d ]+)\)",
+                                  faults.group(2))
+            assert by_run, faults.group(0)
+            assert by_run.group(1) in by_run.group(2).split(), faults.group(0)
+            assert len(by_run.group(2).split()) == runs, faults.group(0)
         figure(output, r"^latency: +p50 [\d.]+ ms, p99 [\d.]+ ms")
         figure(output, r"^  compacted: +\d+ profiles/s")
     assert "the median of" not in figure(once, r"^pipeline: .*$").group(0)
@@ -94,7 +111,7 @@ def check_alternate(bench, segments):
                           capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, f"alternate.py exited {done.returncode}:\n{done.stderr}"
     assert done.stdout.startswith("2 rounds;"), done.stdout
-    for name in ("pipeline, events/s", "CPU per event, us", "latency p99, ms",
+    for name in ("pipeline, events/s", "CPU per event, us", "page faults", "latency p99, ms",
                  "restore, profiles/s", "compacted restore, profiles/s"):
         figure(done.stdout, rf"^{re.escape(name)} +[\d,.]+ +[\d,.]+ x[\d.]+ \([012] of 2 higher\)$")
     # Each round prints a line per variant as it goes, the variant that goes first moving.

@@ -35,6 +35,8 @@ FIGURES = [
     ("pipeline, events/s", r"^pipeline: +(\d+) events/s"),
     ("CPU per event, us", r"^cpu: .*?([\d.]+) us of CPU per event"),
     ("cores busy", r"^cpu: +([\d.]+) cores busy"),
+    ("page faults", r"^faults: +(\d+) page faults"),
+    ("huge-page faults", r"^faults: .*; (\d+) huge pages"),
     ("latency p50, ms", r"^latency: +p50 ([\d.]+) ms"),
     ("latency p99, ms", r"^latency: .*p99 ([\d.]+) ms"),
     ("restore, profiles/s", r"^restore: +(\d+) profiles/s"),
