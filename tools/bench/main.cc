@@ -178,8 +178,8 @@ std::int64_t PageFaults() {
 }
 
 // Anonymous huge pages the kernel has faulted in so far, for every process of the machine: no
-// per-process count exists. Each is 2 MiB the kernel zeroes first, which perf shows to be costly
-// here. nullopt where the kernel does not tell (no /proc/vmstat).
+// per-process count exists. The kernel zeroes each 2 MiB first, a large part of a run's CPU
+// (README, "Benchmark"). nullopt where the kernel does not tell (no /proc/vmstat).
 std::optional<std::int64_t> HugePageFaults() {
   std::ifstream vmstat("/proc/vmstat");
   std::string name;
