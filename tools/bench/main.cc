@@ -160,21 +160,20 @@ constexpr const char* kCompactedChangelogTopic = "profile-changelog-compacted";
 constexpr const char* kRunsChangesTopic = "segment-changes-runs";
 constexpr const char* kRunsChangelogTopic = "profile-changelog-runs";
 
-// User and system time of every thread of the process so far.
-double CpuSeconds() {
+// What every thread of the process has used so far.
+struct ProcessUsage {
+  double cpu_seconds = 0;        // user and system time
+  std::int64_t page_faults = 0;  // a fault on a 2 MiB huge page counting as one
+};
+
+ProcessUsage UsageSoFar() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   auto seconds = [](const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-// Page faults of the process so far, a fault on a 2 MiB huge page counting as one.
-std::int64_t PageFaults() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_minflt + usage.ru_majflt;
+  return {.cpu_seconds = seconds(usage.ru_utime) + seconds(usage.ru_stime),
+          .page_faults = usage.ru_minflt + usage.ru_majflt};
 }
 
 // Anonymous huge pages the kernel has faulted in so far, for every process of the machine: no
@@ -230,11 +229,11 @@ RestoreRun RestoreOnce(const std::string& bootstrap, const Options& options,
     for (int p = 0; p < options.partitions; ++p) {
       partitions.push_back({changelog_topic, cdp::Partition(p)});
     }
-    const double cpu_before = CpuSeconds();
+    const double cpu_before = UsageSoFar().cpu_seconds;
     const auto started = Clock::now();
     auto assigned = ownership.OnAssigned(partitions);
     run.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    run.cores = (CpuSeconds() - cpu_before) / run.seconds;
+    run.cores = (UsageSoFar().cpu_seconds - cpu_before) / run.seconds;
     if (absl::IsDataLoss(assigned.status())) {
       run.data_loss = std::string(assigned.status().message());
     } else if (!assigned.ok()) {
@@ -483,14 +482,14 @@ class PipelineRig {
   // Times processing the first `events`, from the first batch polled to the last committed.
   PipelineRun Time(std::int64_t events) {
     Clock::time_point first;
-    const double cpu_before = CpuSeconds();
-    const std::int64_t faults_before = PageFaults();
+    const ProcessUsage before = UsageSoFar();
     const std::optional<std::int64_t> huge_before = HugePageFaults();
     ConsumeUntil(events, &first);
+    const ProcessUsage after = UsageSoFar();
     const std::optional<std::int64_t> huge_after = HugePageFaults();
     return {.seconds = std::chrono::duration<double>(Clock::now() - first).count(),
-            .cpu_seconds = CpuSeconds() - cpu_before,
-            .page_faults = PageFaults() - faults_before,
+            .cpu_seconds = after.cpu_seconds - before.cpu_seconds,
+            .page_faults = after.page_faults - before.page_faults,
             .huge_page_faults = huge_before && huge_after
                                     ? std::optional(*huge_after - *huge_before)
                                     : std::nullopt};
