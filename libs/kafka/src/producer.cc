@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,9 @@ using internal::DescribeError;
 
 // librdkafka sends a null key/value for a null pointer, so an empty one needs a non-null pointer.
 const char kEmpty[] = "";
+
+// More headers than this per record still work, on the heap.
+constexpr std::size_t kInlineHeaders = 2;
 
 const char* DataOrEmpty(std::string_view bytes) {
   return bytes.data() != nullptr ? bytes.data() : kEmpty;
@@ -149,10 +153,12 @@ absl::Status Producer::Produce(std::string_view topic, std::optional<std::string
         DescribeError(absl::StrCat("cannot produce to topic '", internal::ToAbsl(topic), "'"),
                       static_cast<RdKafka::ErrorCode>(rd_kafka_last_error())));
   }
-  // Header names must be NUL-terminated for librdkafka.
-  std::vector<std::string> header_names;
+  // Header names must be NUL-terminated for librdkafka. Inline storage: this runs for every
+  // record, and records carry a header or two, so the heap is left alone.
+  absl::InlinedVector<std::string, kInlineHeaders> header_names;
   header_names.reserve(headers.size());
-  std::vector<rd_kafka_vu_t> fields(4 + headers.size() + (partition.has_value() ? 1 : 0));
+  absl::InlinedVector<rd_kafka_vu_t, 5 + kInlineHeaders> fields(4 + headers.size() +
+                                                                (partition.has_value() ? 1 : 0));
   fields[0].vtype = RD_KAFKA_VTYPE_RKT;
   fields[0].u.rkt = topic_handle;
   fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;

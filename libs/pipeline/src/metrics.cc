@@ -195,15 +195,18 @@ void PipelineMetrics::CountApplied(v1::CustomerEvent::PayloadCase type) {
   if (index < applied_.size() && applied_[index] != nullptr) applied_[index]->Increment();
 }
 
-void PipelineMetrics::CountChange(const v1::SegmentChange& change) {
+void PipelineMetrics::TallyChange(const v1::SegmentChange& change, ChangeTally& tally) const {
   // absl's string_view, which the hashed maps look up without building a key.
   const auto dimension = changes_.find(absl::string_view(change.dimension()));
   if (dimension == changes_.end()) return;
   const auto segment = dimension->second.find(absl::string_view(change.segment()));
   if (segment == dimension->second.end()) return;
-  (change.direction() == v1::SegmentChange::entered ? segment->second.entered
-                                                    : segment->second.exited)
-      ->Increment();
+  tally.counts_[change.direction() == v1::SegmentChange::entered ? segment->second.entered
+                                                                 : segment->second.exited] += 1;
+}
+
+void PipelineMetrics::CountChanges(const ChangeTally& tally) {
+  for (const auto& [counter, count] : tally.counts_) counter->Increment(count);
 }
 
 void PipelineMetrics::CountBatch(double seconds, std::size_t events) {

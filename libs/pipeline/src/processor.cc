@@ -40,7 +40,7 @@ std::string WorkingKey(Partition partition, std::string_view customer_id) {
   return key;
 }
 
-std::vector<Header> SourceHeaders(const SourceRecord& source) {
+Headers SourceHeaders(const SourceRecord& source) {
   return {{std::string(kDlqTopicHeader), std::string(source.topic)},
           {std::string(kDlqPartitionHeader), absl::StrCat(source.partition.value())},
           {std::string(kDlqOffsetHeader), absl::StrCat(source.offset.value())}};
@@ -388,6 +388,9 @@ struct Processor::LaneBatch {
   // The first failed Send: nothing of the batch may be committed then.
   absl::Status delivery;
   absl::Status status;
+  // Once committed: its changes per counter and their latencies, for the metrics.
+  PipelineMetrics::ChangeTally change_tally;
+  PipelineMetrics::LatencyTally latencies;
 };
 
 Processor::Processor(std::shared_ptr<const core::Engine> engine, state::Store& store,
@@ -1020,7 +1023,7 @@ void Processor::SerializeProfiles(LaneBatch& work) {
 void Processor::SendChangelog(Lane& lane, LaneBatch& work) const {
   std::set<Partition> touched;
   const auto header = [](std::string_view kind) {
-    return std::vector<Header>{{std::string(kChangelogKindHeader), std::string(kind)}};
+    return Headers{{std::string(kChangelogKindHeader), std::string(kind)}};
   };
   for (auto& [key, entry] : work.working) {
     if (!entry.dirty) continue;
@@ -1320,6 +1323,12 @@ absl::Status Processor::Process(std::span<const InputRecord> batch) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
         batch.size());
   }
+  if (parallel) {
+    // Freeing what a batch of 100,000 events held took 40 ms, with the other core idle: a thread
+    // does it while the caller polls the next batch. One batch at a time, so memory stays bounded.
+    if (releaser_.joinable()) releaser_.join();
+    releaser_ = std::jthread([doomed = std::move(work)]() mutable { doomed.clear(); });
+  }
   return finished;
 }
 
@@ -1522,21 +1531,26 @@ absl::Status Processor::Finish(std::span<LaneBatch> work, bool parallel, absl::T
   store_.AdvanceDedupHorizon(horizon);
 
   if (metrics_ != nullptr) {
+    // On the lanes' threads: on the calling thread alone, counting a batch of 100,000 events'
+    // changes took as long as the state commit's write.
     const absl::Time delivered = wall_clock_();
-    std::size_t cached = 0;
-    for (const auto& lane : lanes_) cached += lane->cache.size();
-    PipelineMetrics::LatencyTally latencies;
-    for (const LaneBatch& lane_work : work) {
-      for (const auto& [key, moved] : lane_work.member_deltas) metrics_->AddMembers(key, moved);
+    ForEachLane(work, parallel, [&](Lane&, LaneBatch& lane_work) {
       for (std::size_t c = 0; c < lane_work.changes.size(); ++c) {
-        metrics_->CountChange(lane_work.changes[c]);
+        metrics_->TallyChange(lane_work.changes[c], lane_work.change_tally);
         if (lane_work.change_cause[c] == kNoCause) continue;
         const Accepted& cause = lane_work.accepted[lane_work.change_cause[c]];
-        latencies.Add(absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
-                      absl::ToDoubleSeconds(delivered - cause.record->broker_time));
+        lane_work.latencies.Add(
+            absl::ToDoubleSeconds(delivered - ToAbslTime(cause.event.occurred_at())),
+            absl::ToDoubleSeconds(delivered - cause.record->broker_time));
       }
+    });
+    std::size_t cached = 0;
+    for (const auto& lane : lanes_) cached += lane->cache.size();
+    for (const LaneBatch& lane_work : work) {
+      for (const auto& [key, moved] : lane_work.member_deltas) metrics_->AddMembers(key, moved);
+      metrics_->CountChanges(lane_work.change_tally);
+      metrics_->ObserveChangeLatencies(lane_work.latencies);
     }
-    metrics_->ObserveChangeLatencies(latencies);
     metrics_->SetCachedProfiles(cached);
   }
   if (observer_) {

@@ -115,17 +115,33 @@ TEST_F(MetricsTest, AnEmptyTallyObservesNothing) {
 }
 
 TEST_F(MetricsTest, CountsChangesBySegmentAndDirection) {
-  metrics_.CountChange(Change("", "buyer", v1::SegmentChange::entered));
-  metrics_.CountChange(Change("", "buyer", v1::SegmentChange::entered));
-  metrics_.CountChange(Change("lifecycle", "active", v1::SegmentChange::exited));
+  PipelineMetrics::ChangeTally tally;
+  metrics_.TallyChange(Change("", "buyer", v1::SegmentChange::entered), tally);
+  metrics_.TallyChange(Change("", "buyer", v1::SegmentChange::entered), tally);
+  metrics_.TallyChange(Change("lifecycle", "active", v1::SegmentChange::exited), tally);
   // No catalogue defines it: no series is made for it on the hot path.
-  metrics_.CountChange(Change("lifecycle", "vip", v1::SegmentChange::entered));
+  metrics_.TallyChange(Change("lifecycle", "vip", v1::SegmentChange::entered), tally);
+  EXPECT_EQ(Changes("", "buyer", "entered"), 0.0) << "a tally counts nothing until added";
+  metrics_.CountChanges(tally);
 
   EXPECT_EQ(Changes("", "buyer", "entered"), 2.0);
   EXPECT_EQ(Changes("", "buyer", "exited"), 0.0);
   EXPECT_EQ(Changes("lifecycle", "active", "exited"), 1.0);
   EXPECT_EQ(Changes("lifecycle", "at_risk", "entered"), 0.0);
   EXPECT_EQ(Changes("lifecycle", "vip", "entered"), std::nullopt);
+}
+
+TEST_F(MetricsTest, ChangeTalliesOfSeveralLanesAddUp) {
+  PipelineMetrics::ChangeTally first;
+  PipelineMetrics::ChangeTally second;
+  metrics_.TallyChange(Change("", "buyer", v1::SegmentChange::entered), first);
+  metrics_.TallyChange(Change("", "buyer", v1::SegmentChange::entered), second);
+  metrics_.TallyChange(Change("", "buyer", v1::SegmentChange::exited), second);
+  metrics_.CountChanges(first);
+  metrics_.CountChanges(second);
+
+  EXPECT_EQ(Changes("", "buyer", "entered"), 2.0);
+  EXPECT_EQ(Changes("", "buyer", "exited"), 1.0);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -42,8 +43,8 @@ constexpr absl::Duration kChangelogTimeout = absl::Seconds(30);
 }  // namespace
 
 absl::Status KafkaSink::Send(pipeline::OutputRecord record) {
-  std::vector<kafka::Header> headers;
-  headers.reserve(record.headers.size());
+  // Inline: every output record takes this path, with a header or two.
+  absl::InlinedVector<kafka::Header, 2> headers;
   for (const auto& header : record.headers) headers.push_back({header.key, header.value});
   switch (record.kind) {
     case pipeline::OutputRecord::Kind::kSegmentChange:

@@ -40,7 +40,16 @@ class PipelineMetrics {
   void CountDuplicate() { duplicates_->Increment(); }
   void CountRepartitioned() { repartitioned_->Increment(); }
   void CountErasures(std::size_t n) { erasures_->Increment(static_cast<double>(n)); }
-  void CountChange(const v1::SegmentChange& change);
+  // A batch's segment changes per counter, gathered by TallyChange, which only reads and so may
+  // run on several threads at once (one tally each), and added by CountChanges in one update per
+  // counter.
+  class ChangeTally {
+   private:
+    friend class PipelineMetrics;
+    absl::flat_hash_map<prometheus::Counter*, double> counts_;
+  };
+  void TallyChange(const v1::SegmentChange& change, ChangeTally& tally) const;
+  void CountChanges(const ChangeTally& tally);
   // A committed batch of `events` input records that took `seconds`.
   void CountBatch(double seconds, std::size_t events);
   void CountBatchFailure() { batch_failures_->Increment(); }
@@ -89,7 +98,7 @@ class PipelineMetrics {
   prometheus::Counter* duplicates_;
   prometheus::Counter* repartitioned_;
   prometheus::Counter* erasures_;
-  // Dimension ("" for independent segments), then segment. Hashed: CountChange looks up every
+  // Dimension ("" for independent segments), then segment. Hashed: TallyChange looks up every
   // change's names, and a tree walk compared them with a dozen others.
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Direction>> changes_;
   prometheus::Family<prometheus::Counter>* changes_family_;

@@ -6,6 +6,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -255,6 +256,9 @@ class Processor {
   ChangeObserver observer_;
   OwnershipCheck ownership_check_;
   std::vector<std::unique_ptr<Lane>> lanes_;
+  // Frees the previous large batch while the caller polls the next (see Process). Last, so that
+  // it is joined before anything else goes.
+  std::jthread releaser_;
 };
 
 }  // namespace cdp::pipeline

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "cdp/common/strong_type.h"
@@ -52,6 +52,8 @@ struct Header {
   std::string key;
   std::string value;
 };
+// Inline: most records carry a header or two, and a heap block per output record showed.
+using Headers = absl::InlinedVector<Header, 2>;
 
 struct OutputRecord {
   // kChangelog: a profile (keyed by customer id; a tombstone when it was deleted) or a
@@ -62,7 +64,7 @@ struct OutputRecord {
   Kind kind;
   std::string key;
   std::string value;
-  std::vector<Header> headers;
+  Headers headers;
   // Set for kChangelog and kRepartition: the partition it goes to.
   std::optional<Partition> partition = std::nullopt;
   // A null value rather than `value`.
